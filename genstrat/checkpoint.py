@@ -1,0 +1,123 @@
+"""Checkpoints: a folder with ``config.json`` and ``model.safetensors``.
+
+Training also writes ``optimizer.safetensors`` and ``state.json`` (step, elapsed time,
+random-number-generator states) so that ``genstrat train --resume`` continues where it
+stopped. Every file is written atomically (temporary file, fsync, rename), so a kill at
+any moment leaves either the previous or the new version, never a torn one. Nothing here
+unpickles: weights are safetensors, everything else is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from genstrat.errors import GenstratError
+
+FORMAT = "genstrat/checkpoint"
+
+
+def atomic_write(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` via a temporary file in the same folder, fsync, rename."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise GenstratError(f"cannot write {path} ({e.strerror or e}); check the folder is writable and the disk has space") from None
+
+
+def write_json(path: Path, obj: dict) -> None:
+    atomic_write(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        obj = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise GenstratError(f"{what} {path} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise GenstratError(f"{what} {path} is not valid JSON ({e.__class__.__name__}); the file is corrupt") from None
+    if not isinstance(obj, dict):
+        raise GenstratError(f"{what} {path} does not hold a JSON object; the file is corrupt")
+    return obj
+
+
+def write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    atomic_write(path, st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}))
+
+
+def read_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
+    try:
+        return st_load(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise GenstratError(f"{what} {path} is missing") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise GenstratError(f"{what} {path} is not a valid safetensors file ({str(e).splitlines()[0][:120]}); it is truncated or corrupt") from None
+
+
+def save_model(folder: Path, model: torch.nn.Module, config: dict) -> None:
+    folder = Path(folder)
+    write_tensors(folder / "model.safetensors", model.state_dict())
+    write_json(folder / "config.json", {"format": FORMAT, "version": 1, **config})
+
+
+def read_config(folder: Path) -> dict:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GenstratError(f"checkpoint {folder} does not exist; give the folder that `genstrat train --out` wrote")
+    config = read_json(folder / "config.json", "checkpoint config")
+    if config.get("format") != FORMAT:
+        raise GenstratError(f"{folder / 'config.json'} is not a genstrat checkpoint config (format is {config.get('format')!r})")
+    for key in ("strategy", "backbone", "data", "units", "class_names"):
+        if key not in config:
+            raise GenstratError(f"checkpoint config {folder / 'config.json'} lacks '{key}'; the file is corrupt or from another tool")
+    return config
+
+
+def load_weights(folder: Path, model: torch.nn.Module) -> None:
+    state = read_tensors(Path(folder) / "model.safetensors", "checkpoint weights")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        detail = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected
+                  else f"shape of {wrong[0]} is {tuple(state[wrong[0]].shape)}, config says {tuple(expected[wrong[0]].shape)}")
+        raise GenstratError(f"weights in {folder} do not match its config.json ({detail}); the checkpoint is corrupt or mixed up")
+    model.load_state_dict(state)
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """Flatten an optimizer's state dict into tensors (safetensors) plus JSON-able groups."""
+    sd = optimizer.state_dict()
+    tensors = {}
+    for index, state in sd["state"].items():
+        for key, value in state.items():
+            tensors[f"{index}.{key}"] = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: dict) -> None:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    optimizer.load_state_dict({"state": state, "param_groups": groups["param_groups"]})

@@ -1,0 +1,264 @@
+"""The command line: `genstrat train | sample | bench | report | demo`.
+
+Every problem a user can cause (unknown names, bad numbers, missing or corrupt files) ends as
+one line, ``genstrat: error: ...``, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from genstrat.errors import GenstratError
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got '{text}'") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"steps must be whole numbers of at least 1, got '{text}'")
+    return values
+
+
+def name_list(text: str) -> list[str]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one name")
+    return values
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present, else cpu)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def add_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="digits", help="digits (embedded), mnist, or imagefolder:PATH")
+    p.add_argument("--data-dir", default=None, help="folder with the dataset's files (else $GENSTRAT_DATA, then the cache)")
+    p.add_argument("--image-size", type=positive_int, default=None, help="imagefolder: resize images to this square size")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="imagefolder: 1 = grey, 3 = colour")
+    p.add_argument("--levels", type=positive_int, default=None, help="quantise pixels to this many levels")
+
+
+def add_sampling(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--top-k", type=positive_int, default=None)
+    p.add_argument("--top-p", type=positive_float, default=None)
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (1 = none)")
+    p.add_argument("--noise", type=float, default=None, help="mask-predict: Gumbel noise on confidences, annealed to 0")
+
+
+def sampling_overrides(args) -> dict:
+    if args.top_p is not None and args.top_p > 1:
+        raise GenstratError(f"--top-p must be in (0, 1], got {args.top_p}")
+    if args.temperature is not None and args.temperature < 0:
+        raise GenstratError(f"--temperature must be at least 0, got {args.temperature}")
+    return {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "guidance": args.guidance, "noise": args.noise}
+
+
+def select_device(name: str | None):
+    import torch
+
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GenstratError(f"--device {name} asked for, but no CUDA device is available; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise GenstratError(f"unknown device '{name}'; use cpu or cuda") from None
+
+
+def cmd_train(args) -> int:
+    import torch
+
+    from genstrat.data import load_dataset
+    from genstrat.model_io import build_model, checkpoint_config
+    from genstrat.strategies import get_strategy
+    from genstrat.train import Budget, train
+
+    strategy = get_strategy(args.strategy)
+    budget = Budget(steps=args.steps, minutes=args.minutes)
+    device = select_device(args.device)
+    data = load_dataset(args.data, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels, levels=args.levels)
+    torch.manual_seed(args.seed)
+    model = build_model(strategy, data.units, data.num_classes, size=args.size).to(device)
+    options = strategy.default_options.merged(**sampling_overrides(args))
+    config = checkpoint_config(strategy, model, data, options, training={})
+    out = Path(args.out)
+    summary = train(strategy, model, data, budget, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=out,
+                    config=config, save_every_s=args.save_every_minutes * 60, resume=args.resume, progress=not args.no_progress)
+    print(f"trained {strategy.name} on {data.name}: {summary['steps']} steps in {summary['seconds']:.0f} s, "
+          f"loss {summary['loss']:.4f}; checkpoint in {out}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from genstrat.model_io import load_model
+    from genstrat.report.grid import save_grid
+    from genstrat.units import PixelUnits
+
+    model, strategy, config = load_model(args.checkpoint)
+    classes = config["class_names"]
+    if not 0 <= args.label < len(classes):
+        raise GenstratError(f"--label {args.label} is out of range; this model knows labels 0..{len(classes) - 1} ({', '.join(classes)})")
+    model.to(select_device(args.device))
+    from genstrat.strategies import SamplingOptions
+
+    options = SamplingOptions(**config.get("sampling", {})).merged(**sampling_overrides(args))
+    units_space = PixelUnits.from_dict(config["units"])
+    cond = torch.full((args.n,), args.label, dtype=torch.long, device=next(model.parameters()).device)
+    versions = []
+    on_version = (lambda i, u: versions.append(u.cpu())) if args.versions else None
+    result = strategy.generate(model, cond, args.steps, torch.Generator().manual_seed(args.seed), on_version=on_version, options=options)
+    images = units_space.decode(result.units.cpu())
+    out = save_grid(images, Path(args.out), columns=min(args.n, 8))
+    print(f"{strategy.name}: {args.n} samples of label {args.label} ({classes[args.label]}) in {result.nfe} sequential network "
+          f"evaluations -> {out}")
+    if versions:
+        from genstrat.report.versions import save_versions
+
+        strip, gif = save_versions([units_space.decode(v[:1]) for v in versions], Path(args.out))
+        print(f"versions 1..{len(versions)}: {strip} and {gif}")
+    return 0
+
+
+def cmd_bench(args, command: str) -> int:
+    from genstrat.bench.run import run_bench
+    from genstrat.train import Budget
+
+    budget = Budget(steps=args.train_steps, minutes=args.train_minutes)
+    rows = run_bench(args.data, args.strategies, args.steps, Path(args.out), budget=budget, n=args.n, size=args.size,
+                     batch_size=args.batch_size, lr=args.lr, seed=args.seed, throughput_batch=args.throughput_batch,
+                     judge_steps=args.judge_steps, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
+                     levels=args.levels, overrides=sampling_overrides(args), command=command, progress=not args.no_progress)
+    print(f"{len(rows)} rows -> {Path(args.out) / 'results.json'}; report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from genstrat.checkpoint import read_json
+    from genstrat.report.markdown import write_report
+
+    folder = Path(args.folder)
+    import json
+
+    try:
+        rows = json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError) as e:
+        raise GenstratError(f"cannot read {folder / 'results.json'} ({e.__class__.__name__}); run `genstrat bench --out {folder}` first") from None
+    meta = read_json(folder / "meta.json", "bench metadata")
+    print(f"report: {write_report(rows, meta, folder)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from genstrat.model_io import SIZES
+
+    parser = argparse.ArgumentParser(prog="genstrat", description="Generation strategies, trained and measured side by side.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,bench,report,demo}")
+
+    p = sub.add_parser("train", help="train one strategy on one dataset")
+    add_data(p)
+    p.add_argument("--strategy", required=True, help="ar, nar or mask-predict")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--minutes", type=positive_float)
+    budget.add_argument("--steps", type=positive_int)
+    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.add_argument("--resume", action="store_true", help="continue the training state saved in --out")
+    p.add_argument("--size", choices=sorted(SIZES), default="small", help="backbone size")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
+    p.add_argument("--save-every-minutes", type=positive_float, default=5.0)
+    add_sampling(p)
+    add_common(p)
+
+    p = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid")
+    p.add_argument("checkpoint")
+    p.add_argument("--label", type=int, required=True)
+    p.add_argument("--steps", type=positive_int, default=None, help="passes for iterative strategies (AR always takes L)")
+    p.add_argument("--n", type=positive_int, default=16)
+    p.add_argument("--out", default="samples.png")
+    p.add_argument("--versions", action="store_true", help="also write every intermediate version as a strip and a GIF")
+    add_sampling(p)
+    add_common(p)
+
+    for name in ("bench", "demo"):
+        p = sub.add_parser(name, help="train every strategy on one budget and measure them side by side" if name == "bench"
+                           else "the bench on digits, 3 minutes per strategy (about 13 minutes on 2 cores)")
+        if name == "bench":
+            add_data(p)
+        p.add_argument("--strategies", type=name_list, default=["ar", "nar", "mask-predict"])
+        p.add_argument("--steps", type=int_list, default=[1, 4, 8, 16], help="step counts for iterative strategies")
+        budget = p.add_mutually_exclusive_group(required=(name == "bench"))
+        budget.add_argument("--train-minutes", type=positive_float, default=None)
+        budget.add_argument("--train-steps", type=positive_int, default=None)
+        p.add_argument("--out", default="runs/demo" if name == "demo" else None, required=(name == "bench"))
+        p.add_argument("--n", type=positive_int, default=1000, help="samples per row for the Fréchet distance")
+        p.add_argument("--size", choices=sorted(SIZES), default="small")
+        p.add_argument("--batch-size", type=positive_int, default=128)
+        p.add_argument("--lr", type=positive_float, default=1e-3)
+        p.add_argument("--throughput-batch", type=positive_int, default=100)
+        p.add_argument("--judge-steps", type=positive_int, default=2000)
+        add_sampling(p)
+        add_common(p)
+
+    p = sub.add_parser("report", help="rewrite report.md from a bench folder's results.json")
+    p.add_argument("folder")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    command = "genstrat " + " ".join(shlex.quote(a) for a in argv)
+    try:
+        if args.command == "train":
+            return cmd_train(args)
+        if args.command == "sample":
+            return cmd_sample(args)
+        if args.command == "bench":
+            return cmd_bench(args, command)
+        if args.command == "demo":
+            args.data, args.data_dir, args.image_size, args.channels, args.levels = "digits", None, None, None, None
+            if args.train_minutes is None and args.train_steps is None:
+                args.train_minutes = 3.0
+            cmd_bench(args, command)
+            print(f"demo done: open {Path(args.out) / 'report.md'}")
+            return 0
+        if args.command == "report":
+            return cmd_report(args)
+    except GenstratError as e:
+        print(f"genstrat: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genstrat: interrupted", file=sys.stderr)
+        return 130
+    return 1

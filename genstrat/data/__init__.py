@@ -1,0 +1,46 @@
+"""Datasets: each yields (units, condition) with a fixed train / test split.
+
+``load_dataset("digits")``, ``load_dataset("mnist", data_dir=...)`` or
+``load_dataset("imagefolder:PATH", image_size=32)``. A new dataset is one file here plus
+one line in ``DATASETS``.
+"""
+
+from __future__ import annotations
+
+from genstrat.data import digits, imagefolder, mnist
+from genstrat.data.dataset import ImageData
+from genstrat.errors import GenstratError
+
+DATASETS = {"digits": digits.load, "mnist": mnist.load}
+PREFIXED = {"imagefolder": imagefolder.load}
+
+
+def dataset_names() -> list[str]:
+    return sorted(DATASETS) + [f"{p}:PATH" for p in PREFIXED]
+
+
+def load_dataset(name: str, data_dir: str | None = None, image_size: int | None = None,
+                 channels: int | None = None, levels: int | None = None) -> ImageData:
+    if levels is not None and not 2 <= levels <= 256:
+        raise GenstratError(f"--levels must be between 2 and 256, got {levels}")
+    if image_size is not None and not 2 <= image_size <= 256:
+        raise GenstratError(f"--image-size must be between 2 and 256, got {image_size}")
+    options = dict(data_dir=data_dir, image_size=image_size, channels=channels, levels=levels)
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix in PREFIXED:
+        if not rest:
+            raise GenstratError(f"dataset '{name}' needs a path after the colon, e.g. {prefix}:./my_images")
+        return PREFIXED[prefix](rest, **options)
+    if name in DATASETS:
+        return DATASETS[name](**options)
+    raise GenstratError(f"unknown dataset '{name}'; choose one of: {', '.join(dataset_names())}")
+
+
+def load_from_spec(spec: dict) -> ImageData:
+    """Reload the dataset a checkpoint or results file was made with."""
+    name = spec["name"]
+    return load_dataset(name, data_dir=spec.get("data_dir"), image_size=spec.get("image_size"),
+                        channels=spec.get("channels"), levels=spec.get("levels"))
+
+
+__all__ = ["ImageData", "load_dataset", "load_from_spec", "dataset_names"]

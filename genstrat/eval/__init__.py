@@ -1,0 +1,1 @@
+"""Metrics (judge agreement, Fréchet distance, diversity, likelihood) and timing."""

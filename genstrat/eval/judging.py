@@ -1,0 +1,69 @@
+"""Train the judge for a dataset and score image sets with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from genstrat.checkpoint import read_json, read_tensors, write_json, write_tensors
+from genstrat.eval.frechet import frechet_distance
+from genstrat.nn.judge import Judge, judge_outputs, train_judge
+
+
+def real_images(data, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    units = data.train_units if split == "train" else data.test_units
+    labels = data.train_labels if split == "train" else data.test_labels
+    return data.units.decode(units), labels
+
+
+def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None, progress: bool = True) -> tuple[Judge, float]:
+    """A judge trained on the real training split; returns (judge, its test accuracy).
+
+    With ``cache`` (a folder), a judge trained earlier for the same data spec is reused.
+    """
+    judge = Judge(data.units.channels, data.num_classes)
+    key = {"data": data.spec, "steps": steps, "seed": seed}
+    if cache is not None and (cache / "judge.json").is_file():
+        meta = read_json(cache / "judge.json", "judge config")
+        if meta.get("key") == key:
+            judge.load_state_dict(read_tensors(cache / "judge.safetensors", "judge weights"))
+            judge.eval()
+            return judge, meta["test_accuracy"]
+    torch.manual_seed(seed)
+    images, labels = real_images(data, "train")
+    with tqdm(total=steps, desc="train judge", disable=not progress, leave=False) as bar:
+        train_judge(judge, images, labels, steps=steps, seed=seed, progress=bar)
+    test_images, test_labels = real_images(data, "test")
+    _, preds = judge_outputs(judge, test_images)
+    accuracy = (preds == test_labels).float().mean().item()
+    if cache is not None:
+        write_tensors(cache / "judge.safetensors", judge.state_dict())
+        write_json(cache / "judge.json", {"key": key, "test_accuracy": accuracy})
+    return judge, accuracy
+
+
+def diversity(features: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean pairwise feature distance within each requested class, averaged over classes.
+
+    A collapsed sampler (near-identical samples per label) scores near 0 here even when its
+    agreement is perfect; compare with the same number for real images.
+    """
+    values = []
+    for c in labels.unique():
+        f = features[labels == c][:200]
+        if len(f) > 1:
+            d = torch.cdist(f, f)
+            values.append(d.sum() / (len(f) * (len(f) - 1)))
+    return float(torch.stack(values).mean()) if values else float("nan")
+
+
+def score(judge: Judge, images: torch.Tensor, labels: torch.Tensor, reference_features: torch.Tensor) -> dict:
+    """agree: share judged as the requested label; fd: Fréchet distance to the reference features."""
+    features, preds = judge_outputs(judge, images)
+    return {
+        "agree": round((preds == labels).float().mean().item(), 4),
+        "fd": round(frechet_distance(features, reference_features), 3),
+        "diversity": round(diversity(features, labels), 3),
+    }

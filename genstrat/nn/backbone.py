@@ -1,0 +1,154 @@
+"""The one Transformer every strategy shares (nanoGPT's shape, with a condition slot).
+
+Input: a condition label ``c`` (class id, or ``num_classes`` = the null label used for
+classifier-free guidance, Ho & Salimans 2022) and ``T`` unit tokens (values
+``0..vocab_size-1`` or ``mask_id = vocab_size``). The condition embedding sits in slot 0,
+the tokens in slots 1..T; learned position embeddings; pre-LayerNorm blocks. Output: logits
+over the ``vocab_size`` unit values for every slot.
+
+- causal attention (``causal=True``): slot ``i`` predicts token ``i``, i.e. the condition
+  slot predicts unit 0 and token ``i-1`` predicts unit ``i`` (AR).
+- bidirectional attention: slots 1..L predict the units at their own positions (NAR).
+
+A :class:`KVCache` makes AR decoding touch one new slot per step; cached decoding gives the
+same logits as recomputing the whole prefix (tested).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class BackboneConfig:
+    vocab_size: int          # number of unit values; the MASK token id is vocab_size
+    seq_len: int             # number of unit positions L
+    num_classes: int         # condition labels; label num_classes is the null label
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    dropout: float = 0.0
+    causal: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class KVCache:
+    """Pre-allocated keys and values for every layer: (layers, batch, heads, max_len, head_dim)."""
+
+    def __init__(self, cfg: BackboneConfig, batch: int, device, dtype=torch.float32):
+        head_dim = cfg.d_model // cfg.n_heads
+        shape = (cfg.n_layers, batch, cfg.n_heads, cfg.seq_len + 1, head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.length = 0
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.dropout = cfg.dropout
+        self.causal = cfg.causal
+
+    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None) -> torch.Tensor:
+        B, T, D = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
+        mask, is_causal = None, self.causal
+        if cache is not None:
+            start = cache.length
+            cache.k[layer, :, :, start:start + T] = k
+            cache.v[layer, :, :, start:start + T] = v
+            k, v = cache.k[layer, :, :, :start + T], cache.v[layer, :, :, :start + T]
+            if self.causal and start > 0:
+                is_causal = False
+                if T > 1:  # new slot i sees every cached slot and new slots up to itself
+                    mask = torch.ones(T, start + T, dtype=torch.bool, device=x.device).tril(diagonal=start)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(y.transpose(1, 2).reshape(B, T, D))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.d_model)
+        self.attn = SelfAttention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(), nn.Linear(4 * cfg.d_model, cfg.d_model))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, layer, cache):
+        x = x + self.drop(self.attn(self.ln1(x), layer, cache))
+        return x + self.drop(self.mlp(self.ln2(x)))
+
+
+class Backbone(nn.Module):
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        if cfg.d_model % cfg.n_heads:
+            raise ValueError(f"d_model {cfg.d_model} is not divisible by n_heads {cfg.n_heads}")
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size + 1, cfg.d_model)      # + MASK
+        self.cond_emb = nn.Embedding(cfg.num_classes + 1, cfg.d_model)    # + null label
+        self.pos_emb = nn.Parameter(torch.zeros(cfg.seq_len + 1, cfg.d_model))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln_f = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size)
+        self.apply(self._init)
+        nn.init.normal_(self.pos_emb, std=0.02)
+        for block in self.blocks:  # GPT-2's scaled init of residual projections
+            for proj in (block.attn.proj, block.mlp[2]):
+                nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * cfg.n_layers))
+
+    @staticmethod
+    def _init(module):
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+
+    @property
+    def mask_id(self) -> int:
+        return self.cfg.vocab_size
+
+    @property
+    def null_label(self) -> int:
+        return self.cfg.num_classes
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def new_cache(self, batch: int) -> KVCache:
+        return KVCache(self.cfg, batch, device=self.pos_emb.device, dtype=self.pos_emb.dtype)
+
+    def forward(self, tokens: torch.Tensor, cond: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """tokens (B, T) long, cond (B,) long -> logits (B, S, vocab_size).
+
+        Without a cache (or with an empty one) the condition slot is prepended, so S = T + 1.
+        With a cache that already holds the prefix, only the T new slots are computed: S = T.
+        """
+        start = 0 if cache is None else cache.length
+        parts = []
+        if start == 0:
+            parts.append(self.cond_emb(cond)[:, None])
+        if tokens.shape[1]:
+            parts.append(self.tok_emb(tokens))
+        x = torch.cat(parts, dim=1)
+        if start + x.shape[1] > self.cfg.seq_len + 1:
+            raise ValueError(f"sequence of {start + x.shape[1]} slots exceeds the backbone's {self.cfg.seq_len + 1}")
+        x = x + self.pos_emb[start:start + x.shape[1]]
+        for i, block in enumerate(self.blocks):
+            x = block(x, i, cache)
+        if cache is not None:
+            cache.length += x.shape[1]
+        return self.head(self.ln_f(x))

@@ -1,0 +1,1 @@
+"""The report: sample grids, the quality-vs-latency plot and the markdown page."""

@@ -1,0 +1,52 @@
+"""Quality-vs-latency plot with the Pareto front (lower Fréchet and lower latency are better)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of points not dominated in (x, y), both minimised, sorted by x."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1]))
+    front, best_y = [], float("inf")
+    for i in order:
+        if points[i][1] < best_y:
+            front.append(i)
+            best_y = points[i][1]
+    return front
+
+
+def label(row: dict) -> str:
+    return f"{row['strategy']} ({row['steps']})"
+
+
+def plot_quality_vs(rows: list[dict], x_key: str, x_label: str, path: Path, references: list[dict]) -> Path:
+    rows = [r for r in rows if r.get(x_key)]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    strategies = sorted({r["strategy"] for r in rows})
+    for s in strategies:
+        pts = [r for r in rows if r["strategy"] == s]
+        ax.plot([r[x_key] for r in pts], [r["fd"] for r in pts], "o-", label=s)
+        for r in pts:
+            ax.annotate(str(r["steps"]), (r[x_key], r["fd"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    front = pareto_front([(r[x_key], r["fd"]) for r in rows])
+    if front:
+        ax.plot([rows[i][x_key] for i in front], [rows[i]["fd"] for i in front], "k--", lw=1, label="Pareto front")
+    for ref, style in zip(references, (":", "-.")):
+        ax.axhline(ref["fd"], color="grey", ls=style, lw=1, label=f"{ref['strategy']} reference")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("Fréchet distance to held-out (judge features, lower is better)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,20 @@
+"""Strategies: one file each, one interface (see ``base.py``). Register new ones here."""
+
+from __future__ import annotations
+
+from genstrat.errors import GenstratError
+from genstrat.strategies.ar import AutoRegressive
+from genstrat.strategies.base import Generation, SamplingOptions, Strategy
+from genstrat.strategies.mask_predict import MaskPredict
+from genstrat.strategies.nar import OneShot
+
+STRATEGIES = {cls.name: cls for cls in (AutoRegressive, OneShot, MaskPredict)}
+
+
+def get_strategy(name: str) -> Strategy:
+    if name not in STRATEGIES:
+        raise GenstratError(f"unknown strategy '{name}'; choose one of: {', '.join(STRATEGIES)}")
+    return STRATEGIES[name]()
+
+
+__all__ = ["STRATEGIES", "get_strategy", "Strategy", "SamplingOptions", "Generation"]

@@ -1,0 +1,62 @@
+"""The one interface every strategy implements.
+
+A strategy is a training loss and a sampler over the shared backbone:
+
+    loss(model, units, cond) -> scalar tensor
+    generate(model, cond, steps, generator, on_version=None, options=None) -> Generation
+
+``generate`` returns the final units and its count of *sequential* network evaluations
+(NFE; a guided pair of conditional and unconditional rows is one batched evaluation). When
+``on_version`` is given it receives ``(index, units)`` for every intermediate version, with
+not-yet-decided positions holding the backbone's MASK id (the lecture's "first version,
+second version, ...").
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Callable, Optional
+
+import torch
+
+VersionCallback = Callable[[int, torch.Tensor], None]
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    temperature: float = 1.0     # softmax temperature on unit logits
+    top_k: Optional[int] = None  # keep only the k most likely values (Fan et al. 2018)
+    top_p: Optional[float] = None  # nucleus sampling (Holtzman et al. 2020)
+    guidance: float = 1.0        # classifier-free guidance scale w; 1 = plain conditional
+    noise: float = 0.0           # mask-predict: Gumbel noise scale on confidences (annealed to 0)
+
+    def merged(self, **overrides) -> "SamplingOptions":
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Generation:
+    units: torch.Tensor  # (B, L) long
+    nfe: int             # sequential network evaluations
+
+
+class Strategy:
+    """Base class: subclasses set ``name``, ``causal`` and implement ``loss`` / ``generate``."""
+
+    name: str = ""
+    causal: bool = False
+    default_options = SamplingOptions()
+
+    def steps_for(self, seq_len: int, requested: int | None) -> int:
+        """The number of passes this strategy will make (AR: fixed L; one-shot: fixed 1)."""
+        return requested if requested is not None else 1
+
+    def loss(self, model, units: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def generate(self, model, cond: torch.Tensor, steps: int | None, generator: torch.Generator,
+                 on_version: VersionCallback | None = None, options: SamplingOptions | None = None) -> Generation:
+        raise NotImplementedError

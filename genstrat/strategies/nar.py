@@ -1,0 +1,43 @@
+"""`nar`: one-shot non-autoregressive generation, every position sampled independently.
+
+p(x | c) is modelled as prod_i p(x_i | c) (as in NAT, Gu et al. 2018, without the latent
+fertilities): the bidirectional backbone sees only the condition and an all-MASK canvas and
+predicts every position in one pass. Each position then draws its own value. Where a
+condition admits several whole answers (a "3" with a loop or without), positions pick
+different ones and the mix is blurry noise: the lecture's multi-modality problem, left
+visible on purpose. NFE = 1.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from genstrat.strategies.base import Generation, SamplingOptions, Strategy
+from genstrat.strategies.sampling import guided_logits, sample_units
+
+
+class OneShot(Strategy):
+    name = "nar"
+    causal = False
+    default_options = SamplingOptions(temperature=1.0, guidance=1.0)
+
+    def steps_for(self, seq_len, requested):
+        return 1
+
+    def blank(self, model, batch: int, device) -> torch.Tensor:
+        return torch.full((batch, model.cfg.seq_len), model.mask_id, dtype=torch.long, device=device)
+
+    def loss(self, model, units, cond):
+        logits = model(self.blank(model, units.shape[0], units.device), cond)[:, 1:]
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), units.reshape(-1))
+
+    @torch.no_grad()
+    def generate(self, model, cond, steps, generator, on_version=None, options=None):
+        opts = options or self.default_options
+        canvas = self.blank(model, cond.shape[0], cond.device)
+        logits = guided_logits(model, canvas, cond, opts.guidance)[:, 1:]
+        units, _ = sample_units(logits, opts, generator)
+        if on_version is not None:
+            on_version(1, units.clone())
+        return Generation(units=units, nfe=1)

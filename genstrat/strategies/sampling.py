@@ -1,0 +1,62 @@
+"""Helpers every sampler shares: guided logits, filtered sampling, Gumbel noise."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from genstrat.strategies.base import SamplingOptions
+
+
+def guided_logits(model, tokens: torch.Tensor, cond: torch.Tensor, guidance: float, cache=None) -> torch.Tensor:
+    """Classifier-free guidance (Ho & Salimans 2022, eq. 6, on logits):
+    l = l_uncond + w * (l_cond - l_uncond); w = 1 is the plain conditional model.
+
+    Conditional and unconditional rows run as one batch (one sequential evaluation). A cache
+    used with w != 1 must have been made for 2 * batch rows.
+    """
+    if guidance == 1.0:
+        return model(tokens, cond, cache)
+    null = torch.full_like(cond, model.null_label)
+    both = model(torch.cat([tokens, tokens]), torch.cat([cond, null]), cache)
+    conditional, unconditional = both.chunk(2)
+    return unconditional + guidance * (conditional - unconditional)
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    """Set logits outside the top-k values / the top-p nucleus to -inf (last dim)."""
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        cumulative = sorted_logits.softmax(-1).cumsum(-1)
+        drop_sorted = cumulative - sorted_logits.softmax(-1) >= top_p  # keep the first token always
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def sample_units(logits: torch.Tensor, options: SamplingOptions, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw one value per position from softmax(filtered logits / T).
+
+    Returns (values, log-probabilities of the drawn values under the tempered distribution).
+    A temperature of 0 means greedy (argmax).
+    """
+    shape = logits.shape[:-1]
+    flat = logits.reshape(-1, logits.shape[-1]).float()
+    if options.temperature <= 0:
+        values = flat.argmax(-1)
+        logp = F.log_softmax(flat, -1)
+    else:
+        flat = filter_logits(flat / options.temperature, options.top_k, options.top_p)
+        logp = F.log_softmax(flat, -1)
+        values = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(-1)
+    chosen = logp.gather(-1, values[:, None]).squeeze(-1)
+    return values.reshape(shape), chosen.reshape(shape)
+
+
+def gumbel_noise(shape, generator: torch.Generator, device=None) -> torch.Tensor:
+    """Standard Gumbel samples -log(-log U), U ~ Uniform(0, 1)."""
+    u = torch.rand(shape, generator=generator, device=device).clamp_(1e-10, 1 - 1e-10)
+    return -torch.log(-torch.log(u))
