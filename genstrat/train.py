@@ -48,7 +48,7 @@ def learning_rate(peak: float, step: int, progress: float, warmup: int = 100) ->
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: float = 1e-3, cond_drop: float = 0.1,
+def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: float = 2e-3, cond_drop: float = 0.1,
           seed: int = 0, out: Path | None = None, config: dict | None = None, save_every_s: float = 300,
           resume: bool = False, progress: bool = True, desc: str | None = None) -> dict:
     """Train ``model`` with ``strategy.loss`` on ``data``; returns a summary dict.

@@ -47,7 +47,7 @@ def sample_all(strategy, model, labels: torch.Tensor, steps: int, options, batch
 
 
 def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path, *, budget: Budget,
-              n: int = 1000, size: str = "small", batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
+              n: int = 1000, size: str = "small", batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
               throughput_batch: int = 100, latency_repeats: int = 5, judge_steps: int = 2000,
               data_dir: str | None = None, image_size: int | None = None, channels: int | None = None,
               levels: int | None = None, overrides: dict | None = None, command: str = "", progress: bool = True) -> list[dict]:

@@ -17,7 +17,7 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     b = b.double().cpu().numpy()
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = scipy.linalg.sqrtm(cov_a @ cov_b, disp=False)
+    root = scipy.linalg.sqrtm(cov_a @ cov_b)
     if not np.isfinite(root).all():  # near-singular product: regularise both sides slightly
         eps = np.eye(cov_a.shape[0]) * 1e-6
         root = scipy.linalg.sqrtm((cov_a + eps) @ (cov_b + eps))

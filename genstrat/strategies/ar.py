@@ -20,7 +20,7 @@ from genstrat.strategies.sampling import guided_logits, sample_units
 class AutoRegressive(Strategy):
     name = "ar"
     causal = True
-    default_options = SamplingOptions(temperature=1.0, guidance=1.0)
+    default_options = SamplingOptions(temperature=1.0, guidance=1.5)
 
     def steps_for(self, seq_len, requested):
         return seq_len

@@ -29,6 +29,7 @@ class SamplingOptions:
     top_p: Optional[float] = None  # nucleus sampling (Holtzman et al. 2020)
     guidance: float = 1.0        # classifier-free guidance scale w; 1 = plain conditional
     noise: float = 0.0           # mask-predict: Gumbel noise scale on confidences (annealed to 0)
+    revise: bool = False         # mask-predict: decided tokens may be re-masked (Mask-Predict) or not (MaskGIT)
 
     def merged(self, **overrides) -> "SamplingOptions":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})

@@ -10,7 +10,10 @@ Decoding (MaskGIT sec. 3.2, "iterative decoding"): at pass t = 1..K, sample a va
 every masked position; score it by its log-probability plus Gumbel noise whose scale
 anneals linearly to 0 (``noise * (1 - t/K)``, the "choice temperature" of MaskGIT's
 reference code); keep the best and re-mask the floor(gamma(t/K) * L) lowest-scoring ones.
-Decided positions stay fixed. Without the noise, plain confidence ordering fills the easy
+Decided positions stay fixed (MaskGIT); with ``revise=True`` every position, old or new,
+competes for re-masking by the probability it had when drawn, as in Mask-Predict's
+"mask the lowest-probability tokens, re-predict them" (Ghazvininejad et al. sec. 3.2), so a
+pass can correct an earlier one. Without the noise, plain confidence ordering fills the easy
 background first and samples collapse toward blank images as K grows; the noise is what
 keeps quality from falling with K.
 """
@@ -41,7 +44,7 @@ def masked_count_after(step: int, steps: int, length: int, schedule=cosine_sched
 class MaskPredict(Strategy):
     name = "mask-predict"
     causal = False
-    default_options = SamplingOptions(temperature=1.0, guidance=1.0, noise=4.5)
+    default_options = SamplingOptions(temperature=1.0, guidance=1.5, noise=4.5)
 
     def __init__(self, schedule=cosine_schedule):
         self.schedule = schedule
@@ -64,20 +67,23 @@ class MaskPredict(Strategy):
         steps = self.steps_for(model.cfg.seq_len, steps)
         batch, length = cond.shape[0], model.cfg.seq_len
         units = torch.full((batch, length), model.mask_id, dtype=torch.long, device=cond.device)
+        confidence = torch.full((batch, length), float("-inf"), device=cond.device)
         for t in range(1, steps + 1):
             masked = units == model.mask_id
             logits = guided_logits(model, units, cond, opts.guidance)[:, 1:]
             drawn, logp = sample_units(logits, opts, generator)
-            drawn = torch.where(masked, drawn, units)
+            units = torch.where(masked, drawn, units)
+            confidence = torch.where(masked, logp, confidence)
+            score = confidence + opts.noise * (1 - t / steps) * gumbel_noise(logp.shape, generator, logp.device)
             n_still = int(masked[0].sum())
-            n_next = min(masked_count_after(t, steps, length, self.schedule), max(n_still - 1, 0))
-            score = logp + opts.noise * (1 - t / steps) * gumbel_noise(logp.shape, generator, logp.device)
-            score = score.masked_fill(~masked, float("inf"))  # decided positions are never re-masked
-            remask = torch.zeros_like(masked)
+            if opts.revise:  # Mask-Predict: any token, old or new, may be re-masked and re-predicted
+                n_next = masked_count_after(t, steps, length, self.schedule)
+            else:  # MaskGIT: decided tokens stay; only this pass's new ones compete
+                n_next = min(masked_count_after(t, steps, length, self.schedule), max(n_still - 1, 0))
+                score = score.masked_fill(~masked, float("inf"))
             if n_next > 0:
                 lowest = score.topk(n_next, dim=1, largest=False).indices
-                remask.scatter_(1, lowest, True)
-            units = drawn.masked_fill(remask, model.mask_id)
+                units = units.scatter(1, lowest, model.mask_id)
             if on_version is not None:
                 on_version(t, units.clone())
         return Generation(units=units, nfe=steps)

@@ -1,0 +1,92 @@
+import gzip
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from genstrat.cli import main
+from genstrat.data import load_dataset
+from genstrat.errors import GenstratError
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def fake_mnist(folder, n_train=30, n_test=10):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (n_train, 28, 28)))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, n_train))
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (n_test, 28, 28)))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, n_test))
+    return folder
+
+
+def test_mnist_reads_idx_files(tmp_path):
+    data = load_dataset("mnist", data_dir=str(fake_mnist(tmp_path / "m")))
+    assert data.train_units.shape == (30, 784) and data.test_units.shape == (10, 784)
+    assert data.units.levels == 8 and int(data.train_units.max()) <= 7
+
+
+def test_mnist_accepts_parent_folder(tmp_path):
+    fake_mnist(tmp_path / "mnist")
+    assert load_dataset("mnist", data_dir=str(tmp_path)).train_units.shape[0] == 30
+
+
+def test_mnist_truncated_file_is_a_clear_error(tmp_path):
+    folder = fake_mnist(tmp_path / "m")
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", np.zeros((10, 28, 28)))
+    raw = gzip.open(folder / "t10k-images-idx3-ubyte.gz").read()
+    with gzip.open(folder / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(raw[:500])
+    with pytest.raises(GenstratError, match="truncated"):
+        load_dataset("mnist", data_dir=str(folder))
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(GenstratError, match="gzip"):
+        load_dataset("mnist", data_dir=str(folder))
+
+
+def make_folder(root, classes=("cats", "dogs"), per_class=5, mode="RGB", size=(20, 16)):
+    rng = np.random.default_rng(1)
+    for c in classes:
+        (root / c).mkdir(parents=True)
+        for i in range(per_class):
+            shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
+            Image.fromarray(rng.integers(0, 256, shape).astype(np.uint8), mode=mode).save(root / c / f"{i}.{'png' if i % 2 else 'jpg'}")
+    return root
+
+
+def test_imagefolder_grey_and_colour(tmp_path):
+    root = make_folder(tmp_path / "imgs")
+    grey = load_dataset(f"imagefolder:{root}", image_size=12)
+    assert grey.class_names == ["cats", "dogs"] and grey.units.shape == (1, 12, 12)
+    assert len(grey.train_units) + len(grey.test_units) == 10 and len(grey.test_units) == 2
+    colour = load_dataset(f"imagefolder:{root}", image_size=6, channels=3, levels=4)
+    assert colour.units.seq_len == 108 and int(colour.train_units.max()) <= 3
+
+
+def test_imagefolder_works_with_train_and_sample(tmp_path):
+    root = make_folder(tmp_path / "imgs", mode="L")
+    ckpt = tmp_path / "ckpt"
+    assert main(["train", "--data", f"imagefolder:{root}", "--image-size", "8", "--strategy", "mask-predict", "--steps", "2",
+                 "--size", "tiny", "--out", str(ckpt), "--no-progress"]) == 0
+    assert main(["sample", str(ckpt), "--label", "1", "--n", "2", "--out", str(tmp_path / "s.png")]) == 0
+
+
+def test_imagefolder_errors(tmp_path):
+    with pytest.raises(GenstratError, match="does not exist"):
+        load_dataset(f"imagefolder:{tmp_path / 'nope'}")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GenstratError, match="no class sub-folders"):
+        load_dataset(f"imagefolder:{tmp_path / 'empty'}")
+    root = make_folder(tmp_path / "bad")
+    (root / "cats" / "broken.png").write_bytes(b"\x89PNG garbage")
+    with pytest.raises(GenstratError, match="broken.png"):
+        load_dataset(f"imagefolder:{root}")
+    (tmp_path / "noimg" / "a").mkdir(parents=True)
+    with pytest.raises(GenstratError, match="no PNG or JPEG"):
+        load_dataset(f"imagefolder:{tmp_path / 'noimg'}")
