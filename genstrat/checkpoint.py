@@ -1,16 +1,20 @@
 """Checkpoints: a folder with ``config.json`` and ``model.safetensors``.
 
-Training also writes ``optimizer.safetensors`` and ``state.json`` (step, elapsed time,
-random-number-generator states) so that ``genstrat train --resume`` continues where it
-stopped. Every file is written atomically (temporary file, fsync, rename), so a kill at
-any moment leaves either the previous or the new version, never a torn one. Nothing here
-unpickles: weights are safetensors, everything else is JSON.
+Training also writes ``train_state.safetensors``: weights, optimizer moments, the
+random-number-generator states and (in its metadata) step, elapsed time and learning-rate
+groups, all in *one* file so that ``genstrat train --resume`` never sees a model from one
+save and an optimizer from another. Every file is written atomically (temporary file,
+fsync, rename), so a kill at any moment leaves the previous or the new version, never a
+torn one. Every safetensors file carries a SHA-256 of its tensor bytes in its metadata, so
+a truncated *or altered* file is refused. Nothing here unpickles.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import struct
 import tempfile
 from pathlib import Path
 
@@ -60,17 +64,35 @@ def read_json(path: Path, what: str) -> dict:
     return obj
 
 
-def write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    atomic_write(path, st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}))
+def data_digest(payload: bytes) -> str:
+    """SHA-256 of a safetensors file's tensor bytes (everything after its JSON header)."""
+    header_len = struct.unpack("<Q", payload[:8])[0]
+    return hashlib.sha256(payload[8 + header_len:]).hexdigest()
 
 
-def read_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
+def header_metadata(payload: bytes) -> dict:
+    header_len = struct.unpack("<Q", payload[:8])[0]
+    return json.loads(payload[8:8 + header_len]).get("__metadata__", {}) or {}
+
+
+def write_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    digest = data_digest(st_save(tensors))  # the tensor bytes do not depend on the metadata
+    atomic_write(path, st_save(tensors, metadata={**(metadata or {}), "sha256": digest}))
+
+
+def read_tensors(path: Path, what: str, with_metadata: bool = False):
     try:
-        return st_load(Path(path).read_bytes())
+        payload = Path(path).read_bytes()
+        tensors = st_load(payload)
+        metadata = header_metadata(payload)
     except FileNotFoundError:
         raise GenstratError(f"{what} {path} is missing") from None
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+    except (SafetensorError, OSError, ValueError, RuntimeError, struct.error) as e:
         raise GenstratError(f"{what} {path} is not a valid safetensors file ({str(e).splitlines()[0][:120]}); it is truncated or corrupt") from None
+    if "sha256" in metadata and metadata["sha256"] != data_digest(payload):
+        raise GenstratError(f"{what} {path} has been altered (its SHA-256 does not match the one written with it); it is corrupt")
+    return (tensors, metadata) if with_metadata else tensors
 
 
 def save_model(folder: Path, model: torch.nn.Module, config: dict) -> None:
@@ -93,15 +115,19 @@ def read_config(folder: Path) -> dict:
 
 
 def load_weights(folder: Path, model: torch.nn.Module) -> None:
-    state = read_tensors(Path(folder) / "model.safetensors", "checkpoint weights")
+    assign_weights(model, read_tensors(Path(folder) / "model.safetensors", "checkpoint weights"), Path(folder))
+
+
+def assign_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
+    """Load ``state`` into ``model`` after checking every name and shape against the model."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
     if missing or unexpected or wrong:
         detail = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected
-                  else f"shape of {wrong[0]} is {tuple(state[wrong[0]].shape)}, config says {tuple(expected[wrong[0]].shape)}")
-        raise GenstratError(f"weights in {folder} do not match its config.json ({detail}); the checkpoint is corrupt or mixed up")
+                  else f"shape of {wrong[0]} is {tuple(state[wrong[0]].shape)}, the model's is {tuple(expected[wrong[0]].shape)}")
+        raise GenstratError(f"weights in {where} do not match the model's config ({detail}); the checkpoint is corrupt or mixed up")
     model.load_state_dict(state)
 
 

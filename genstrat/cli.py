@@ -94,27 +94,54 @@ def select_device(name: str | None):
         raise GenstratError(f"unknown device '{name}'; use cpu or cuda") from None
 
 
+def start_distributed(device):
+    """Under torchrun (WORLD_SIZE > 1): join the process group (gloo on CPU, NCCL on CUDA)."""
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return device, False
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend=backend)
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return device, True
+
+
 def cmd_train(args) -> int:
     import torch
 
     from genstrat.data import load_dataset
     from genstrat.model_io import build_model, checkpoint_config
     from genstrat.strategies import get_strategy
-    from genstrat.train import Budget, train
+    from genstrat.train import Budget, train, world
 
     strategy = get_strategy(args.strategy)
     budget = Budget(steps=args.steps, minutes=args.minutes)
-    device = select_device(args.device)
-    data = load_dataset(args.data, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels, levels=args.levels)
-    torch.manual_seed(args.seed)
-    model = build_model(strategy, data.units, data.num_classes, size=args.size).to(device)
-    options = strategy.default_options.merged(**sampling_overrides(args))
-    config = checkpoint_config(strategy, model, data, options, training={})
-    out = Path(args.out)
-    summary = train(strategy, model, data, budget, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=out,
-                    config=config, save_every_s=args.save_every_minutes * 60, resume=args.resume, progress=not args.no_progress)
-    print(f"trained {strategy.name} on {data.name}: {summary['steps']} steps in {summary['seconds']:.0f} s, "
-          f"loss {summary['loss']:.4f}; checkpoint in {out}")
+    if args.deterministic:
+        torch.use_deterministic_algorithms(True)
+    device, distributed = start_distributed(select_device(args.device))
+    try:
+        data = load_dataset(args.data, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels, levels=args.levels)
+        torch.manual_seed(args.seed)
+        model = build_model(strategy, data.units, data.num_classes, size=args.size).to(device)
+        options = strategy.default_options.merged(**sampling_overrides(args))
+        config = checkpoint_config(strategy, model, data, options, training={})
+        out = Path(args.out)
+        summary = train(strategy, model, data, budget, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=out,
+                        config=config, save_every_s=args.save_every_minutes * 60, save_every_steps=args.save_every_steps,
+                        resume=args.resume, progress=not args.no_progress)
+        if world()[0] == 0:
+            print(f"trained {strategy.name} on {data.name}: {summary['steps']} steps in {summary['seconds']:.0f} s, "
+                  f"loss {summary['loss']:.4f}; checkpoint in {out}")
+    finally:
+        if distributed:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
     return 0
 
 
@@ -196,7 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", choices=sorted(SIZES), default="small", help="backbone size")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--lr", type=positive_float, default=2e-3)
-    p.add_argument("--save-every-minutes", type=positive_float, default=5.0)
+    p.add_argument("--save-every-minutes", type=positive_float, default=5.0, help="write the training state this often")
+    p.add_argument("--save-every-steps", type=positive_int, default=None, help="... and/or every this many steps")
+    p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)")
     add_sampling(p)
     add_common(p)
 

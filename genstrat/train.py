@@ -4,23 +4,37 @@ AdamW, linear warm-up then cosine decay to 10% of the peak learning rate, gradie
 classifier-free-guidance label dropout (the condition is replaced by the null label with
 probability ``cond_drop``, Ho & Salimans 2022 sec. 3.2). The budget is a number of steps or
 a wall-clock time; with a time budget the schedule follows elapsed time, so a run always
-ends its decay when the budget ends. Checkpoints are written atomically every
-``save_every_s`` seconds and at the end; ``resume=True`` continues from one.
+ends its decay when the budget ends.
+
+Fault tolerance: every ``save_every_s`` seconds and/or ``save_every_steps`` steps, and at
+the end, the whole training state (weights, optimizer, step, elapsed time, the data-order and
+torch random-number generators) goes atomically into ``train_state.safetensors``;
+``resume=True`` continues from it. With a step budget a run killed at any moment and
+resumed ends with bit-for-bit the weights of an uninterrupted run (tested).
+
+Distributed: when ``torch.distributed`` is initialised (``torchrun``), the model is wrapped
+in DistributedDataParallel; every rank draws the same *global* batch from the same seeded
+generator and trains on its own slice, so the averaged gradient is the global batch's.
+Only rank 0 writes checkpoints and shows progress.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from genstrat.checkpoint import (optimizer_tensors, read_json, read_tensors, restore_optimizer, save_model,
-                                 write_json, write_tensors, load_weights)
+from genstrat.checkpoint import (assign_weights, optimizer_tensors, read_tensors, restore_optimizer, save_model,
+                                 write_tensors)
 from genstrat.errors import GenstratError
+
+STATE_FILE = "train_state.safetensors"
 
 
 @dataclass
@@ -48,84 +62,113 @@ def learning_rate(peak: float, step: int, progress: float, warmup: int = 100) ->
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
+class DistributedModel(torch.nn.parallel.DistributedDataParallel):
+    """DDP that still answers the backbone's own attributes (``mask_id``, ``cfg``, ...) for the strategies."""
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
+
+
+def world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: float = 2e-3, cond_drop: float = 0.1,
-          seed: int = 0, out: Path | None = None, config: dict | None = None, save_every_s: float = 300,
-          resume: bool = False, progress: bool = True, desc: str | None = None) -> dict:
+          seed: int = 0, out: Path | None = None, config: dict | None = None, save_every_s: float | None = 300,
+          save_every_steps: int | None = None, resume: bool = False, progress: bool = True, desc: str | None = None) -> dict:
     """Train ``model`` with ``strategy.loss`` on ``data``; returns a summary dict.
 
     When ``out`` is given, checkpoints (``config`` + weights + training state) go there.
     """
-    if batch_size < 1:
-        raise GenstratError(f"--batch-size must be at least 1, got {batch_size}")
+    rank, size = world()
+    if batch_size < 1 or batch_size % size:
+        raise GenstratError(f"--batch-size {batch_size} must be a positive multiple of the number of processes ({size})")
     device = next(model.parameters()).device
+    out = Path(out) if out is not None else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
     data_rng = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed + rank)
     step, elapsed, ema_loss = 0, 0.0, None
     if resume:
-        step, elapsed, ema_loss = restore_training(Path(out), model, optimizer, data_rng)
+        step, elapsed, ema_loss = restore_training(out, model, optimizer, data_rng, rank)
+    net = DistributedModel(model) if size > 1 else model
+    local = slice(rank * batch_size // size, (rank + 1) * batch_size // size)
 
     def checkpoint():
-        if out is None:
+        if out is None or rank != 0:
             return
         summary = {"steps": step, "seconds": round(elapsed, 2), "loss": ema_loss, "batch_size": batch_size, "lr": lr,
-                   "cond_drop": cond_drop, "seed": seed}
-        save_model(out, model, {**(config or {}), "training": summary})
+                   "cond_drop": cond_drop, "seed": seed, "processes": size}
         tensors, groups = optimizer_tensors(optimizer)
-        write_tensors(out / "optimizer.safetensors", {**tensors, "rng.data": data_rng.get_state(), "rng.torch": torch.get_rng_state()})
-        write_json(out / "state.json", {"step": step, "elapsed_s": elapsed, "ema_loss": ema_loss, **groups})
+        state = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **{f"optim.{k}": v for k, v in tensors.items()},
+                 "rng.data": data_rng.get_state(), "rng.torch": torch.get_rng_state()}
+        meta = {"step": step, "elapsed_s": elapsed, "ema_loss": ema_loss, **groups}
+        write_tensors(out / STATE_FILE, state, metadata={"state": json.dumps(meta)})
+        save_model(out, model, {**(config or {}), "training": summary})
 
     total = budget.steps if budget.steps is not None else round(budget.minutes * 60)
-    bar = tqdm(total=total, desc=desc or f"train {strategy.name}", disable=not progress, unit="step" if budget.steps else "s",
-               initial=step if budget.steps else round(elapsed), leave=True)
+    bar = tqdm(total=total, desc=desc or f"train {strategy.name}", disable=not progress or rank != 0,
+               unit="step" if budget.steps else "s", initial=step if budget.steps else round(elapsed))
     model.train()
-    last_save = time.monotonic()
+    last_save, last_saved_step = time.monotonic(), step
     start = time.monotonic() - elapsed
     while budget.progress(step, elapsed) < 1.0:
         units, cond = data.train_batch(batch_size, data_rng)
-        units, cond = units.to(device), cond.to(device)
-        if cond_drop > 0:
-            drop = torch.rand(cond.shape, generator=data_rng) < cond_drop
-            cond = torch.where(drop.to(device), torch.full_like(cond, model.null_label), cond)
+        drop = torch.rand(cond.shape, generator=data_rng) < cond_drop
+        cond = torch.where(drop, torch.full_like(cond, model.null_label), cond)
+        units, cond = units[local].to(device), cond[local].to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(lr, step, budget.progress(step, elapsed))
-        loss = strategy.loss(model, units, cond)
-        if not torch.isfinite(loss):
-            model.eval()
-            raise GenstratError(f"training loss became {loss.item()} at step {step}; lower --lr "
-                                f"(the last good checkpoint{' in ' + str(out) if out else ''} is kept)")
+        loss = strategy.loss(net, units, cond)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        # one small collective: the global mean loss (also a consistent finite check) and rank 0's clock
+        now = time.monotonic()
+        shared = torch.tensor([loss.item() / size, (now - start) if rank == 0 else 0.0], dtype=torch.float64)
+        if size > 1:
+            dist.all_reduce(shared)
+        value, new_elapsed = shared.tolist()
+        if not math.isfinite(value):
+            bar.close()
+            model.eval()
+            kept = f"; the last good checkpoint in {out} is kept" if out is not None and (out / STATE_FILE).exists() else ""
+            raise GenstratError(f"training loss became {value} at step {step}; lower --lr{kept}")
         optimizer.step()
         step += 1
-        value = loss.item()
         ema_loss = value if ema_loss is None else 0.98 * ema_loss + 0.02 * value
-        now = time.monotonic()
-        new_elapsed = now - start
         bar.update(1 if budget.steps else round(new_elapsed) - round(elapsed))
         elapsed = new_elapsed
         if step % 20 == 0:
             bar.set_postfix(loss=f"{ema_loss:.4f}", step=step)
-        if out is not None and now - last_save > save_every_s:
+        due_time = save_every_s is not None and now - last_save > save_every_s
+        due_steps = save_every_steps is not None and step - last_saved_step >= save_every_steps
+        if out is not None and (due_time or due_steps) and budget.progress(step, elapsed) < 1.0:
             checkpoint()
-            last_save = now
+            last_save, last_saved_step = now, step
     bar.close()
     model.eval()
     checkpoint()
     return {"steps": step, "seconds": round(elapsed, 2), "loss": ema_loss}
 
 
-def restore_training(out: Path, model, optimizer, data_rng: torch.Generator) -> tuple[int, float, float | None]:
-    if out is None or not (out / "state.json").is_file():
-        raise GenstratError(f"cannot resume: {out} holds no training state (state.json); train without --resume first")
-    load_weights(out, model)
-    state = read_json(out / "state.json", "training state")
-    tensors = read_tensors(out / "optimizer.safetensors", "optimizer state")
-    data_rng.set_state(tensors.pop("rng.data"))
-    torch.set_rng_state(tensors.pop("rng.torch"))
+def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generator, rank: int) -> tuple[int, float, float | None]:
+    if out is None or not (out / STATE_FILE).is_file():
+        raise GenstratError(f"cannot resume: {out} holds no training state ({STATE_FILE}); train without --resume first")
+    tensors, metadata = read_tensors(out / STATE_FILE, "training state", with_metadata=True)
     try:
-        restore_optimizer(optimizer, tensors, state)
-    except (KeyError, ValueError, RuntimeError) as e:
-        raise GenstratError(f"optimizer state in {out} does not match the model ({e}); it is corrupt") from None
-    return int(state["step"]), float(state["elapsed_s"]), state.get("ema_loss")
+        meta = json.loads(metadata["state"])
+        assign_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, out)
+        restore_optimizer(optimizer, {k[6:]: v for k, v in tensors.items() if k.startswith("optim.")}, meta)
+        data_rng.set_state(tensors["rng.data"])
+        if rank == 0:
+            torch.set_rng_state(tensors["rng.torch"])
+    except (KeyError, ValueError, RuntimeError, json.JSONDecodeError) as e:
+        raise GenstratError(f"training state in {out} does not match this model or is incomplete ({e.__class__.__name__}: "
+                            f"{str(e)[:100]}); start a new run with a new --out") from None
+    return int(meta["step"]), float(meta["elapsed_s"]), meta.get("ema_loss")
