@@ -71,6 +71,8 @@ def add_sampling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-p", type=positive_float, default=None)
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (1 = none)")
     p.add_argument("--noise", type=float, default=None, help="mask-predict: Gumbel noise on confidences, annealed to 0")
+    p.add_argument("--revise", action="store_true", default=None, help="mask-predict: decided tokens may be re-masked too")
+    p.add_argument("--sampler", choices=("ddpm", "ddim", "dpm-solver"), default=None, help="diffusion: which scheduler samples")
 
 
 def sampling_overrides(args) -> dict:
@@ -78,7 +80,8 @@ def sampling_overrides(args) -> dict:
         raise GenstratError(f"--top-p must be in (0, 1], got {args.top_p}")
     if args.temperature is not None and args.temperature < 0:
         raise GenstratError(f"--temperature must be at least 0, got {args.temperature}")
-    return {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "guidance": args.guidance, "noise": args.noise}
+    return {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "guidance": args.guidance, "noise": args.noise,
+            "revise": args.revise, "sampler": args.sampler}
 
 
 def select_device(name: str | None):
@@ -156,15 +159,16 @@ def cmd_sample(args) -> int:
     classes = config["class_names"]
     if not 0 <= args.label < len(classes):
         raise GenstratError(f"--label {args.label} is out of range; this model knows labels 0..{len(classes) - 1} ({', '.join(classes)})")
-    model.to(select_device(args.device))
+    device = select_device(args.device)
+    model.to(device)
     from genstrat.strategies import SamplingOptions
 
     options = SamplingOptions(**config.get("sampling", {})).merged(**sampling_overrides(args))
     units_space = PixelUnits.from_dict(config["units"])
-    cond = torch.full((args.n,), args.label, dtype=torch.long, device=next(model.parameters()).device)
+    cond = torch.full((args.n,), args.label, dtype=torch.long, device=device)
     versions = []
     on_version = (lambda i, u: versions.append(u.cpu())) if args.versions else None
-    result = strategy.generate(model, cond, args.steps, torch.Generator().manual_seed(args.seed), on_version=on_version, options=options)
+    result = strategy.generate(model, cond, args.steps, torch.Generator(device).manual_seed(args.seed), on_version=on_version, options=options)
     images = units_space.decode(result.units.cpu())
     out = save_grid(images, Path(args.out), columns=min(args.n, 8))
     print(f"{strategy.name}: {args.n} samples of label {args.label} ({classes[args.label]}) in {result.nfe} sequential network "
@@ -185,7 +189,8 @@ def cmd_bench(args, command: str) -> int:
     rows = run_bench(args.data, args.strategies, args.steps, Path(args.out), budget=budget, n=args.n, size=args.size,
                      batch_size=args.batch_size, lr=args.lr, seed=args.seed, throughput_batch=args.throughput_batch,
                      judge_steps=args.judge_steps, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
-                     levels=args.levels, overrides=sampling_overrides(args), command=command, progress=not args.no_progress)
+                     levels=args.levels, overrides=sampling_overrides(args), command=command, progress=not args.no_progress,
+                     device=select_device(args.device))
     print(f"{len(rows)} rows -> {Path(args.out) / 'results.json'}; report: {Path(args.out) / 'report.md'}")
     return 0
 
@@ -214,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one strategy on one dataset")
     add_data(p)
-    p.add_argument("--strategy", required=True, help="ar, nar or mask-predict")
+    p.add_argument("--strategy", required=True, help="ar, nar, mask-predict, latent, coarse-to-fine or diffusion")
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=positive_float)
     budget.add_argument("--steps", type=positive_int)

@@ -21,8 +21,10 @@ def build_model(strategy: Strategy, units: PixelUnits, num_classes: int, size: s
     if size not in SIZES:
         raise GenstratError(f"unknown model size '{size}'; choose one of: {', '.join(SIZES)}")
     d, layers, heads = SIZES[size]
-    cfg = BackboneConfig(vocab_size=units.vocab_size, seq_len=units.seq_len, num_classes=num_classes,
-                         d_model=d, n_layers=layers, n_heads=heads, dropout=dropout, causal=strategy.causal)
+    strategy.bind(units)
+    options = {"seq_len": units.seq_len, **strategy.backbone_options()}
+    cfg = BackboneConfig(vocab_size=units.vocab_size, num_classes=num_classes, d_model=d, n_layers=layers, n_heads=heads,
+                         dropout=dropout, causal=strategy.causal, **options)
     return Backbone(cfg)
 
 
@@ -44,7 +46,7 @@ def load_model(folder: str | Path) -> tuple[Backbone, Strategy, dict]:
     strategy = get_strategy(config["strategy"])
     try:
         cfg = BackboneConfig(**config["backbone"])
-        PixelUnits.from_dict(config["units"])
+        strategy.bind(PixelUnits.from_dict(config["units"]))
         model = Backbone(cfg)
     except (TypeError, ValueError, KeyError) as e:
         raise GenstratError(f"checkpoint config in {folder} is malformed ({e}); the file is corrupt or from another version") from None

@@ -7,13 +7,16 @@ REQUIRED = {"data", "strategy", "steps", "nfe", "latency_b1_s", "throughput_per_
 
 def test_bench_on_a_tiny_budget(tmp_path):
     out = tmp_path / "bench"
-    code = main(["bench", "--data", "digits", "--strategies", "ar,nar,mask-predict", "--steps", "1,2", "--train-steps", "3",
+    code = main(["bench", "--data", "digits", "--strategies", "ar,nar,mask-predict,latent,coarse-to-fine,diffusion", "--steps", "1,2", "--train-steps", "3",
                  "--size", "tiny", "--batch-size", "16", "--n", "40", "--judge-steps", "200", "--throughput-batch", "20",
                  "--out", str(out), "--no-progress"])
     assert code == 0
     rows = json.loads((out / "results.json").read_text())
     by = {(r["strategy"], r.get("steps")) for r in rows}
-    assert {("real", None), ("independent", None), ("ar", 64), ("nar", 1), ("mask-predict", 1), ("mask-predict", 2)} <= by
+    assert {("real", None), ("independent", None), ("ar", 64), ("nar", 1), ("mask-predict", 1), ("mask-predict", 2),
+            ("latent", 1), ("coarse-to-fine", 4), ("diffusion", 200), ("diffusion", 50), ("diffusion", 20), ("diffusion", 2)} <= by
+    samplers = {(r["sampler"], r["steps"]) for r in rows if r["strategy"] == "diffusion"}
+    assert samplers == {("ddpm", 200), ("ddim", 50), ("dpm-solver", 1), ("dpm-solver", 2), ("dpm-solver", 20)}
     for r in rows:
         if r["strategy"] not in ("real", "independent"):
             assert REQUIRED <= set(r), r
@@ -25,6 +28,10 @@ def test_bench_on_a_tiny_budget(tmp_path):
     report = (out / "report.md").read_text()
     assert "quality_vs_latency.png" in report and "n = 40" in report
     assert (out / "quality_vs_latency.png").is_file()
+    meta = json.loads((out / "meta.json").read_text())
+    assert set(meta["versions"]) == {"ar", "nar", "mask-predict", "latent", "coarse-to-fine", "diffusion"}
+    assert all((out / strip).is_file() for strip in meta["versions"].values())
+    assert "## Versions" in report
     assert main(["report", str(out)]) == 0
 
 

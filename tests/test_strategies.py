@@ -10,7 +10,14 @@ from genstrat.strategies.sampling import filter_logits
 
 
 def model_for(strategy, seq_len=16):
-    cfg = BackboneConfig(vocab_size=4, seq_len=seq_len, num_classes=2, d_model=32, n_layers=1, n_heads=2, causal=strategy.causal)
+    """A tiny backbone for ``strategy`` over 4-level images of seq_len pixels (a 4x4 grid when 16)."""
+    from genstrat.units import PixelUnits
+
+    side = int(seq_len ** 0.5)
+    units = PixelUnits(levels=4, channels=1, height=side, width=seq_len // side)
+    strategy.bind(units)
+    options = {"seq_len": seq_len, **strategy.backbone_options()}
+    cfg = BackboneConfig(vocab_size=4, num_classes=2, d_model=32, n_layers=1, n_heads=2, causal=strategy.causal, **options)
     return Backbone(cfg).eval()
 
 
@@ -85,7 +92,7 @@ def test_every_strategy_same_interface():
         out = strategy.generate(model, torch.tensor([0, 1]), 4, torch.Generator().manual_seed(1),
                                 on_version=lambda i, u: versions.append(i), options=SamplingOptions(guidance=1.5))
         assert out.units.shape == (2, 16) and out.units.max() < 4 and out.units.min() >= 0
-        assert out.nfe == {"ar": 16, "nar": 1, "mask-predict": 4}[name]
+        assert out.nfe == {"ar": 16, "nar": 1, "mask-predict": 4, "latent": 1, "coarse-to-fine": 3, "diffusion": 4}[name]
         assert versions == list(range(1, out.nfe + 1))
 
 
@@ -108,3 +115,80 @@ def test_top_k_and_top_p_filters():
     assert torch.isinf(filter_logits(logits, 2, None)).tolist() == [[False, False, True, True]]
     assert torch.isinf(filter_logits(logits, None, 0.7)).tolist() == [[False, False, True, True]]
     assert torch.isinf(filter_logits(logits, None, 0.4)).tolist() == [[False, True, True, True]]
+
+
+def test_scale_pyramids():
+    from genstrat.strategies.coarse_to_fine import scale_sizes
+
+    assert scale_sizes(28, 28) == [(1, 1), (2, 2), (4, 4), (7, 7), (14, 14), (28, 28)]
+    assert scale_sizes(8, 8) == [(1, 1), (2, 2), (4, 4), (8, 8)]
+    assert scale_sizes(6, 3) == [(1, 1), (2, 1), (3, 2), (6, 3)]
+
+
+def test_coarse_to_fine_pyramid_and_block_causality(digits):
+    strategy = get_strategy("coarse-to-fine").bind(digits.units)
+    units = digits.train_units[:3].long()
+    scales = strategy.pyramid(units)
+    assert [s.shape[1] for s in scales] == [1, 4, 16, 64] and torch.equal(scales[-1], units)
+    from genstrat.units import PixelUnits
+
+    mean_level = PixelUnits(17, 1, 1, 1).encode(digits.units.decode(units).mean((2, 3), keepdim=True))
+    assert torch.equal(scales[0], mean_level)  # the 1x1 scale is the image's mean grey, quantised
+    from genstrat.model_io import build_model
+
+    model = build_model(strategy, digits.units, digits.num_classes, size="tiny").eval()
+    cond = torch.tensor([1, 2, 3])
+    mask = strategy.block_mask
+    tokens = strategy.inputs(scales[:-1], model.mask_id)
+    changed = tokens.clone()
+    changed[:, 5:] = (changed[:, 5:] + 1) % 17  # alter the inputs of scales 2 and 3 (slots from offset 5)
+    a, b = model(tokens, cond, attn_mask=mask), model(changed, cond, attn_mask=mask)
+    assert torch.allclose(a[:, :6], b[:, :6], atol=1e-6)  # condition + scales 0 and 1 cannot see them
+    assert not torch.allclose(a[:, 6:], b[:, 6:], atol=1e-4)
+
+
+def test_latent_decoder_listens_to_z():
+    strategy = get_strategy("latent")
+    model = model_for(strategy)
+    blank = torch.full((2, 16), model.mask_id)
+    cond = torch.tensor([0, 0])
+    z = torch.randn(2, model.cfg.latent_dim)
+    a = model(blank, cond, latent=z)
+    assert not torch.allclose(a[0], a[1], atol=1e-4)  # same condition, different z: different pixels
+    mean, log_var = model.posterior(torch.randint(0, 4, (2, 16)), cond)
+    assert mean.shape == log_var.shape == (2, model.cfg.latent_dim)
+
+
+@pytest.mark.parametrize("sampler, steps", [("ddpm", 50), ("ddim", 10), ("dpm-solver", 5), ("dpm-solver", 20)])
+def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, steps, monkeypatch):
+    """A denoiser that knows x_0 returns the exact noise; every sampler must then end exactly at x_0.
+    This checks the training schedule, the timestep plumbing and each scheduler's update together."""
+    import genstrat.strategies.diffusion as diffusion
+
+    strategy = get_strategy("diffusion")
+    model = model_for(strategy)
+    target = torch.randint(0, 4, (3, 16))
+    x0 = strategy.to_values(target)
+    abar = strategy.alphas_cumprod
+    monkeypatch.setattr(diffusion, "time_features", lambda t, dim=64: t.float()[:, None])
+
+    class Oracle:
+        cfg, null_label = model.cfg, model.null_label
+
+        def __call__(self, x, cond, cache=None, latent=None, attn_mask=None):
+            a = abar[latent[:, 0].long()][:, None]
+            eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
+            return torch.cat([torch.zeros(len(x), 1), eps], 1)[..., None]
+
+    out = strategy.generate(Oracle(), torch.zeros(3, dtype=torch.long), steps, torch.Generator().manual_seed(0),
+                            options=SamplingOptions(guidance=1.0, sampler=sampler))
+    assert out.nfe == steps
+    assert torch.equal(out.units, target)
+
+
+def test_diffusion_training_target_is_the_noise(monkeypatch):
+    strategy = get_strategy("diffusion")
+    model = model_for(strategy)
+    units = torch.randint(0, 4, (8, 16))
+    loss = strategy.loss(model, units, torch.zeros(8, dtype=torch.long))
+    assert torch.isfinite(loss) and 0.5 < loss.item() < 2.0  # an untrained predictor of N(0, 1) noise: MSE near 1

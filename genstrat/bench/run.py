@@ -29,32 +29,54 @@ from genstrat.model_io import build_model, checkpoint_config
 from genstrat.nn.judge import judge_outputs
 from genstrat.report.grid import save_grid
 from genstrat.report.markdown import write_report
+from genstrat.report.versions import save_versions
 from genstrat.strategies import get_strategy
 from genstrat.train import Budget, train
 
 
 def sample_all(strategy, model, labels: torch.Tensor, steps: int, options, batch: int, seed: int):
-    """Generate one sample per label in batches; returns (units, NFE, seconds per batch)."""
-    generator = torch.Generator().manual_seed(seed)
+    """Generate one sample per label in batches; returns (units on the CPU, NFE, seconds per batch)."""
+    device = next(model.parameters()).device
+    generator = torch.Generator(device).manual_seed(seed)
     units, seconds, nfe = [], [], 0
     for chunk in labels.split(batch):
         start = time.perf_counter()
-        out = strategy.generate(model, chunk, steps, generator, options=options)
+        out = strategy.generate(model, chunk.to(device), steps, generator, options=options)
+        synchronize(device)
         seconds.append(time.perf_counter() - start)
-        units.append(out.units)
+        units.append(out.units.cpu())
         nfe = out.nfe
     return torch.cat(units), nfe, seconds
+
+
+def version_strip(strategy, model, data, options, out: Path, seed: int) -> str:
+    """Every intermediate version of one sample (label 3, or the last class) as a PNG strip and a GIF."""
+    device = next(model.parameters()).device
+    versions = []
+    cond = torch.tensor([min(3, data.num_classes - 1)], device=device)
+    strategy.generate(model, cond, None, torch.Generator(device).manual_seed(seed), options=options,
+                      on_version=lambda i, u: versions.append(data.units.decode(u.cpu())))
+    strip, _ = save_versions(versions, out / "versions" / f"{strategy.name}.png")
+    return str(strip.relative_to(out))
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that wall-clock timings include it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path, *, budget: Budget,
               n: int = 1000, size: str = "small", batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
               throughput_batch: int = 100, latency_repeats: int = 5, judge_steps: int = 2000,
               data_dir: str | None = None, image_size: int | None = None, channels: int | None = None,
-              levels: int | None = None, overrides: dict | None = None, command: str = "", progress: bool = True) -> list[dict]:
+              levels: int | None = None, overrides: dict | None = None, command: str = "", progress: bool = True,
+              device: torch.device | None = None) -> list[dict]:
     if n < 2:
         raise GenstratError(f"--n must be at least 2 (a Fréchet distance needs a covariance), got {n}")
     if any(s < 1 for s in steps):
         raise GenstratError(f"every --steps value must be at least 1, got {steps}")
+    device = device or torch.device("cpu")
     chosen = [get_strategy(name) for name in strategies]  # unknown names fail before any training
     out = Path(out)
     data = load_dataset(data_name, data_dir=data_dir, image_size=image_size, channels=channels, levels=levels)
@@ -68,41 +90,47 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
         {**common, **independent_row(data, judge, reference_features, n, gen)},
     ]
     labels = balanced_labels(n, data.num_classes)
+    strips = {}
     for strategy in chosen:
         torch.manual_seed(seed)
-        model = build_model(strategy, data.units, data.num_classes, size=size)
-        options = strategy.default_options.merged(**(overrides or {}))
+        model = build_model(strategy, data.units, data.num_classes, size=size).to(device)
+        base_options = options = strategy.default_options.merged(**(overrides or {}))
         ckpt = out / "checkpoints" / strategy.name
         config = checkpoint_config(strategy, model, data, options, training={})
         summary = train(strategy, model, data, budget, batch_size=batch_size, lr=lr, seed=seed, out=ckpt, config=config,
                         progress=progress, desc=f"train {strategy.name}")
-        sweep = sorted({strategy.steps_for(data.units.seq_len, s) for s in steps})
-        for k in sweep:
+        for k, override in strategy.sweep(data.units.seq_len, steps):
+            options = base_options.merged(**override)
             units, nfe, batch_seconds = sample_all(strategy, model, labels, k, options, throughput_batch, seed + 1)
             images = data.units.decode(units)
             quality = score(judge, images, labels, reference_features)
-            one = torch.tensor([0])
-            latency = median_seconds(lambda: strategy.generate(model, one, k, torch.Generator().manual_seed(0), options=options),
-                                     repeats=latency_repeats)
+            one = torch.tensor([0], device=device)
+
+            def single():
+                strategy.generate(model, one, k, torch.Generator(device).manual_seed(0), options=options)
+                synchronize(device)
+
+            latency = median_seconds(single, repeats=latency_repeats)
             full = [s for s, b in zip(batch_seconds, labels.split(throughput_batch)) if len(b) == throughput_batch] or batch_seconds
             throughput = throughput_batch / sorted(full)[len(full) // 2]
-            row = {**common, "strategy": strategy.name, "steps": k, "nfe": nfe, "latency_b1_s": round(latency, 5),
+            row = {**common, "strategy": strategy.name, **override, "steps": k, "nfe": nfe, "latency_b1_s": round(latency, 5),
                    "throughput_per_s": round(throughput, 2), "throughput_batch": throughput_batch, **quality, "n": n,
                    "train_budget": budget.__dict__, "train_steps": summary["steps"], "train_seconds": summary["seconds"],
                    "train_loss": round(summary["loss"], 4), "params": model.num_params(), "model_size": size,
                    "sampling": options.to_dict()}
             if hasattr(strategy, "bits_per_unit"):
-                row["nll_bits_per_unit"] = round(strategy.bits_per_unit(model, data.test_units, data.test_labels), 4)
-            grid = out / "samples" / f"{strategy.name}-{k}.png"
+                row["nll_bits_per_unit"] = round(strategy.bits_per_unit(model, data.test_units.to(device), data.test_labels.to(device)), 4)
+            grid = out / "samples" / ("-".join([strategy.name, *map(str, override.values()), str(k)]) + ".png")
             save_grid(images[: data.num_classes * 8], grid, columns=data.num_classes)
             row["grid"] = str(grid.relative_to(out))
             rows.append(row)
             if progress:
                 tqdm.write(f"{strategy.name:>14} steps={k:<4} nfe={nfe:<4} agree={row['agree']:.3f} fd={row['fd']:.2f} "
                            f"latency_b1={latency * 1000:.1f} ms throughput={throughput:.1f}/s")
-    meta = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "python": sys.version.split()[0],
+        strips[strategy.name] = version_strip(strategy, model, data, base_options, out, seed)
+    meta = {"versions": strips, "command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "python": sys.version.split()[0],
             "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
-            "device": "cpu", "n": n, "judge_test_accuracy": judge_accuracy, "data": data.name}
+            "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""), "n": n, "judge_test_accuracy": judge_accuracy, "data": data.name}
     write_json(out / "meta.json", meta)
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     write_report(rows, meta, out)

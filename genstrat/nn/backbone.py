@@ -9,6 +9,14 @@ over the ``vocab_size`` unit values for every slot.
 - causal attention (``causal=True``): slot ``i`` predicts token ``i``, i.e. the condition
   slot predicts unit 0 and token ``i-1`` predicts unit ``i`` (AR).
 - bidirectional attention: slots 1..L predict the units at their own positions (NAR).
+- an explicit ``attn_mask`` (True = may attend) overrides both, e.g. coarse-to-fine's
+  block-causal mask where every slot sees its own scale and every coarser one.
+- with ``latent_dim > 0`` a vector is projected and added to every slot: a random z, so
+  all positions "imagine the same thing" (the lecture's first fix; VAE decoders, with a
+  :class:`~genstrat.nn.posterior.PosteriorEncoder` q(z | x, c) for training), or
+  diffusion's noise-level features.
+- with ``continuous=True`` the slots hold real values (a noisy image) and the head returns
+  one real value per slot (the predicted noise).
 
 A :class:`KVCache` makes AR decoding touch one new slot per step; cached decoding gives the
 same logits as recomputing the whole prefix (tested).
@@ -34,6 +42,9 @@ class BackboneConfig:
     n_heads: int = 4
     dropout: float = 0.0
     causal: bool = True
+    latent_dim: int = 0      # > 0: every slot also receives a vector (a random z, or diffusion's time features)
+    posterior: bool = False  # build q(z | x, c) for a VAE strategy (needs latent_dim > 0)
+    continuous: bool = False  # inputs are real values (B, T), output one real value per slot (diffusion)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,10 +70,10 @@ class SelfAttention(nn.Module):
         self.dropout = cfg.dropout
         self.causal = cfg.causal
 
-    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         B, T, D = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
-        mask, is_causal = None, self.causal
+        mask, is_causal = attn_mask, self.causal and attn_mask is None
         if cache is not None:
             start = cache.length
             cache.k[layer, :, :, start:start + T] = k
@@ -86,8 +97,8 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(), nn.Linear(4 * cfg.d_model, cfg.d_model))
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, layer, cache):
-        x = x + self.drop(self.attn(self.ln1(x), layer, cache))
+    def forward(self, x, layer, cache, attn_mask=None):
+        x = x + self.drop(self.attn(self.ln1(x), layer, cache, attn_mask))
         return x + self.drop(self.mlp(self.ln2(x)))
 
 
@@ -97,12 +108,21 @@ class Backbone(nn.Module):
         if cfg.d_model % cfg.n_heads:
             raise ValueError(f"d_model {cfg.d_model} is not divisible by n_heads {cfg.n_heads}")
         self.cfg = cfg
-        self.tok_emb = nn.Embedding(cfg.vocab_size + 1, cfg.d_model)      # + MASK
+        if cfg.continuous:
+            self.value_in = nn.Linear(1, cfg.d_model)
+        else:
+            self.tok_emb = nn.Embedding(cfg.vocab_size + 1, cfg.d_model)  # + MASK
         self.cond_emb = nn.Embedding(cfg.num_classes + 1, cfg.d_model)    # + null label
         self.pos_emb = nn.Parameter(torch.zeros(cfg.seq_len + 1, cfg.d_model))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
-        self.head = nn.Linear(cfg.d_model, cfg.vocab_size)
+        self.head = nn.Linear(cfg.d_model, 1 if cfg.continuous else cfg.vocab_size)
+        if cfg.latent_dim:
+            self.latent_in = nn.Linear(cfg.latent_dim, cfg.d_model)
+        if cfg.posterior:
+            from genstrat.nn.posterior import PosteriorEncoder
+
+            self.posterior = PosteriorEncoder(cfg)
         self.apply(self._init)
         nn.init.normal_(self.pos_emb, std=0.02)
         for block in self.blocks:  # GPT-2's scaled init of residual projections
@@ -131,24 +151,33 @@ class Backbone(nn.Module):
     def new_cache(self, batch: int) -> KVCache:
         return KVCache(self.cfg, batch, device=self.pos_emb.device, dtype=self.pos_emb.dtype)
 
-    def forward(self, tokens: torch.Tensor, cond: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """tokens (B, T) long, cond (B,) long -> logits (B, S, vocab_size).
-
-        Without a cache (or with an empty one) the condition slot is prepended, so S = T + 1.
-        With a cache that already holds the prefix, only the T new slots are computed: S = T.
-        """
-        start = 0 if cache is None else cache.length
+    def embed(self, tokens: torch.Tensor, cond: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Condition slot (only when ``start`` is 0) + token embeddings + position embeddings."""
         parts = []
         if start == 0:
             parts.append(self.cond_emb(cond)[:, None])
         if tokens.shape[1]:
-            parts.append(self.tok_emb(tokens))
+            parts.append(self.value_in(tokens[..., None].float()) if self.cfg.continuous else self.tok_emb(tokens))
         x = torch.cat(parts, dim=1)
         if start + x.shape[1] > self.cfg.seq_len + 1:
             raise ValueError(f"sequence of {start + x.shape[1]} slots exceeds the backbone's {self.cfg.seq_len + 1}")
-        x = x + self.pos_emb[start:start + x.shape[1]]
+        return x + self.pos_emb[start:start + x.shape[1]]
+
+    def forward(self, tokens: torch.Tensor, cond: torch.Tensor, cache: KVCache | None = None,
+                latent: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """tokens (B, T) long, cond (B,) long -> logits (B, S, vocab_size).
+
+        Without a cache (or with an empty one) the condition slot is prepended, so S = T + 1.
+        With a cache that already holds the prefix, only the T new slots are computed: S = T.
+        ``latent`` (B, latent_dim) is added to every slot; ``attn_mask`` (S, S) bool replaces
+        the causal / bidirectional pattern.
+        """
+        start = 0 if cache is None else cache.length
+        x = self.embed(tokens, cond, start)
+        if latent is not None:
+            x = x + self.latent_in(latent)[:, None]
         for i, block in enumerate(self.blocks):
-            x = block(x, i, cache)
+            x = block(x, i, cache, attn_mask)
         if cache is not None:
             cache.length += x.shape[1]
         return self.head(self.ln_f(x))

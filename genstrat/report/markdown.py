@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genstrat.report.plot import pareto_front, plot_quality_vs
+from genstrat.report.plot import pareto_front, plot_quality_vs, series
 
-COLUMNS = [("strategy", "strategy"), ("steps", "steps"), ("nfe", "NFE"), ("latency_b1_s", "batch-1 latency (s)"),
+COLUMNS = [("strategy", "strategy"), ("sampler", "sampler"), ("steps", "steps"), ("nfe", "NFE"), ("latency_b1_s", "batch-1 latency (s)"),
            ("throughput_per_s", "throughput (img/s)"), ("agree", "agreement"), ("fd", "Fréchet"),
            ("diversity", "diversity"), ("nll_bits_per_unit", "NLL (bits/unit)")]
 
@@ -48,14 +48,19 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
         "",
         table(rows),
         "",
-        "Pareto front (batch-1 latency vs Fréchet): " + ", ".join(f"{generated[i]['strategy']} ({generated[i]['steps']})" for i in front),
+        "Pareto front (batch-1 latency vs Fréchet): " + ", ".join(f"{series(generated[i])} ({generated[i]['steps']})" for i in front),
         "",
     ]
     for p in plots:
         text += [f"![{p.stem}]({p.name})", ""]
+    if meta.get("versions"):
+        text += ["## Versions", "", "One sample per strategy, first version to final (long chains thinned to 16 frames; "
+                 "undecided positions grey). A GIF of each lies beside its strip.", ""]
+        for name, strip in meta["versions"].items():
+            text += [f"**{name}**", "", f"![{name} versions]({strip})", ""]
     text += ["## Samples", "", "One column per requested label, 8 samples each.", ""]
     for r in generated:
-        text += [f"### {r['strategy']}, {r['steps']} steps (NFE {r['nfe']})", "", f"![{r['strategy']} {r['steps']}]({r['grid']})", ""]
+        text += [f"### {series(r)}, {r['steps']} steps (NFE {r['nfe']})", "", f"![{series(r)} {r['steps']}]({r['grid']})", ""]
     path = out / "report.md"
     path.write_text("\n".join(text))
     return path

@@ -21,16 +21,16 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def label(row: dict) -> str:
-    return f"{row['strategy']} ({row['steps']})"
+def series(row: dict) -> str:
+    """The line a row belongs to: its strategy, and its sampler where it has one."""
+    return row["strategy"] + (f" {row['sampler']}" if row.get("sampler") else "")
 
 
 def plot_quality_vs(rows: list[dict], x_key: str, x_label: str, path: Path, references: list[dict]) -> Path:
     rows = [r for r in rows if r.get(x_key)]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    strategies = sorted({r["strategy"] for r in rows})
-    for s in strategies:
-        pts = [r for r in rows if r["strategy"] == s]
+    for s in sorted({series(r) for r in rows}):
+        pts = sorted((r for r in rows if series(r) == s), key=lambda r: r[x_key])
         ax.plot([r[x_key] for r in pts], [r["fd"] for r in pts], "o-", label=s)
         for r in pts:
             ax.annotate(str(r["steps"]), (r[x_key], r["fd"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
@@ -42,7 +42,8 @@ def plot_quality_vs(rows: list[dict], x_key: str, x_label: str, path: Path, refe
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(x_label)
-    ax.set_ylabel("Fréchet distance to held-out (judge features, lower is better)")
+    ax.set_ylabel("Fréchet distance (judge features; lower is better)")
+    ax.set_title("quality vs " + x_label, fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()

@@ -5,10 +5,13 @@ from __future__ import annotations
 from genstrat.errors import GenstratError
 from genstrat.strategies.ar import AutoRegressive
 from genstrat.strategies.base import Generation, SamplingOptions, Strategy
+from genstrat.strategies.coarse_to_fine import CoarseToFine
+from genstrat.strategies.diffusion import Diffusion
+from genstrat.strategies.latent import LatentNAR
 from genstrat.strategies.mask_predict import MaskPredict
 from genstrat.strategies.nar import OneShot
 
-STRATEGIES = {cls.name: cls for cls in (AutoRegressive, OneShot, MaskPredict)}
+STRATEGIES = {cls.name: cls for cls in (AutoRegressive, OneShot, MaskPredict, LatentNAR, CoarseToFine, Diffusion)}
 
 
 def get_strategy(name: str) -> Strategy:

@@ -30,6 +30,7 @@ class SamplingOptions:
     guidance: float = 1.0        # classifier-free guidance scale w; 1 = plain conditional
     noise: float = 0.0           # mask-predict: Gumbel noise scale on confidences (annealed to 0)
     revise: bool = False         # mask-predict: decided tokens may be re-masked (Mask-Predict) or not (MaskGIT)
+    sampler: Optional[str] = None  # diffusion: ddpm, ddim or dpm-solver
 
     def merged(self, **overrides) -> "SamplingOptions":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -51,9 +52,22 @@ class Strategy:
     causal: bool = False
     default_options = SamplingOptions()
 
+    def bind(self, units) -> "Strategy":
+        """Remember the unit space (shape, levels) this strategy generates in; returns self."""
+        self.units = units
+        return self
+
+    def backbone_options(self) -> dict:
+        """What this strategy needs of the backbone beyond the unit space (a longer sequence, a latent input)."""
+        return {}
+
     def steps_for(self, seq_len: int, requested: int | None) -> int:
         """The number of passes this strategy will make (AR: fixed L; one-shot: fixed 1)."""
         return requested if requested is not None else 1
+
+    def sweep(self, seq_len: int, steps: list[int]) -> list[tuple[int, dict]]:
+        """The (steps, option overrides) rows the bench measures for a requested list of step counts."""
+        return [(k, {}) for k in sorted({self.steps_for(seq_len, s) for s in steps})]
 
     def loss(self, model, units: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from genstrat.strategies.base import SamplingOptions
 
 
-def guided_logits(model, tokens: torch.Tensor, cond: torch.Tensor, guidance: float, cache=None) -> torch.Tensor:
+def guided_logits(model, tokens: torch.Tensor, cond: torch.Tensor, guidance: float, cache=None, latent=None,
+                  attn_mask=None) -> torch.Tensor:
     """Classifier-free guidance (Ho & Salimans 2022, eq. 6, on logits):
     l = l_uncond + w * (l_cond - l_uncond); w = 1 is the plain conditional model.
 
@@ -16,9 +17,10 @@ def guided_logits(model, tokens: torch.Tensor, cond: torch.Tensor, guidance: flo
     used with w != 1 must have been made for 2 * batch rows.
     """
     if guidance == 1.0:
-        return model(tokens, cond, cache)
+        return model(tokens, cond, cache, latent=latent, attn_mask=attn_mask)
     null = torch.full_like(cond, model.null_label)
-    both = model(torch.cat([tokens, tokens]), torch.cat([cond, null]), cache)
+    both = model(torch.cat([tokens, tokens]), torch.cat([cond, null]), cache,
+                 latent=None if latent is None else torch.cat([latent, latent]), attn_mask=attn_mask)
     conditional, unconditional = both.chunk(2)
     return unconditional + guidance * (conditional - unconditional)
 

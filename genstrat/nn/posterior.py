@@ -1,0 +1,36 @@
+"""The encoder q(z | x, c) of a conditional VAE (Kingma & Welling 2014; Sohn et al. 2015).
+
+A small bidirectional Transformer (the backbone's blocks, ``max(1, n_layers // 2)`` of
+them) reads the condition and the real units and returns the mean and log-variance of a
+diagonal Gaussian over z from its condition slot. Used only in training; sampling draws z
+from the prior N(0, I).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+import torch.nn as nn
+
+
+class PosteriorEncoder(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        from genstrat.nn.backbone import Block
+
+        bidirectional = replace(cfg, causal=False)
+        self.tok_emb = nn.Embedding(cfg.vocab_size + 1, cfg.d_model)
+        self.cond_emb = nn.Embedding(cfg.num_classes + 1, cfg.d_model)
+        self.pos_emb = nn.Parameter(torch.randn(cfg.seq_len + 1, cfg.d_model) * 0.02)
+        self.blocks = nn.ModuleList(Block(bidirectional) for _ in range(max(1, cfg.n_layers // 2)))
+        self.ln = nn.LayerNorm(cfg.d_model)
+        self.out = nn.Linear(cfg.d_model, 2 * cfg.latent_dim)
+
+    def forward(self, units: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) units, (B,) labels -> (mean, log-variance), each (B, latent_dim)."""
+        x = torch.cat([self.cond_emb(cond)[:, None], self.tok_emb(units)], dim=1) + self.pos_emb[: units.shape[1] + 1]
+        for i, block in enumerate(self.blocks):
+            x = block(x, i, None)
+        mean, log_var = self.out(self.ln(x[:, 0])).chunk(2, dim=-1)
+        return mean, log_var.clamp(-10, 10)

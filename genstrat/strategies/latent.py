@@ -1,0 +1,56 @@
+"""`latent`: one-shot NAR with a random vector z that every position sees (a conditional VAE).
+
+The lecture's first fix for the multi-modality problem: decide what to imagine *before*
+generating, then let every position generate that same thing. Model (Kingma & Welling
+2014, eq. 10; conditional form, Sohn et al. 2015):
+
+    p(x | c) = E_{z ~ N(0, I)} prod_i p(x_i | z, c)     decoder: the shared backbone, one pass
+    q(z | x, c) = N(mu, diag(sigma^2))                   encoder: ``nn/posterior.py``
+
+trained on the negative ELBO, sum_i -log p(x_i | z, c) + KL(q(z | x, c) || N(0, I)), with
+z = mu + sigma * eps (the reparameterisation trick) and the KL in closed form
+(Kingma & Welling, appendix B). Both terms are divided by L so the loss reads per unit, like
+the other strategies'. Sampling draws z from the prior and makes one pass: NFE = 1.
+Given z, positions are still drawn independently; what z buys is that they all draw from
+the same imagined digit.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from genstrat.strategies.base import Generation, SamplingOptions
+from genstrat.strategies.nar import OneShot
+from genstrat.strategies.sampling import guided_logits, sample_units
+
+
+class LatentNAR(OneShot):
+    """One-shot NAR (``nar``'s all-MASK canvas) plus z: the fixed member of the one-pass family."""
+
+    name = "latent"
+    causal = False
+    latent_dim = 32
+    default_options = SamplingOptions(temperature=1.0, guidance=1.5)
+
+    def backbone_options(self):
+        return {"latent_dim": self.latent_dim, "posterior": True}
+
+    def loss(self, model, units, cond):
+        batch, length = units.shape
+        mean, log_var = model.posterior(units, cond)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        logits = model(self.blank(model, batch, units.device), cond, latent=z)[:, 1:]
+        reconstruction = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), units.reshape(-1), reduction="sum") / batch
+        kl = -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum(-1).mean()
+        return (reconstruction + kl) / length
+
+    @torch.no_grad()
+    def generate(self, model, cond, steps, generator, on_version=None, options=None):
+        opts = options or self.default_options
+        z = torch.randn(cond.shape[0], model.cfg.latent_dim, generator=generator, device=cond.device)
+        logits = guided_logits(model, self.blank(model, cond.shape[0], cond.device), cond, opts.guidance, latent=z)[:, 1:]
+        units, _ = sample_units(logits, opts, generator)
+        if on_version is not None:
+            on_version(1, units.clone())
+        return Generation(units=units, nfe=1)
