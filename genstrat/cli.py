@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in ("bench", "demo"):
         p = sub.add_parser(name, help="train every strategy on one budget and measure them side by side" if name == "bench"
-                           else "the bench on digits, 3 minutes per strategy (about 13 minutes on 2 cores)")
+                           else "the bench on digits, 3 minutes per strategy (about 10 minutes on 2 cores)")
         if name == "bench":
             add_data(p)
         p.add_argument("--strategies", type=name_list, default=["ar", "nar", "mask-predict"])
