@@ -58,7 +58,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 
 def add_data(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="digits", help="digits (embedded), mnist, or imagefolder:PATH")
+    p.add_argument("--data", default="digits", help="images: digits (embedded), mnist, imagefolder:PATH; "
+                   "text: probe, names (embedded), shakespeare, textfile:PATH")
     p.add_argument("--data-dir", default=None, help="folder with the dataset's files (else $GENSTRAT_DATA, then the cache)")
     p.add_argument("--image-size", type=positive_int, default=None, help="imagefolder: resize images to this square size")
     p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="imagefolder: 1 = grey, 3 = colour")
@@ -130,7 +131,7 @@ def cmd_train(args) -> int:
     try:
         data = load_dataset(args.data, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels, levels=args.levels)
         torch.manual_seed(args.seed)
-        model = build_model(strategy, data.units, data.num_classes, size=args.size).to(device)
+        model = build_model(strategy, data.units, data.num_classes, size=args.size, context_len=data.context_len).to(device)
         options = strategy.default_options.merged(**sampling_overrides(args))
         config = checkpoint_config(strategy, model, data, options, training={})
         out = Path(args.out)
@@ -148,31 +149,62 @@ def cmd_train(args) -> int:
     return 0
 
 
+def sample_condition(args, config: dict, units_space, device):
+    """The condition tensor for `genstrat sample`: --label for labelled data, --prompt for context-window text."""
+    import torch
+
+    context_len = config["backbone"].get("context_len", 0)
+    if context_len:
+        if args.prompt is None:
+            raise GenstratError("this model continues text: give --prompt 'some text' (its last tokens are the context)")
+        try:
+            ids = units_space.tokenize([args.prompt])[0][-context_len:]
+        except ValueError as e:
+            raise GenstratError(f"--prompt: {e}") from None
+        row = [units_space.pad_id] * (context_len - len(ids)) + ids
+        return torch.tensor([row] * args.n, dtype=torch.long, device=device), f"prompt {args.prompt[-40:]!r}"
+    classes = config["class_names"]
+    if args.label is None:
+        raise GenstratError(f"give --label: this model knows labels 0..{len(classes) - 1} ({', '.join(classes)})")
+    if not 0 <= args.label < len(classes):
+        raise GenstratError(f"--label {args.label} is out of range; this model knows labels 0..{len(classes) - 1} ({', '.join(classes)})")
+    return torch.full((args.n,), args.label, dtype=torch.long, device=device), f"label {args.label} ({classes[args.label]})"
+
+
 def cmd_sample(args) -> int:
     import torch
 
     from genstrat.model_io import load_model
-    from genstrat.report.grid import save_grid
-    from genstrat.units import PixelUnits
+    from genstrat.strategies import SamplingOptions
+    from genstrat.units import units_from_dict
 
     model, strategy, config = load_model(args.checkpoint)
-    classes = config["class_names"]
-    if not 0 <= args.label < len(classes):
-        raise GenstratError(f"--label {args.label} is out of range; this model knows labels 0..{len(classes) - 1} ({', '.join(classes)})")
     device = select_device(args.device)
     model.to(device)
-    from genstrat.strategies import SamplingOptions
-
     options = SamplingOptions(**config.get("sampling", {})).merged(**sampling_overrides(args))
-    units_space = PixelUnits.from_dict(config["units"])
-    cond = torch.full((args.n,), args.label, dtype=torch.long, device=device)
+    units_space = units_from_dict(config["units"])
+    cond, what = sample_condition(args, config, units_space, device)
     versions = []
     on_version = (lambda i, u: versions.append(u.cpu())) if args.versions else None
     result = strategy.generate(model, cond, args.steps, torch.Generator(device).manual_seed(args.seed), on_version=on_version, options=options)
+    if units_space.variable_length:  # text: print the samples (and write them when --out names a .txt file)
+        texts = units_space.decode(result.units.cpu())
+        print(f"{strategy.name}: {args.n} samples for {what} in {result.nfe} sequential network evaluations")
+        for text in texts:
+            print(f"  {text}")
+        for i, v in enumerate(versions, 1):
+            print(f"  version {i}: {units_space.decode(v[:1])[0]}")
+        if args.out.endswith(".txt"):
+            from genstrat.checkpoint import atomic_write
+
+            atomic_write(Path(args.out), ("\n".join(texts) + "\n").encode())
+            print(f"-> {args.out}")
+        return 0
+    from genstrat.report.grid import save_grid
+
     images = units_space.decode(result.units.cpu())
     out = save_grid(images, Path(args.out), columns=min(args.n, 8))
-    print(f"{strategy.name}: {args.n} samples of label {args.label} ({classes[args.label]}) in {result.nfe} sequential network "
-          f"evaluations -> {out}")
+    print(f"{strategy.name}: {args.n} samples of {what} in {result.nfe} sequential network evaluations -> {out}")
     if versions:
         from genstrat.report.versions import save_versions
 
@@ -219,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one strategy on one dataset")
     add_data(p)
-    p.add_argument("--strategy", required=True, help="ar, nar, mask-predict, latent, coarse-to-fine or diffusion")
+    p.add_argument("--strategy", required=True, help="ar, nar (= nar-end), nar-length, mask-predict, latent, coarse-to-fine or diffusion")
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=positive_float)
     budget.add_argument("--steps", type=positive_int)
@@ -236,10 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid")
     p.add_argument("checkpoint")
-    p.add_argument("--label", type=int, required=True)
+    p.add_argument("--label", type=int, default=None, help="the class to draw (labelled data: digits, mnist, probe, names, ...)")
+    p.add_argument("--prompt", default=None, help="text to continue (context-window text data: shakespeare, textfile:PATH)")
     p.add_argument("--steps", type=positive_int, default=None, help="passes for iterative strategies (AR always takes L)")
     p.add_argument("--n", type=positive_int, default=16)
-    p.add_argument("--out", default="samples.png")
+    p.add_argument("--out", default="samples.png", help="image grid (PNG); text models print and write a .txt here if named so")
     p.add_argument("--versions", action="store_true", help="also write every intermediate version as a strip and a GIF")
     add_sampling(p)
     add_common(p)
@@ -255,12 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
         budget.add_argument("--train-minutes", type=positive_float, default=None)
         budget.add_argument("--train-steps", type=positive_int, default=None)
         p.add_argument("--out", default="runs/demo" if name == "demo" else None, required=(name == "bench"))
-        p.add_argument("--n", type=positive_int, default=1000, help="samples per row for the Fréchet distance")
+        p.add_argument("--n", type=positive_int, default=None, help="samples per row (default 1000 images, 6000 texts)")
         p.add_argument("--size", choices=sorted(SIZES), default="small")
         p.add_argument("--batch-size", type=positive_int, default=128)
         p.add_argument("--lr", type=positive_float, default=2e-3)
         p.add_argument("--throughput-batch", type=positive_int, default=100)
-        p.add_argument("--judge-steps", type=positive_int, default=2000)
+        p.add_argument("--judge-steps", type=positive_int, default=2000, help="training steps of the judge (images) or reference AR (text)")
         add_sampling(p)
         add_common(p)
 

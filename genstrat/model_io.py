@@ -8,7 +8,7 @@ from genstrat.checkpoint import load_weights, read_config
 from genstrat.errors import GenstratError
 from genstrat.nn import Backbone, BackboneConfig
 from genstrat.strategies import SamplingOptions, Strategy, get_strategy
-from genstrat.units import PixelUnits
+from genstrat.units import units_from_dict
 
 SIZES = {  # backbone sizes by name: (d_model, n_layers, n_heads)
     "tiny": (32, 1, 2),
@@ -17,12 +17,19 @@ SIZES = {  # backbone sizes by name: (d_model, n_layers, n_heads)
 }
 
 
-def build_model(strategy: Strategy, units: PixelUnits, num_classes: int, size: str = "small", dropout: float = 0.0) -> Backbone:
+def build_model(strategy: Strategy, units, num_classes: int, size: str = "small", dropout: float = 0.0,
+                context_len: int = 0) -> Backbone:
+    """A backbone for ``strategy`` over a unit space (pixels or text); ``context_len`` > 0 when the
+    condition is a window of preceding text rather than a class label."""
     if size not in SIZES:
         raise GenstratError(f"unknown model size '{size}'; choose one of: {', '.join(SIZES)}")
+    kind = "text" if units.variable_length else "image"
+    if kind not in strategy.modalities:
+        raise GenstratError(f"strategy '{strategy.name}' generates {' or '.join(strategy.modalities)}, not {kind}; "
+                            f"pick another strategy or dataset")
     d, layers, heads = SIZES[size]
     strategy.bind(units)
-    options = {"seq_len": units.seq_len, **strategy.backbone_options()}
+    options = {"seq_len": units.seq_len, "context_len": context_len, **strategy.backbone_options()}
     cfg = BackboneConfig(vocab_size=units.vocab_size, num_classes=num_classes, d_model=d, n_layers=layers, n_heads=heads,
                          dropout=dropout, causal=strategy.causal, **options)
     return Backbone(cfg)
@@ -46,7 +53,7 @@ def load_model(folder: str | Path) -> tuple[Backbone, Strategy, dict]:
     strategy = get_strategy(config["strategy"])
     try:
         cfg = BackboneConfig(**config["backbone"])
-        strategy.bind(PixelUnits.from_dict(config["units"]))
+        strategy.bind(units_from_dict(config["units"]))
         model = Backbone(cfg)
     except (TypeError, ValueError, KeyError) as e:
         raise GenstratError(f"checkpoint config in {folder} is malformed ({e}); the file is corrupt or from another version") from None

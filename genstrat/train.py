@@ -119,8 +119,8 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     start = time.monotonic() - elapsed
     while budget.progress(step, elapsed) < 1.0:
         units, cond = data.train_batch(batch_size, data_rng)
-        drop = torch.rand(cond.shape, generator=data_rng) < cond_drop
-        cond = torch.where(drop, torch.full_like(cond, model.null_label), cond)
+        drop = torch.rand(cond.shape[:1], generator=data_rng) < cond_drop
+        cond = torch.where(drop.view(-1, *[1] * (cond.dim() - 1)), model.null_condition(cond), cond)
         units, cond = units[local].to(device), cond[local].to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(lr, step, budget.progress(step, elapsed))

@@ -1,11 +1,13 @@
 """`genstrat bench`: train every strategy with the same backbone size and the same budget,
-sample n images from each at each step count, judge them, time them, write the results.
+sample n objects from each at each step count, judge them, time them, write the results.
 
-Every row of ``results.json`` is measured in this one run, on this machine: quality
-(judge agreement, Fréchet distance to the held-out split at a fixed n, diversity), sequential
+Every row of ``results.json`` is measured in this one run, on this machine: quality (images:
+judge agreement, Fréchet distance to the held-out split at a fixed n, diversity; text: see
+``evaluators.py``), sequential
 network evaluations (NFE), batch-1 latency (median of repeats) and batch-N throughput
 (median over the n/N batches that produced the quality samples). Two reference rows,
-``real`` and ``independent``, are measured with the same judge and n.
+``real`` and ``independent``, are measured with the same judge and n. n defaults to 1,000
+images, or 6,000 texts (short texts are cheap, and answer frequencies need counts).
 """
 
 from __future__ import annotations
@@ -22,14 +24,10 @@ from tqdm.auto import tqdm
 from genstrat.checkpoint import write_json
 from genstrat.data import load_dataset
 from genstrat.errors import GenstratError
-from genstrat.eval.judging import fit_judge, real_images, score
-from genstrat.eval.references import balanced_labels, independent_row, real_row
+from genstrat.bench.evaluators import evaluator_for
 from genstrat.eval.timing import median_seconds
 from genstrat.model_io import build_model, checkpoint_config
-from genstrat.nn.judge import judge_outputs
-from genstrat.report.grid import save_grid
 from genstrat.report.markdown import write_report
-from genstrat.report.versions import save_versions
 from genstrat.strategies import get_strategy
 from genstrat.train import Budget, train
 
@@ -49,17 +47,6 @@ def sample_all(strategy, model, labels: torch.Tensor, steps: int, options, batch
     return torch.cat(units), nfe, seconds
 
 
-def version_strip(strategy, model, data, options, out: Path, seed: int) -> str:
-    """Every intermediate version of one sample (label 3, or the last class) as a PNG strip and a GIF."""
-    device = next(model.parameters()).device
-    versions = []
-    cond = torch.tensor([min(3, data.num_classes - 1)], device=device)
-    strategy.generate(model, cond, None, torch.Generator(device).manual_seed(seed), options=options,
-                      on_version=lambda i, u: versions.append(data.units.decode(u.cpu())))
-    strip, _ = save_versions(versions, out / "versions" / f"{strategy.name}.png")
-    return str(strip.relative_to(out))
-
-
 def synchronize(device: torch.device) -> None:
     """Wait for queued GPU work, so that wall-clock timings include it."""
     if device.type == "cuda":
@@ -67,12 +54,12 @@ def synchronize(device: torch.device) -> None:
 
 
 def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path, *, budget: Budget,
-              n: int = 1000, size: str = "small", batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
+              n: int | None = None, size: str = "small", batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
               throughput_batch: int = 100, latency_repeats: int = 5, judge_steps: int = 2000,
               data_dir: str | None = None, image_size: int | None = None, channels: int | None = None,
               levels: int | None = None, overrides: dict | None = None, command: str = "", progress: bool = True,
               device: torch.device | None = None) -> list[dict]:
-    if n < 2:
+    if n is not None and n < 2:
         raise GenstratError(f"--n must be at least 2 (a Fréchet distance needs a covariance), got {n}")
     if any(s < 1 for s in steps):
         raise GenstratError(f"every --steps value must be at least 1, got {steps}")
@@ -80,57 +67,58 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
     chosen = [get_strategy(name) for name in strategies]  # unknown names fail before any training
     out = Path(out)
     data = load_dataset(data_name, data_dir=data_dir, image_size=image_size, channels=channels, levels=levels)
-    judge, judge_accuracy = fit_judge(data, steps=judge_steps, seed=seed, cache=out / "judge", progress=progress)
-    test_images, _ = real_images(data, "test")
-    reference_features, _ = judge_outputs(judge, test_images)
+    kind_of = "text" if data.kind == "text" else "image"
+    for strategy in chosen:
+        if kind_of not in strategy.modalities:
+            raise GenstratError(f"strategy '{strategy.name}' generates {' or '.join(strategy.modalities)}, not {kind_of} "
+                                f"({data.name}); drop it from --strategies")
+    n = n or (6000 if data.kind == "text" else 1000)
+    evaluator = evaluator_for(data, out=out, n=n, seed=seed, judge_steps=judge_steps, size=size, progress=progress, device=device)
     gen = torch.Generator().manual_seed(seed)
-    common = {"data": data.name, "n_test": int(test_images.shape[0])}
-    rows = [
-        {**common, **real_row(data, judge, reference_features, n, gen), "judge_test_accuracy": round(judge_accuracy, 4)},
-        {**common, **independent_row(data, judge, reference_features, n, gen)},
-    ]
-    labels = balanced_labels(n, data.num_classes)
+    common = {"data": data.name, "n_test": evaluator.meta["n_test"]}
+    rows = [{**common, **r} for r in evaluator.reference_rows(gen)]
+    conditions = data.conditions(n, torch.Generator().manual_seed(seed + 2))
     strips = {}
     for strategy in chosen:
         torch.manual_seed(seed)
-        model = build_model(strategy, data.units, data.num_classes, size=size).to(device)
+        model = build_model(strategy, data.units, data.num_classes, size=size, context_len=data.context_len).to(device)
         base_options = options = strategy.default_options.merged(**(overrides or {}))
         ckpt = out / "checkpoints" / strategy.name
         config = checkpoint_config(strategy, model, data, options, training={})
         summary = train(strategy, model, data, budget, batch_size=batch_size, lr=lr, seed=seed, out=ckpt, config=config,
                         progress=progress, desc=f"train {strategy.name}")
+        likelihood = evaluator.own_likelihood(strategy, model, device)
         for k, override in strategy.sweep(data.units.seq_len, steps):
             options = base_options.merged(**override)
-            units, nfe, batch_seconds = sample_all(strategy, model, labels, k, options, throughput_batch, seed + 1)
-            images = data.units.decode(units)
-            quality = score(judge, images, labels, reference_features)
-            one = torch.tensor([0], device=device)
+            units, nfe, batch_seconds = sample_all(strategy, model, conditions, k, options, throughput_batch, seed + 1)
+            quality = evaluator.score(units, conditions)
+            one = conditions[:1].to(device)
 
             def single():
                 strategy.generate(model, one, k, torch.Generator(device).manual_seed(0), options=options)
                 synchronize(device)
 
             latency = median_seconds(single, repeats=latency_repeats)
-            full = [s for s, b in zip(batch_seconds, labels.split(throughput_batch)) if len(b) == throughput_batch] or batch_seconds
+            full = [s for s, b in zip(batch_seconds, conditions.split(throughput_batch)) if len(b) == throughput_batch] or batch_seconds
             throughput = throughput_batch / sorted(full)[len(full) // 2]
             row = {**common, "strategy": strategy.name, **override, "steps": k, "nfe": nfe, "latency_b1_s": round(latency, 5),
                    "throughput_per_s": round(throughput, 2), "throughput_batch": throughput_batch, **quality, "n": n,
                    "train_budget": budget.__dict__, "train_steps": summary["steps"], "train_seconds": summary["seconds"],
                    "train_loss": round(summary["loss"], 4), "params": model.num_params(), "model_size": size,
-                   "sampling": options.to_dict()}
-            if hasattr(strategy, "bits_per_unit"):
-                row["nll_bits_per_unit"] = round(strategy.bits_per_unit(model, data.test_units.to(device), data.test_labels.to(device)), 4)
-            grid = out / "samples" / ("-".join([strategy.name, *map(str, override.values()), str(k)]) + ".png")
-            save_grid(images[: data.num_classes * 8], grid, columns=data.num_classes)
-            row["grid"] = str(grid.relative_to(out))
+                   "sampling": options.to_dict(), **likelihood}
+            shown = evaluator.show(units, conditions, out / "samples" / "-".join([strategy.name, *map(str, override.values()), str(k)]))
+            row["grid"] = str(shown.relative_to(out))
             rows.append(row)
             if progress:
-                tqdm.write(f"{strategy.name:>14} steps={k:<4} nfe={nfe:<4} agree={row['agree']:.3f} fd={row['fd']:.2f} "
-                           f"latency_b1={latency * 1000:.1f} ms throughput={throughput:.1f}/s")
-        strips[strategy.name] = version_strip(strategy, model, data, base_options, out, seed)
+                tqdm.write(f"{strategy.name:>14} steps={k:<4} nfe={nfe:<4} {evaluator.quality_key}={row[evaluator.quality_key]:.4g} "
+                           + (f"agree={row['agree']:.3f} " if "agree" in row else f"valid={row['valid']:.3f} " if "valid" in row else "")
+                           + f"latency_b1={latency * 1000:.1f} ms throughput={throughput:.1f}/s")
+        strips[strategy.name] = str(evaluator.versions(strategy, model, base_options, out / "versions" / strategy.name, seed).relative_to(out))
     meta = {"versions": strips, "command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "python": sys.version.split()[0],
             "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
-            "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""), "n": n, "judge_test_accuracy": judge_accuracy, "data": data.name}
+            "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""), "n": n,
+            "data": data.name, "kind": data.kind, "quality_key": evaluator.quality_key, "quality_label": evaluator.quality_label,
+            **evaluator.meta}
     write_json(out / "meta.json", meta)
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     write_report(rows, meta, out)

@@ -1,18 +1,19 @@
 """Datasets: each yields (units, condition) with a fixed train / test split.
 
 ``load_dataset("digits")``, ``load_dataset("mnist", data_dir=...)`` or
-``load_dataset("imagefolder:PATH", image_size=32)``. A new dataset is one file here plus
+``load_dataset("imagefolder:PATH", image_size=32)``; text: ``probe``, ``names``,
+``shakespeare`` and ``textfile:PATH``. A new dataset is one file here plus
 one line in ``DATASETS``.
 """
 
 from __future__ import annotations
 
-from genstrat.data import digits, imagefolder, mnist
-from genstrat.data.dataset import ImageData
+from genstrat.data import digits, imagefolder, mnist, names, probe, shakespeare, textfile
+from genstrat.data.dataset import ImageData, TextData
 from genstrat.errors import GenstratError
 
-DATASETS = {"digits": digits.load, "mnist": mnist.load}
-PREFIXED = {"imagefolder": imagefolder.load}
+DATASETS = {"digits": digits.load, "mnist": mnist.load, "probe": probe.load, "names": names.load, "shakespeare": shakespeare.load}
+PREFIXED = {"imagefolder": imagefolder.load, "textfile": textfile.load}
 
 
 def dataset_names() -> list[str]:
@@ -43,4 +44,4 @@ def load_from_spec(spec: dict) -> ImageData:
                         channels=spec.get("channels"), levels=spec.get("levels"))
 
 
-__all__ = ["ImageData", "load_dataset", "load_from_spec", "dataset_names"]
+__all__ = ["ImageData", "TextData", "load_dataset", "load_from_spec", "dataset_names"]

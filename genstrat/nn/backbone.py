@@ -1,10 +1,12 @@
 """The one Transformer every strategy shares (nanoGPT's shape, with a condition slot).
 
-Input: a condition label ``c`` (class id, or ``num_classes`` = the null label used for
-classifier-free guidance, Ho & Salimans 2022) and ``T`` unit tokens (values
-``0..vocab_size-1`` or ``mask_id = vocab_size``). The condition embedding sits in slot 0,
-the tokens in slots 1..T; learned position embeddings; pre-LayerNorm blocks. Output: logits
-over the ``vocab_size`` unit values for every slot.
+Input: a condition and ``T`` unit tokens (values ``0..vocab_size-1`` or
+``mask_id = vocab_size``). The condition is a class label ``c`` (B,) (or ``num_classes``, the
+null label used for classifier-free guidance, Ho & Salimans 2022) in slot 0, or, with
+``context_len`` = C > 0, a window of C preceding text tokens (B, C) in slots 1..C after a
+constant slot 0 (an all-MASK window is its null condition). The units follow in the next
+T slots; ``cond_slots`` = 1 + C counts the condition's slots. Learned position embeddings;
+pre-LayerNorm blocks. Output: logits over the ``vocab_size`` unit values for every slot.
 
 - causal attention (``causal=True``): slot ``i`` predicts token ``i``, i.e. the condition
   slot predicts unit 0 and token ``i-1`` predicts unit ``i`` (AR).
@@ -15,6 +17,9 @@ over the ``vocab_size`` unit values for every slot.
   all positions "imagine the same thing" (the lecture's first fix; VAE decoders, with a
   :class:`~genstrat.nn.posterior.PosteriorEncoder` q(z | x, c) for training), or
   diffusion's noise-level features.
+- with ``length_classes`` > 0, ``return_length=True`` also returns logits over the text's
+  length read at the last condition slot (NAT's length prediction, Gu et al. 2018 sec. 3.1;
+  Mask-Predict's CMLM, Ghazvininejad et al. 2019 sec. 3).
 - with ``continuous=True`` the slots hold real values (a noisy image) and the head returns
   one real value per slot (the predicted noise).
 
@@ -45,6 +50,12 @@ class BackboneConfig:
     latent_dim: int = 0      # > 0: every slot also receives a vector (a random z, or diffusion's time features)
     posterior: bool = False  # build q(z | x, c) for a VAE strategy (needs latent_dim > 0)
     continuous: bool = False  # inputs are real values (B, T), output one real value per slot (diffusion)
+    context_len: int = 0     # > 0: the condition is this many preceding text tokens, not a class label
+    length_classes: int = 0  # > 0: a head predicting the unit row's length (0 .. length_classes - 1)
+
+    @property
+    def cond_slots(self) -> int:
+        return 1 + self.context_len
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +66,7 @@ class KVCache:
 
     def __init__(self, cfg: BackboneConfig, batch: int, device, dtype=torch.float32):
         head_dim = cfg.d_model // cfg.n_heads
-        shape = (cfg.n_layers, batch, cfg.n_heads, cfg.seq_len + 1, head_dim)
+        shape = (cfg.n_layers, batch, cfg.n_heads, cfg.seq_len + cfg.cond_slots, head_dim)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.length = 0
@@ -113,10 +124,12 @@ class Backbone(nn.Module):
         else:
             self.tok_emb = nn.Embedding(cfg.vocab_size + 1, cfg.d_model)  # + MASK
         self.cond_emb = nn.Embedding(cfg.num_classes + 1, cfg.d_model)    # + null label
-        self.pos_emb = nn.Parameter(torch.zeros(cfg.seq_len + 1, cfg.d_model))
+        self.pos_emb = nn.Parameter(torch.zeros(cfg.seq_len + cfg.cond_slots, cfg.d_model))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, 1 if cfg.continuous else cfg.vocab_size)
+        if cfg.length_classes:
+            self.length_head = nn.Linear(cfg.d_model, cfg.length_classes)
         if cfg.latent_dim:
             self.latent_in = nn.Linear(cfg.latent_dim, cfg.d_model)
         if cfg.posterior:
@@ -145,6 +158,23 @@ class Backbone(nn.Module):
     def null_label(self) -> int:
         return self.cfg.num_classes
 
+    @property
+    def cond_slots(self) -> int:
+        return self.cfg.cond_slots
+
+    def null_condition(self, cond: torch.Tensor) -> torch.Tensor:
+        """The unconditional input for classifier-free guidance: the null label, or an all-MASK context."""
+        return torch.full_like(cond, self.mask_id if self.cfg.context_len else self.null_label)
+
+    def embed_condition(self, cond: torch.Tensor) -> torch.Tensor:
+        """(B,) labels or (B, C) context tokens -> (B, cond_slots, d_model), without positions."""
+        if not self.cfg.context_len:
+            return self.cond_emb(cond)[:, None]
+        if cond.dim() != 2 or cond.shape[1] != self.cfg.context_len:
+            raise ValueError(f"expected a context of shape (B, {self.cfg.context_len}), got {tuple(cond.shape)}")
+        start = self.cond_emb(torch.full_like(cond[:, 0], self.null_label))[:, None]
+        return torch.cat([start, self.tok_emb(cond)], dim=1)
+
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -152,25 +182,25 @@ class Backbone(nn.Module):
         return KVCache(self.cfg, batch, device=self.pos_emb.device, dtype=self.pos_emb.dtype)
 
     def embed(self, tokens: torch.Tensor, cond: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """Condition slot (only when ``start`` is 0) + token embeddings + position embeddings."""
+        """Condition slots (only when ``start`` is 0) + token embeddings + position embeddings."""
         parts = []
         if start == 0:
-            parts.append(self.cond_emb(cond)[:, None])
+            parts.append(self.embed_condition(cond))
         if tokens.shape[1]:
             parts.append(self.value_in(tokens[..., None].float()) if self.cfg.continuous else self.tok_emb(tokens))
         x = torch.cat(parts, dim=1)
-        if start + x.shape[1] > self.cfg.seq_len + 1:
-            raise ValueError(f"sequence of {start + x.shape[1]} slots exceeds the backbone's {self.cfg.seq_len + 1}")
+        if start + x.shape[1] > self.cfg.seq_len + self.cond_slots:
+            raise ValueError(f"sequence of {start + x.shape[1]} slots exceeds the backbone's {self.cfg.seq_len + self.cond_slots}")
         return x + self.pos_emb[start:start + x.shape[1]]
 
     def forward(self, tokens: torch.Tensor, cond: torch.Tensor, cache: KVCache | None = None,
-                latent: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """tokens (B, T) long, cond (B,) long -> logits (B, S, vocab_size).
+                latent: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None, return_length: bool = False):
+        """tokens (B, T) long, cond (B,) or (B, C) long -> logits (B, S, vocab_size).
 
-        Without a cache (or with an empty one) the condition slot is prepended, so S = T + 1.
+        Without a cache (or with an empty one) the condition slots are prepended, so S = T + cond_slots.
         With a cache that already holds the prefix, only the T new slots are computed: S = T.
         ``latent`` (B, latent_dim) is added to every slot; ``attn_mask`` (S, S) bool replaces
-        the causal / bidirectional pattern.
+        the causal / bidirectional pattern. ``return_length=True`` returns ``(logits, length_logits)``.
         """
         start = 0 if cache is None else cache.length
         x = self.embed(tokens, cond, start)
@@ -180,4 +210,7 @@ class Backbone(nn.Module):
             x = block(x, i, cache, attn_mask)
         if cache is not None:
             cache.length += x.shape[1]
-        return self.head(self.ln_f(x))
+        x = self.ln_f(x)
+        if return_length:
+            return self.head(x), self.length_head(x[:, self.cond_slots - 1])
+        return self.head(x)

@@ -20,16 +20,23 @@ class PosteriorEncoder(nn.Module):
         from genstrat.nn.backbone import Block
 
         bidirectional = replace(cfg, causal=False)
+        self.cfg = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size + 1, cfg.d_model)
         self.cond_emb = nn.Embedding(cfg.num_classes + 1, cfg.d_model)
-        self.pos_emb = nn.Parameter(torch.randn(cfg.seq_len + 1, cfg.d_model) * 0.02)
+        self.pos_emb = nn.Parameter(torch.randn(cfg.seq_len + cfg.cond_slots, cfg.d_model) * 0.02)
         self.blocks = nn.ModuleList(Block(bidirectional) for _ in range(max(1, cfg.n_layers // 2)))
         self.ln = nn.LayerNorm(cfg.d_model)
         self.out = nn.Linear(cfg.d_model, 2 * cfg.latent_dim)
 
     def forward(self, units: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, L) units, (B,) labels -> (mean, log-variance), each (B, latent_dim)."""
-        x = torch.cat([self.cond_emb(cond)[:, None], self.tok_emb(units)], dim=1) + self.pos_emb[: units.shape[1] + 1]
+        """(B, L) units, (B,) labels or (B, C) context -> (mean, log-variance), each (B, latent_dim)."""
+        if self.cfg.context_len:  # slot 0 constant, then the context tokens, as in the backbone
+            start = self.cond_emb(torch.full_like(cond[:, 0], self.cfg.num_classes))[:, None]
+            condition = torch.cat([start, self.tok_emb(cond)], dim=1)
+        else:
+            condition = self.cond_emb(cond)[:, None]
+        x = torch.cat([condition, self.tok_emb(units)], dim=1)
+        x = x + self.pos_emb[: x.shape[1]]
         for i, block in enumerate(self.blocks):
             x = block(x, i, None)
         mean, log_var = self.out(self.ln(x[:, 0])).chunk(2, dim=-1)

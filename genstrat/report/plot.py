@@ -1,4 +1,5 @@
-"""Quality-vs-latency plot with the Pareto front (lower Fréchet and lower latency are better)."""
+"""Quality-vs-latency plot with the Pareto front (lower is better on both axes: Fréchet distance
+for images, variation distance or reference perplexity for text)."""
 
 from __future__ import annotations
 
@@ -26,23 +27,27 @@ def series(row: dict) -> str:
     return row["strategy"] + (f" {row['sampler']}" if row.get("sampler") else "")
 
 
-def plot_quality_vs(rows: list[dict], x_key: str, x_label: str, path: Path, references: list[dict]) -> Path:
-    rows = [r for r in rows if r.get(x_key)]
+def plot_quality_vs(rows: list[dict], x_key: str, x_label: str, path: Path, references: list[dict], y_key: str = "fd",
+                    y_label: str = "Fréchet distance (judge features; lower is better)") -> Path:
+    rows = [r for r in rows if r.get(x_key) and r.get(y_key) is not None]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for s in sorted({series(r) for r in rows}):
         pts = sorted((r for r in rows if series(r) == s), key=lambda r: r[x_key])
-        ax.plot([r[x_key] for r in pts], [r["fd"] for r in pts], "o-", label=s)
+        ax.plot([r[x_key] for r in pts], [r[y_key] for r in pts], "o-", label=s)
         for r in pts:
-            ax.annotate(str(r["steps"]), (r[x_key], r["fd"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    front = pareto_front([(r[x_key], r["fd"]) for r in rows])
+            ax.annotate(str(r["steps"]), (r[x_key], r[y_key]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    front = pareto_front([(r[x_key], r[y_key]) for r in rows])
     if front:
-        ax.plot([rows[i][x_key] for i in front], [rows[i]["fd"] for i in front], "k--", lw=1, label="Pareto front")
+        ax.plot([rows[i][x_key] for i in front], [rows[i][y_key] for i in front], "k--", lw=1, label="Pareto front")
     for ref, style in zip(references, (":", "-.")):
-        ax.axhline(ref["fd"], color="grey", ls=style, lw=1, label=f"{ref['strategy']} reference")
+        if ref.get(y_key) is None:
+            continue
+        ax.axhline(max(ref[y_key], 1e-4), color="grey", ls=style, lw=1, label=f"{ref['strategy']} reference")
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    if min((r[y_key] for r in rows), default=1) > 0:
+        ax.set_yscale("log")
     ax.set_xlabel(x_label)
-    ax.set_ylabel("Fréchet distance (judge features; lower is better)")
+    ax.set_ylabel(y_label)
     ax.set_title("quality vs " + x_label, fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")

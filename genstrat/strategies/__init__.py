@@ -9,9 +9,10 @@ from genstrat.strategies.coarse_to_fine import CoarseToFine
 from genstrat.strategies.diffusion import Diffusion
 from genstrat.strategies.latent import LatentNAR
 from genstrat.strategies.mask_predict import MaskPredict
-from genstrat.strategies.nar import OneShot
+from genstrat.strategies.nar import EndCutNAR, OneShot
+from genstrat.strategies.nar_length import LengthFirstNAR
 
-STRATEGIES = {cls.name: cls for cls in (AutoRegressive, OneShot, MaskPredict, LatentNAR, CoarseToFine, Diffusion)}
+STRATEGIES = {cls.name: cls for cls in (AutoRegressive, OneShot, EndCutNAR, LengthFirstNAR, MaskPredict, LatentNAR, CoarseToFine, Diffusion)}
 
 
 def get_strategy(name: str) -> Strategy:

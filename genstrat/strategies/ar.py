@@ -3,7 +3,9 @@
 p(x | c) = prod_i p(x_i | x_<i, c)  (PixelCNN, van den Oord et al. 2016; Image GPT,
 Chen et al. 2020; nanoGPT's ``generate``). Training is teacher-forced cross-entropy on
 every position at once; sampling feeds each drawn unit back, with a KV cache so each step
-computes one new slot. NFE = L, whatever ``steps`` says.
+computes one new slot. NFE = L, whatever ``steps`` says; on text, decoding stops once every
+row has written END (NFE = the longest row + 1), and PAD after END is neither trained nor
+scored.
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ class AutoRegressive(Strategy):
     def steps_for(self, seq_len, requested):
         return seq_len
 
+    def ignored(self) -> int:
+        """Target id the loss skips: PAD on text (after END nothing is generated), none on images."""
+        return self.units.pad_id if self.on_text else -100
+
     def loss(self, model, units, cond):
-        logits = model(units[:, :-1], cond)  # slot i predicts unit i
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), units.reshape(-1))
+        logits = model(units[:, :-1], cond)[:, model.cond_slots - 1:]  # the slot before unit i predicts it
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), units.reshape(-1), ignore_index=self.ignored())
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
@@ -36,23 +42,39 @@ class AutoRegressive(Strategy):
         rows = batch if opts.guidance == 1.0 else 2 * batch
         cache = model.new_cache(rows)
         units = torch.full((batch, length), model.mask_id, dtype=torch.long, device=cond.device)
-        feed = units[:, :0]  # first evaluation: the condition slot alone
+        end = self.units.end_id if self.on_text else None
+        done = torch.zeros(batch, dtype=torch.bool, device=cond.device)
+        feed = units[:, :0]  # first evaluation: the condition slots alone
         for i in range(length):
             logits = guided_logits(model, feed, cond, opts.guidance, cache)[:, -1]
             value, _ = sample_units(logits, opts, generator)
+            if end is not None:  # text: rows that have ended carry PAD
+                value = value.masked_fill(done, self.units.pad_id)
+                done |= value == end
             units[:, i] = value
             feed = value[:, None]
             if on_version is not None:
                 on_version(i + 1, units.clone())
+            if end is not None and bool(done.all()):
+                units[:, i + 1:] = self.units.pad_id
+                return Generation(units=units, nfe=i + 1)
         return Generation(units=units, nfe=length)
 
     @torch.no_grad()
     def bits_per_unit(self, model, units, cond, batch_size: int = 500) -> float:
-        """Test negative log-likelihood -log2 p(x | c) / L, averaged over images (bits per pixel)."""
-        total, count = 0.0, 0
+        """Test negative log-likelihood -log2 p(x | c) per unit (bits per pixel; on text per token, END
+        included, PAD excluded)."""
+        return self.total_nats(model, units, cond, batch_size)[0] / math.log(2)
+
+    @torch.no_grad()
+    def total_nats(self, model, units, cond, batch_size: int = 500) -> tuple[float, int, torch.Tensor]:
+        """(mean nats per scored unit, number of scored units, nats of each row) of -log p(x | c)."""
+        rows = []
         for u, c in zip(units.split(batch_size), cond.split(batch_size)):
             u = u.long()
-            logits = model(u[:, :-1], c)
-            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), u.reshape(-1), reduction="sum").item()
-            count += u.numel()
-        return total / count / math.log(2)
+            logits = model(u[:, :-1], c.long())[:, model.cond_slots - 1:]
+            nats = F.cross_entropy(logits.transpose(1, 2), u, ignore_index=self.ignored(), reduction="none")
+            rows.append(nats.sum(1))
+        per_row = torch.cat(rows)
+        count = int((units != self.ignored()).sum())
+        return float(per_row.sum()) / max(count, 1), count, per_row

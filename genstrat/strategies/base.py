@@ -50,12 +50,18 @@ class Strategy:
 
     name: str = ""
     causal: bool = False
+    modalities: tuple[str, ...] = ("image", "text")  # the kinds of data it can generate
     default_options = SamplingOptions()
 
     def bind(self, units) -> "Strategy":
         """Remember the unit space (shape, levels) this strategy generates in; returns self."""
         self.units = units
         return self
+
+    @property
+    def on_text(self) -> bool:
+        """True when bound to a variable-length unit space (text: rows end with END, then PAD)."""
+        return bool(getattr(getattr(self, "units", None), "variable_length", False))
 
     def backbone_options(self) -> dict:
         """What this strategy needs of the backbone beyond the unit space (a longer sequence, a latent input)."""

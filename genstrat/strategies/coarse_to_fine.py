@@ -38,6 +38,7 @@ def scale_sizes(height: int, width: int) -> list[tuple[int, int]]:
 
 class CoarseToFine(Strategy):
     name = "coarse-to-fine"
+    modalities = ("image",)
     causal = False
     default_options = SamplingOptions(temperature=1.0, guidance=1.5)
 
@@ -76,7 +77,7 @@ class CoarseToFine(Strategy):
     def loss(self, model, units, cond):
         scales = [s.to(units.device) for s in self.pyramid(units.cpu())]
         mask = self.block_mask.to(units.device)
-        logits = model(self.inputs(scales[:-1], model.mask_id), cond, attn_mask=mask)[:, 1:]
+        logits = model(self.inputs(scales[:-1], model.mask_id), cond, attn_mask=mask)[:, model.cond_slots:]
         target = torch.cat(scales, 1)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
 

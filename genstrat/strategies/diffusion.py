@@ -53,6 +53,7 @@ def time_features(t: torch.Tensor, dim: int = TIME_FEATURES) -> torch.Tensor:
 
 class Diffusion(Strategy):
     name = "diffusion"
+    modalities = ("image",)
     causal = False
     default_options = SamplingOptions(guidance=1.5, sampler="dpm-solver")
 

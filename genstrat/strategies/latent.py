@@ -40,7 +40,7 @@ class LatentNAR(OneShot):
         batch, length = units.shape
         mean, log_var = model.posterior(units, cond)
         z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
-        logits = model(self.blank(model, batch, units.device), cond, latent=z)[:, 1:]
+        logits = model(self.blank(model, batch, units.device), cond, latent=z)[:, model.cond_slots:]
         reconstruction = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), units.reshape(-1), reduction="sum") / batch
         kl = -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum(-1).mean()
         return (reconstruction + kl) / length
@@ -49,7 +49,7 @@ class LatentNAR(OneShot):
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
         opts = options or self.default_options
         z = torch.randn(cond.shape[0], model.cfg.latent_dim, generator=generator, device=cond.device)
-        logits = guided_logits(model, self.blank(model, cond.shape[0], cond.device), cond, opts.guidance, latent=z)[:, 1:]
+        logits = guided_logits(model, self.blank(model, cond.shape[0], cond.device), cond, opts.guidance, latent=z)[:, model.cond_slots:]
         units, _ = sample_units(logits, opts, generator)
         if on_version is not None:
             on_version(1, units.clone())

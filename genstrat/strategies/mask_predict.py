@@ -16,6 +16,10 @@ competes for re-masking by the probability it had when drawn, as in Mask-Predict
 pass can correct an earlier one. Without the noise, plain confidence ordering fills the easy
 background first and samples collapse toward blank images as K grows; the noise is what
 keeps quality from falling with K.
+
+On text the length is predicted first (CMLM, Ghazvininejad et al. 2019 sec. 3.1; see
+``lengths.py``): the schedule then counts positions within each row's own length, and the
+length pass adds 1 to NFE.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from genstrat.strategies.base import Generation, SamplingOptions, Strategy
+from genstrat.strategies.lengths import length_canvas, length_loss, sample_lengths
 from genstrat.strategies.sampling import guided_logits, gumbel_noise, sample_units
 
 
@@ -36,8 +41,12 @@ def cosine_schedule(r: torch.Tensor | float) -> torch.Tensor | float:
     return math.cos(r * math.pi / 2)
 
 
-def masked_count_after(step: int, steps: int, length: int, schedule=cosine_schedule) -> int:
-    """How many positions remain masked after pass ``step`` of ``steps`` (0 after the last)."""
+def masked_count_after(step: int, steps: int, length, schedule=cosine_schedule):
+    """How many positions remain masked after pass ``step`` of ``steps`` (0 after the last).
+
+    ``length`` is an int, or a (B,) tensor of per-row lengths (text), giving a (B,) tensor."""
+    if isinstance(length, torch.Tensor):
+        return torch.floor(schedule(step / steps) * length + 1e-9).long() if step < steps else torch.zeros_like(length)
     return int(math.floor(schedule(step / steps) * length + 1e-9)) if step < steps else 0
 
 
@@ -52,38 +61,54 @@ class MaskPredict(Strategy):
     def steps_for(self, seq_len, requested):
         return 8 if requested is None else requested
 
+    def backbone_options(self):
+        return {"length_classes": self.units.seq_len} if self.on_text else {}
+
     def loss(self, model, units, cond):
         batch, length = units.shape
         r = torch.rand(batch, device=units.device)
-        n_masked = torch.ceil(self.schedule(r) * length).clamp(1, length)
-        rank = torch.rand(batch, length, device=units.device).argsort(1).argsort(1)
-        masked = rank < n_masked[:, None]
-        logits = model(units.masked_fill(masked, model.mask_id), cond)[:, 1:]
-        return F.cross_entropy(logits[masked], units[masked])
+        if self.on_text:  # text: mask within each row's own length
+            lengths = self.units.lengths(units)
+            n_masked = torch.ceil(self.schedule(r) * lengths).clamp(min=1)
+            inside = torch.arange(length, device=units.device)[None] < lengths[:, None]
+            rank = torch.rand(batch, length, device=units.device).masked_fill(~inside, 2.0).argsort(1).argsort(1)
+            masked = (rank < n_masked[:, None]) & inside
+        else:
+            n_masked = torch.ceil(self.schedule(r) * length).clamp(1, length)
+            rank = torch.rand(batch, length, device=units.device).argsort(1).argsort(1)
+            masked = rank < n_masked[:, None]
+        logits = model(units.masked_fill(masked, model.mask_id), cond)[:, model.cond_slots:]
+        loss = F.cross_entropy(logits[masked], units[masked])
+        return loss + length_loss(model, units, cond, lengths) if self.on_text else loss
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
         opts = options or self.default_options
         steps = self.steps_for(model.cfg.seq_len, steps)
         batch, length = cond.shape[0], model.cfg.seq_len
-        units = torch.full((batch, length), model.mask_id, dtype=torch.long, device=cond.device)
+        if self.on_text:  # text: the length first (one more evaluation), then K passes inside it
+            lengths = sample_lengths(model, cond, generator)
+            units = length_canvas(model, self.units, lengths)
+        else:
+            lengths = torch.full((batch,), length, device=cond.device)
+            units = torch.full((batch, length), model.mask_id, dtype=torch.long, device=cond.device)
+        inside = torch.arange(length, device=cond.device)[None] < lengths[:, None]
         confidence = torch.full((batch, length), float("-inf"), device=cond.device)
         for t in range(1, steps + 1):
             masked = units == model.mask_id
-            logits = guided_logits(model, units, cond, opts.guidance)[:, 1:]
+            logits = guided_logits(model, units, cond, opts.guidance)[:, model.cond_slots:]
             drawn, logp = sample_units(logits, opts, generator)
             units = torch.where(masked, drawn, units)
             confidence = torch.where(masked, logp, confidence)
             score = confidence + opts.noise * (1 - t / steps) * gumbel_noise(logp.shape, generator, logp.device)
-            n_still = int(masked[0].sum())
-            if opts.revise:  # Mask-Predict: any token, old or new, may be re-masked and re-predicted
-                n_next = masked_count_after(t, steps, length, self.schedule)
-            else:  # MaskGIT: decided tokens stay; only this pass's new ones compete
-                n_next = min(masked_count_after(t, steps, length, self.schedule), max(n_still - 1, 0))
+            n_next = masked_count_after(t, steps, lengths, self.schedule)
+            if not opts.revise:  # MaskGIT: decided tokens stay; only this pass's new ones compete
+                n_next = torch.minimum(n_next, (masked.sum(1) - 1).clamp(min=0))
                 score = score.masked_fill(~masked, float("inf"))
-            if n_next > 0:
-                lowest = score.topk(n_next, dim=1, largest=False).indices
-                units = units.scatter(1, lowest, model.mask_id)
+            # (revise: Mask-Predict, any token inside the length, old or new, may be re-masked and re-predicted)
+            score = score.masked_fill(~inside, float("inf"))
+            remask = score.argsort(1).argsort(1) < n_next[:, None]  # the n_next lowest scores of each row
+            units = units.masked_fill(remask, model.mask_id)
             if on_version is not None:
                 on_version(t, units.clone())
-        return Generation(units=units, nfe=steps)
+        return Generation(units=units, nfe=steps + int(self.on_text))

@@ -6,6 +6,10 @@ predicts every position in one pass. Each position then draws its own value. Whe
 condition admits several whole answers (a "3" with a loop or without), positions pick
 different ones and the mix is blurry noise: the lecture's multi-modality problem, left
 visible on purpose. NFE = 1.
+
+On text the row has a fixed length and is read up to its first END (``nar-end``, the
+lecture's second way to let NAR text stop; ``nar-length`` is the first). ``nar-end`` is the
+same strategy under the name the text bench uses.
 """
 
 from __future__ import annotations
@@ -29,15 +33,21 @@ class OneShot(Strategy):
         return torch.full((batch, model.cfg.seq_len), model.mask_id, dtype=torch.long, device=device)
 
     def loss(self, model, units, cond):
-        logits = model(self.blank(model, units.shape[0], units.device), cond)[:, 1:]
+        logits = model(self.blank(model, units.shape[0], units.device), cond)[:, model.cond_slots:]
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), units.reshape(-1))
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
         opts = options or self.default_options
         canvas = self.blank(model, cond.shape[0], cond.device)
-        logits = guided_logits(model, canvas, cond, opts.guidance)[:, 1:]
+        logits = guided_logits(model, canvas, cond, opts.guidance)[:, model.cond_slots:]
         units, _ = sample_units(logits, opts, generator)
         if on_version is not None:
             on_version(1, units.clone())
         return Generation(units=units, nfe=1)
+
+
+class EndCutNAR(OneShot):
+    """``nar`` under its text name: fixed length, the output cut at the first END."""
+
+    name = "nar-end"

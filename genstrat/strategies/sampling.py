@@ -18,7 +18,7 @@ def guided_logits(model, tokens: torch.Tensor, cond: torch.Tensor, guidance: flo
     """
     if guidance == 1.0:
         return model(tokens, cond, cache, latent=latent, attn_mask=attn_mask)
-    null = torch.full_like(cond, model.null_label)
+    null = model.null_condition(cond)
     both = model(torch.cat([tokens, tokens]), torch.cat([cond, null]), cache,
                  latent=None if latent is None else torch.cat([latent, latent]), attn_mask=attn_mask)
     conditional, unconditional = both.chunk(2)

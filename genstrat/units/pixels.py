@@ -20,6 +20,10 @@ class PixelUnits:
     height: int
     width: int
 
+    variable_length = False  # every image has all its units; no END, no PAD
+    pad_id = None
+    end_id = None
+
     def __post_init__(self):
         if self.levels < 2:
             raise ValueError(f"pixel levels must be at least 2, got {self.levels}")

@@ -1,0 +1,39 @@
+"""Length prediction for NAR text: decide how many tokens first, then fill them in.
+
+NAT (Gu et al. 2018, sec. 3.1) and Mask-Predict's CMLM (Ghazvininejad et al. 2019, sec. 3)
+predict the target length from the source before decoding. Here the backbone's length head
+reads the last condition slot of a pass over the condition alone (no canvas, so nothing about
+the true length leaks into training); that pass is one extra sequential evaluation, counted
+in NFE. Given a length n, the canvas holds MASK at positions 0..n-1, END at n and PAD after,
+so every position knows where the text stops.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def length_logits(model, cond: torch.Tensor) -> torch.Tensor:
+    """(B, seq_len) logits over lengths 0 .. seq_len - 1, from the condition alone."""
+    empty = torch.zeros(cond.shape[0], 0, dtype=torch.long, device=cond.device)
+    return model(empty, cond, return_length=True)[1]
+
+
+def length_loss(model, units: torch.Tensor, cond: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(length_logits(model, cond), lengths)
+
+
+def sample_lengths(model, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One length per row, drawn from the predicted distribution (at least 1 token)."""
+    logits = length_logits(model, cond).float()
+    logits[:, 0] = float("-inf")
+    return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)
+
+
+def length_canvas(model, units_space, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, L): MASK before each row's length, END at it, PAD after."""
+    position = torch.arange(units_space.seq_len, device=lengths.device)[None]
+    canvas = torch.full((lengths.shape[0], units_space.seq_len), units_space.pad_id, dtype=torch.long, device=lengths.device)
+    canvas = canvas.masked_fill(position == lengths[:, None], units_space.end_id)
+    return canvas.masked_fill(position < lengths[:, None], model.mask_id)
