@@ -95,9 +95,10 @@ def read_tensors(path: Path, what: str, with_metadata: bool = False):
     return (tensors, metadata) if with_metadata else tensors
 
 
-def save_model(folder: Path, model: torch.nn.Module, config: dict) -> None:
+def save_model(folder: Path, model: torch.nn.Module, config: dict, weights: dict | None = None) -> None:
+    """config.json + model.safetensors (the model's own weights, or ``weights`` such as an EMA of them)."""
     folder = Path(folder)
-    write_tensors(folder / "model.safetensors", model.state_dict())
+    write_tensors(folder / "model.safetensors", weights if weights is not None else model.state_dict())
     write_json(folder / "config.json", {"format": FORMAT, "version": 1, **config})
 
 

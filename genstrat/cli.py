@@ -132,12 +132,12 @@ def cmd_train(args) -> int:
         data = load_dataset(args.data, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels, levels=args.levels)
         torch.manual_seed(args.seed)
         model = build_model(strategy, data.units, data.num_classes, size=args.size, context_len=data.context_len).to(device)
-        options = strategy.default_options.merged(**sampling_overrides(args))
+        options = strategy.sampling_defaults().merged(**sampling_overrides(args))
         config = checkpoint_config(strategy, model, data, options, training={})
         out = Path(args.out)
         summary = train(strategy, model, data, budget, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=out,
                         config=config, save_every_s=args.save_every_minutes * 60, save_every_steps=args.save_every_steps,
-                        resume=args.resume, progress=not args.no_progress)
+                        resume=args.resume, progress=not args.no_progress, ema=args.ema)
         if world()[0] == 0:
             print(f"trained {strategy.name} on {data.name}: {summary['steps']} steps in {summary['seconds']:.0f} s, "
                   f"loss {summary['loss']:.4f}; checkpoint in {out}")
@@ -221,7 +221,7 @@ def cmd_bench(args, command: str) -> int:
     rows = run_bench(args.data, args.strategies, args.steps, Path(args.out), budget=budget, n=args.n, size=args.size,
                      batch_size=args.batch_size, lr=args.lr, seed=args.seed, throughput_batch=args.throughput_batch,
                      judge_steps=args.judge_steps, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
-                     levels=args.levels, overrides=sampling_overrides(args), command=command, progress=not args.no_progress,
+                     levels=args.levels, overrides=sampling_overrides(args), command=command, progress=not args.no_progress, ema=args.ema,
                      device=select_device(args.device))
     print(f"{len(rows)} rows -> {Path(args.out) / 'results.json'}; report: {Path(args.out) / 'report.md'}")
     return 0
@@ -263,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-every-minutes", type=positive_float, default=5.0, help="write the training state this often")
     p.add_argument("--save-every-steps", type=positive_int, default=None, help="... and/or every this many steps")
     p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)")
+    p.add_argument("--ema", type=positive_float, default=None, help="keep an exponential moving average of the weights (e.g. 0.999) and save it")
     add_sampling(p)
     add_common(p)
 
@@ -293,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--batch-size", type=positive_int, default=128)
         p.add_argument("--lr", type=positive_float, default=2e-3)
         p.add_argument("--throughput-batch", type=positive_int, default=100)
+        p.add_argument("--ema", type=positive_float, default=None, help="train with an exponential moving average of the weights (e.g. 0.999)")
         p.add_argument("--judge-steps", type=positive_int, default=2000, help="training steps of the judge (images) or reference AR (text)")
         add_sampling(p)
         add_common(p)

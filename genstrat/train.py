@@ -12,6 +12,11 @@ torch random-number generators) goes atomically into ``train_state.safetensors``
 ``resume=True`` continues from it. With a step budget a run killed at any moment and
 resumed ends with bit-for-bit the weights of an uninterrupted run (tested).
 
+Weight averaging (``ema``, off by default): an exponential moving average of the weights,
+theta_ema <- d theta_ema + (1 - d) theta with d = min(ema, (1 + t) / (10 + t)) (Polyak &
+Juditsky 1992; the warm-up form of TensorFlow's ExponentialMovingAverage, used by DDPM and
+MaskGIT). It travels in the training state; the saved and returned model holds the average.
+
 Distributed: when ``torch.distributed`` is initialised (``torchrun``), the model is wrapped
 in DistributedDataParallel; every rank draws the same *global* batch from the same seeded
 generator and trains on its own slice, so the averaged gradient is the global batch's.
@@ -80,7 +85,8 @@ def world() -> tuple[int, int]:
 
 def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: float = 2e-3, cond_drop: float = 0.1,
           seed: int = 0, out: Path | None = None, config: dict | None = None, save_every_s: float | None = 300,
-          save_every_steps: int | None = None, resume: bool = False, progress: bool = True, desc: str | None = None) -> dict:
+          save_every_steps: int | None = None, resume: bool = False, progress: bool = True, desc: str | None = None,
+          ema: float | None = None) -> dict:
     """Train ``model`` with ``strategy.loss`` on ``data``; returns a summary dict.
 
     When ``out`` is given, checkpoints (``config`` + weights + training state) go there.
@@ -94,8 +100,11 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     data_rng = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed + rank)
     step, elapsed, ema_loss = 0, 0.0, None
+    if ema is not None and not 0 < ema < 1:
+        raise GenstratError(f"--ema must be between 0 and 1 (e.g. 0.999), got {ema}")
+    average = {k: v.detach().clone() for k, v in model.state_dict().items()} if ema else None
     if resume:
-        step, elapsed, ema_loss = restore_training(out, model, optimizer, data_rng, rank)
+        step, elapsed, ema_loss = restore_training(out, model, optimizer, data_rng, rank, average)
     net = DistributedModel(model) if size > 1 else model
     local = slice(rank * batch_size // size, (rank + 1) * batch_size // size)
 
@@ -106,10 +115,13 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
                    "cond_drop": cond_drop, "seed": seed, "processes": size}
         tensors, groups = optimizer_tensors(optimizer)
         state = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **{f"optim.{k}": v for k, v in tensors.items()},
+                 **{f"ema.{k}": v for k, v in (average or {}).items()},
                  "rng.data": data_rng.get_state(), "rng.torch": torch.get_rng_state()}
         meta = {"step": step, "elapsed_s": elapsed, "ema_loss": ema_loss, **groups}
         write_tensors(out / STATE_FILE, state, metadata={"state": json.dumps(meta)})
-        save_model(out, model, {**(config or {}), "training": summary})
+        if average is not None:
+            summary["ema"] = ema
+        save_model(out, model, {**(config or {}), "training": summary}, weights=average)
 
     total = budget.steps if budget.steps is not None else round(budget.minutes * 60)
     bar = tqdm(total=total, desc=desc or f"train {strategy.name}", disable=not progress or rank != 0,
@@ -141,6 +153,11 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
             raise GenstratError(f"training loss became {value} at step {step}; lower --lr{kept}")
         optimizer.step()
         step += 1
+        if average is not None:
+            decay = min(ema, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for k, v in model.state_dict().items():
+                    average[k].lerp_(v, 1 - decay) if v.is_floating_point() else average[k].copy_(v)
         ema_loss = value if ema_loss is None else 0.98 * ema_loss + 0.02 * value
         bar.update(1 if budget.steps else round(new_elapsed) - round(elapsed))
         elapsed = new_elapsed
@@ -154,10 +171,13 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     bar.close()
     model.eval()
     checkpoint()
+    if average is not None:  # from here on the model is the average (as saved in model.safetensors)
+        model.load_state_dict(average)
     return {"steps": step, "seconds": round(elapsed, 2), "loss": ema_loss}
 
 
-def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generator, rank: int) -> tuple[int, float, float | None]:
+def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generator, rank: int,
+                     average: dict | None = None) -> tuple[int, float, float | None]:
     if out is None or not (out / STATE_FILE).is_file():
         raise GenstratError(f"cannot resume: {out} holds no training state ({STATE_FILE}); train without --resume first")
     tensors, metadata = read_tensors(out / STATE_FILE, "training state", with_metadata=True)
@@ -165,6 +185,9 @@ def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generat
         meta = json.loads(metadata["state"])
         assign_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, out)
         restore_optimizer(optimizer, {k[6:]: v for k, v in tensors.items() if k.startswith("optim.")}, meta)
+        if average is not None:
+            for k in average:
+                average[k].copy_(tensors[f"ema.{k}"])
         data_rng.set_state(tensors["rng.data"])
         if rank == 0:
             torch.set_rng_state(tensors["rng.torch"])

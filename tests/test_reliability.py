@@ -155,3 +155,26 @@ def test_cli_rejects_malformed_arguments_without_traceback(command, bad, noise, 
     err = capsys.readouterr().err
     assert code == 2, (argv, code)
     assert "error" in err and "Traceback" not in err
+
+
+def test_weight_average_resumes_exactly_and_is_what_is_saved(tmp_path, digits):
+    from genstrat.checkpoint import read_tensors
+    from genstrat.model_io import build_model
+    from genstrat.strategies import get_strategy
+    from genstrat.train import Budget, train
+
+    def run(out, steps, resume=False):
+        torch.manual_seed(0)
+        strategy = get_strategy("mask-predict")
+        model = build_model(strategy, digits.units, digits.num_classes, size="tiny")
+        train(strategy, model, digits, Budget(steps=steps), batch_size=8, out=out, progress=False, ema=0.9, resume=resume)
+        return model
+
+    whole = run(tmp_path / "whole", 12)
+    run(tmp_path / "split", 5)
+    resumed = run(tmp_path / "split", 12, resume=True)
+    saved = read_tensors(tmp_path / "whole" / "model.safetensors", "weights")
+    state = read_tensors(tmp_path / "whole" / "train_state.safetensors", "state")
+    for k, v in whole.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]) and torch.equal(v, saved[k]) and torch.equal(v, state[f"ema.{k}"])
+    assert any(not torch.equal(state[f"ema.{k}"], state[f"model.{k}"]) for k in saved)  # the average is not the raw weights

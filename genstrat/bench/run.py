@@ -58,7 +58,7 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
               throughput_batch: int = 100, latency_repeats: int = 5, judge_steps: int = 2000,
               data_dir: str | None = None, image_size: int | None = None, channels: int | None = None,
               levels: int | None = None, overrides: dict | None = None, command: str = "", progress: bool = True,
-              device: torch.device | None = None) -> list[dict]:
+              device: torch.device | None = None, ema: float | None = None) -> list[dict]:
     if n is not None and n < 2:
         raise GenstratError(f"--n must be at least 2 (a Fréchet distance needs a covariance), got {n}")
     if any(s < 1 for s in steps):
@@ -82,11 +82,11 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
     for strategy in chosen:
         torch.manual_seed(seed)
         model = build_model(strategy, data.units, data.num_classes, size=size, context_len=data.context_len).to(device)
-        base_options = options = strategy.default_options.merged(**(overrides or {}))
+        base_options = options = strategy.sampling_defaults().merged(**(overrides or {}))
         ckpt = out / "checkpoints" / strategy.name
         config = checkpoint_config(strategy, model, data, options, training={})
         summary = train(strategy, model, data, budget, batch_size=batch_size, lr=lr, seed=seed, out=ckpt, config=config,
-                        progress=progress, desc=f"train {strategy.name}")
+                        progress=progress, desc=f"train {strategy.name}", ema=ema)
         likelihood = evaluator.own_likelihood(strategy, model, device)
         for k, override in strategy.sweep(data.units.seq_len, steps):
             options = base_options.merged(**override)
@@ -104,7 +104,7 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
             row = {**common, "strategy": strategy.name, **override, "steps": k, "nfe": nfe, "latency_b1_s": round(latency, 5),
                    "throughput_per_s": round(throughput, 2), "throughput_batch": throughput_batch, **quality, "n": n,
                    "train_budget": budget.__dict__, "train_steps": summary["steps"], "train_seconds": summary["seconds"],
-                   "train_loss": round(summary["loss"], 4), "params": model.num_params(), "model_size": size,
+                   "train_loss": round(summary["loss"], 4), "ema": ema, "params": model.num_params(), "model_size": size,
                    "sampling": options.to_dict(), **likelihood}
             shown = evaluator.show(units, conditions, out / "samples" / "-".join([strategy.name, *map(str, override.values()), str(k)]))
             row["grid"] = str(shown.relative_to(out))

@@ -31,7 +31,7 @@ def fit_reference(data, steps: int, seed: int, size: str, cache: Path, progress:
     strategy = get_strategy("ar")
     torch.manual_seed(seed + 1000)
     model = build_model(strategy, data.units, data.num_classes, size=size, context_len=data.context_len).to(device)
-    config = checkpoint_config(strategy, model, data, strategy.default_options, training={})
+    config = checkpoint_config(strategy, model, data, strategy.sampling_defaults(), training={})
     train(strategy, model, data, Budget(steps=steps), seed=seed + 1000, out=cache / "model", config=config, progress=progress,
           desc="train reference AR")
     test_ppl = perplexity(model, strategy, data.test_units.to(device), data.test_labels.to(device))

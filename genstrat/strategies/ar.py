@@ -37,7 +37,7 @@ class AutoRegressive(Strategy):
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
-        opts = options or self.default_options
+        opts = options or self.sampling_defaults()
         batch, length = cond.shape[0], model.cfg.seq_len
         rows = batch if opts.guidance == 1.0 else 2 * batch
         cache = model.new_cache(rows)

@@ -83,7 +83,7 @@ class CoarseToFine(Strategy):
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
-        opts = options or self.default_options
+        opts = options or self.sampling_defaults()
         scales: list[torch.Tensor] = []
         for k in range(len(self.spaces)):
             end = self.offsets[k + 1]

@@ -9,7 +9,8 @@ can use classifier-free guidance (Ho & Salimans 2022, eq. 6, on eps).
 
 Sampling uses diffusers' schedulers (one ``set_timesteps`` / ``step`` interface each):
 ``ddpm`` (ancestral, DDPM eq. 11), ``ddim`` (eta = 0, Song et al. 2021 eq. 12) and
-``dpm-solver`` (DPM-Solver++(2M), Lu et al. 2022, data-prediction multistep). NFE = the
+``dpm-solver`` (DPM-Solver++(2M), Lu et al. 2022, data-prediction multistep, with dynamic
+thresholding of the predicted x_0 to [-1, 1]; DDPM and DDIM clip it). NFE = the
 number of scheduler steps. The final values are quantised back to the unit levels.
 """
 
@@ -39,7 +40,10 @@ def make_scheduler(name: str):
     if name == "ddim":
         return DDIMScheduler(**common, clip_sample=True, set_alpha_to_one=True)
     if name == "dpm-solver":
-        return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
+        # dynamic thresholding of the data prediction (Saharia et al. 2022 sec. 2.3), as Lu et al. advise for
+        # pixel-space DPM-Solver++ (their sec. 5): without it a poor early noise estimate leaves [-1, 1] and compounds
+        return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2, thresholding=True,
+                                           sample_max_value=1.0)
     raise GenstratError(f"unknown diffusion sampler '{name}'; choose one of: {', '.join(SAMPLERS)}")
 
 
@@ -88,7 +92,7 @@ class Diffusion(Strategy):
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
-        opts = options or self.default_options
+        opts = options or self.sampling_defaults()
         steps = self.steps_for(model.cfg.seq_len, steps)
         scheduler = make_scheduler(opts.sampler or "dpm-solver")
         scheduler.set_timesteps(steps, device=cond.device)
@@ -96,7 +100,8 @@ class Diffusion(Strategy):
         for i, t in enumerate(scheduler.timesteps):
             features = time_features(t.expand(cond.shape[0]))
             eps = guided_logits(model, x, cond, opts.guidance, latent=features)[:, 1:, 0]
-            x = scheduler.step(eps, t, x, generator=generator).prev_sample
+            # schedulers expect (batch, channels, ...): one channel of L values (dynamic thresholding reads it so)
+            x = scheduler.step(eps[:, None], t, x[:, None], generator=generator).prev_sample[:, 0]
             if on_version is not None:
                 on_version(i + 1, self.to_units(x))
         return Generation(units=self.to_units(x), nfe=len(scheduler.timesteps))

@@ -12,7 +12,11 @@ z = mu + sigma * eps (the reparameterisation trick) and the KL in closed form
 (Kingma & Welling, appendix B). Both terms are divided by L so the loss reads per unit, like
 the other strategies'. Sampling draws z from the prior and makes one pass: NFE = 1.
 Given z, positions are still drawn independently; what z buys is that they all draw from
-the same imagined digit.
+the same imagined digit. On text the default reads the decoder's mode given z instead of
+sampling it (``text_overrides``): z carries the choice of answer, and independent draws
+per position would only add letter noise (probe, 3 min: invalid 11.7% -> 4.6% and TV
+0.152 -> 0.097, measured on one checkpoint). On digits the same reading collapses variety
+(z carries little there), so images keep temperature 1.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ class LatentNAR(OneShot):
     causal = False
     latent_dim = 32
     default_options = SamplingOptions(temperature=1.0, guidance=1.5)
+    # text: read the decoder at its mode given z (Bowman et al. 2016 sec. 4; Shu et al. 2020's
+    # deterministic inference for latent-variable NAT): z decides the answer, the argmax spells it
+    text_overrides = {"guidance": 1.0, "temperature": 0.0}
 
     def backbone_options(self):
         return {"latent_dim": self.latent_dim, "posterior": True}
@@ -47,7 +54,7 @@ class LatentNAR(OneShot):
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
-        opts = options or self.default_options
+        opts = options or self.sampling_defaults()
         z = torch.randn(cond.shape[0], model.cfg.latent_dim, generator=generator, device=cond.device)
         logits = guided_logits(model, self.blank(model, cond.shape[0], cond.device), cond, opts.guidance, latent=z)[:, model.cond_slots:]
         units, _ = sample_units(logits, opts, generator)

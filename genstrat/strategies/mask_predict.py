@@ -83,7 +83,7 @@ class MaskPredict(Strategy):
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
-        opts = options or self.default_options
+        opts = options or self.sampling_defaults()
         steps = self.steps_for(model.cfg.seq_len, steps)
         batch, length = cond.shape[0], model.cfg.seq_len
         if self.on_text:  # text: the length first (one more evaluation), then K passes inside it

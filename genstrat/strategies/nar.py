@@ -38,7 +38,7 @@ class OneShot(Strategy):
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
-        opts = options or self.default_options
+        opts = options or self.sampling_defaults()
         canvas = self.blank(model, cond.shape[0], cond.device)
         logits = guided_logits(model, canvas, cond, opts.guidance)[:, model.cond_slots:]
         units, _ = sample_units(logits, opts, generator)

@@ -38,7 +38,7 @@ class LengthFirstNAR(Strategy):
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
-        opts = options or self.default_options
+        opts = options or self.sampling_defaults()
         canvas = length_canvas(model, self.units, sample_lengths(model, cond, generator))
         if on_version is not None:
             on_version(1, canvas.clone())
