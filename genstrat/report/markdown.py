@@ -73,7 +73,8 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
         text += ["## Mixed outputs", "", "Outputs made of pieces of two or more valid answers (the lecture's 演授), as generated:", ""]
         for r in mixed:
             shown = "; ".join(f"{example}" for _, example in r["mixed_examples"])
-            text += [f"- **{series(r)}, {r.get('steps')} steps** (mixed {r['mixed']:.2%}): {shown}"]
+            steps = f", {r['steps']} steps" if r.get("steps") else ""
+            text += [f"- **{series(r)}{steps}** (mixed {r['mixed']:.2%}): {shown}"]
         text += [""]
     if meta.get("versions"):
         if text_data:
