@@ -67,10 +67,10 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
     chosen = [get_strategy(name) for name in strategies]  # unknown names fail before any training
     out = Path(out)
     data = load_dataset(data_name, data_dir=data_dir, image_size=image_size, channels=channels, levels=levels)
-    kind_of = "text" if data.kind == "text" else "image"
+    kind = "text" if data.kind == "text" else "image"  # checked here too so a bad pick fails before any training
     for strategy in chosen:
-        if kind_of not in strategy.modalities:
-            raise GenstratError(f"strategy '{strategy.name}' generates {' or '.join(strategy.modalities)}, not {kind_of} "
+        if kind not in strategy.modalities:
+            raise GenstratError(f"strategy '{strategy.name}' generates {' or '.join(strategy.modalities)}, not {kind} "
                                 f"({data.name}); drop it from --strategies")
     n = n or (6000 if data.kind == "text" else 1000)
     evaluator = evaluator_for(data, out=out, n=n, seed=seed, judge_steps=judge_steps, size=size, progress=progress, device=device)

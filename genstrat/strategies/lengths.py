@@ -20,7 +20,7 @@ def length_logits(model, cond: torch.Tensor) -> torch.Tensor:
     return model(empty, cond, return_length=True)[1]
 
 
-def length_loss(model, units: torch.Tensor, cond: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def length_loss(model, cond: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(length_logits(model, cond), lengths)
 
 

@@ -79,7 +79,7 @@ class MaskPredict(Strategy):
             masked = rank < n_masked[:, None]
         logits = model(units.masked_fill(masked, model.mask_id), cond)[:, model.cond_slots:]
         loss = F.cross_entropy(logits[masked], units[masked])
-        return loss + length_loss(model, units, cond, lengths) if self.on_text else loss
+        return loss + length_loss(model, cond, lengths) if self.on_text else loss
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):

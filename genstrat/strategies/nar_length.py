@@ -34,7 +34,7 @@ class LengthFirstNAR(Strategy):
         canvas = length_canvas(model, self.units, lengths)
         logits = model(canvas, cond)[:, model.cond_slots:]
         inside = canvas == model.mask_id
-        return F.cross_entropy(logits[inside], units[inside]) + length_loss(model, units, cond, lengths)
+        return F.cross_entropy(logits[inside], units[inside]) + length_loss(model, cond, lengths)
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
