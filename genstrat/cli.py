@@ -7,6 +7,7 @@ one line, ``genstrat: error: ...``, and exit status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -120,21 +121,30 @@ def cmd_train(args) -> int:
 
     from genstrat.data import load_dataset
     from genstrat.model_io import build_model, checkpoint_config
-    from genstrat.strategies import get_strategy
+    from genstrat.strategies import TwoStage, get_strategy
     from genstrat.train import Budget, train, world
 
     strategy = get_strategy(args.strategy)
     budget = Budget(steps=args.steps, minutes=args.minutes)
     if args.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic cuBLAS needs (set before CUDA starts)
         torch.use_deterministic_algorithms(True)
     device, distributed = start_distributed(select_device(args.device))
     try:
         data = load_dataset(args.data, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels, levels=args.levels)
         torch.manual_seed(args.seed)
+        out = Path(args.out)
+        if isinstance(strategy, TwoStage):
+            from genstrat.autoencoding import copy_autoencoder, load_autoencoder
+
+            if args.autoencoder is None:
+                raise GenstratError(f"{strategy.name} needs --autoencoder DIR (made by genstrat train-autoencoder)")
+            strategy.attach(load_autoencoder(args.autoencoder))
+            if world()[0] == 0:
+                copy_autoencoder(Path(args.autoencoder), out)
         model = build_model(strategy, data.units, data.num_classes, size=args.size, context_len=data.context_len).to(device)
         options = strategy.sampling_defaults().merged(**sampling_overrides(args))
         config = checkpoint_config(strategy, model, data, options, training={})
-        out = Path(args.out)
         summary = train(strategy, model, data, budget, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=out,
                         config=config, save_every_s=args.save_every_minutes * 60, save_every_steps=args.save_every_steps,
                         resume=args.resume, progress=not args.no_progress, ema=args.ema)
@@ -213,6 +223,49 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_train_autoencoder(args) -> int:
+    import json
+
+    import torch
+
+    from genstrat.autoencoding import autoencoder_config, fit_autoencoder
+    from genstrat.data import load_dataset
+    from genstrat.eval.judging import fit_judge, real_images
+    from genstrat.eval.reconstruction import reconstruction_metrics
+    from genstrat.nn.judge import judge_outputs
+    from genstrat.train import Budget
+
+    budget = Budget(steps=args.steps, minutes=args.minutes)
+    data = load_dataset(args.data, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels, levels=args.levels)
+    cfg = autoencoder_config(data, args.quantizer, args.factor)
+    out = Path(args.out)
+    model, summary = fit_autoencoder(data, cfg, budget, out, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                     resume=args.resume, progress=not args.no_progress, device=select_device(args.device))
+    judge, accuracy = fit_judge(data, steps=args.judge_steps, seed=args.seed, cache=out.parent / "judge", progress=not args.no_progress)
+    reference, _ = judge_outputs(judge, real_images(data, "test")[0])
+    metrics = reconstruction_metrics(model, data, judge, reference, min(1000, data.test_units.shape[0]), torch.Generator().manual_seed(args.seed))
+    metrics.update(judge_test_accuracy=round(accuracy, 4), train_steps=summary["steps"], train_seconds=summary["seconds"])
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    h, w = cfg.grid
+    print(f"auto-encoder ({cfg.quantizer}) on {data.name}: {data.units.seq_len} pixels -> {h}x{w}x{code_description(cfg)} codes; "
+          f"{summary['steps']} steps in {summary['seconds']:.0f} s; " + ", ".join(f"{k} {v}" for k, v in metrics.items()) + f"; checkpoint in {out}")
+    return 0
+
+
+def code_description(cfg) -> str:
+    """'1000 values' (discrete codes) or '2 channels' (continuous latents), for the one-line summary."""
+    return f"{cfg.codebook_size} values" if cfg.codebook_size else f"{cfg.code_channels} channels"
+
+
+def bench_autoencoder_budget(args, budget):
+    """The auto-encoder's share of a two-stage row's budget: --ae-minutes / --ae-steps, else 30% of the minutes or the same steps."""
+    from genstrat.train import Budget
+
+    if args.ae_minutes is not None or args.ae_steps is not None:
+        return Budget(minutes=args.ae_minutes, steps=args.ae_steps)
+    return Budget(minutes=0.3 * budget.minutes) if budget.minutes is not None else Budget(steps=budget.steps)
+
+
 def cmd_bench(args, command: str) -> int:
     from genstrat.bench.run import run_bench
     from genstrat.train import Budget
@@ -222,7 +275,8 @@ def cmd_bench(args, command: str) -> int:
                      batch_size=args.batch_size, lr=args.lr, seed=args.seed, throughput_batch=args.throughput_batch,
                      judge_steps=args.judge_steps, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
                      levels=args.levels, overrides=sampling_overrides(args), command=command, progress=not args.no_progress, ema=args.ema,
-                     device=select_device(args.device))
+                     device=select_device(args.device), ae_budget=bench_autoencoder_budget(args, budget),
+                     ae_batch_size=args.ae_batch_size)
     print(f"{len(rows)} rows -> {Path(args.out) / 'results.json'}; report: {Path(args.out) / 'report.md'}")
     return 0
 
@@ -247,11 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
     from genstrat.model_io import SIZES
 
     parser = argparse.ArgumentParser(prog="genstrat", description="Generation strategies, trained and measured side by side.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,bench,report,demo}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,train-autoencoder,sample,bench,report,demo}")
 
     p = sub.add_parser("train", help="train one strategy on one dataset")
     add_data(p)
-    p.add_argument("--strategy", required=True, help="ar, nar (= nar-end), nar-length, mask-predict, latent, coarse-to-fine or diffusion")
+    p.add_argument("--strategy", required=True, help="ar, nar (= nar-end), nar-length, mask-predict, latent, coarse-to-fine, diffusion, "
+                   "or two-stage:<prior> (e.g. two-stage:ar, with --autoencoder)")
+    p.add_argument("--autoencoder", default=None, help="two-stage strategies: the folder genstrat train-autoencoder wrote")
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=positive_float)
     budget.add_argument("--steps", type=positive_int)
@@ -265,6 +321,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)")
     p.add_argument("--ema", type=positive_float, default=None, help="keep an exponential moving average of the weights (e.g. 0.999) and save it")
     add_sampling(p)
+    add_common(p)
+
+    p = sub.add_parser("train-autoencoder", help="train the image auto-encoder of two-stage generation and report its reconstructions")
+    add_data(p)
+    p.add_argument("--quantizer", choices=("fsq", "continuous"), default="fsq",
+                   help="fsq: discrete codes (priors ar, mask-predict, nar, latent); continuous: latents for diffusion")
+    p.add_argument("--factor", type=positive_int, default=None, help="downsampling per side (default 4 for 28x28 -> 7x7, 2 for 8x8)")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--minutes", type=positive_float)
+    budget.add_argument("--steps", type=positive_int)
+    p.add_argument("--out", required=True, help="auto-encoder folder to write")
+    p.add_argument("--resume", action="store_true", help="continue the training state saved in --out")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=positive_float, default=2e-3)
+    p.add_argument("--judge-steps", type=positive_int, default=2000, help="training steps of the judge that scores reconstructions")
     add_common(p)
 
     p = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid")
@@ -296,6 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--throughput-batch", type=positive_int, default=100)
         p.add_argument("--ema", type=positive_float, default=None, help="train with an exponential moving average of the weights (e.g. 0.999)")
         p.add_argument("--judge-steps", type=positive_int, default=2000, help="training steps of the judge (images) or reference AR (text)")
+        ae = p.add_mutually_exclusive_group()
+        ae.add_argument("--ae-minutes", type=positive_float, default=None,
+                        help="two-stage rows: the auto-encoder's share of --train-minutes (default 30%%); the prior gets the rest")
+        ae.add_argument("--ae-steps", type=positive_int, default=None, help="two-stage rows with --train-steps: auto-encoder steps (default the same)")
+        p.add_argument("--ae-batch-size", type=positive_int, default=128, help="two-stage rows: the auto-encoder's batch size")
         add_sampling(p)
         add_common(p)
 
@@ -311,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return cmd_train(args)
+        if args.command == "train-autoencoder":
+            return cmd_train_autoencoder(args)
         if args.command == "sample":
             return cmd_sample(args)
         if args.command == "bench":

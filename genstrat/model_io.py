@@ -7,7 +7,7 @@ from pathlib import Path
 from genstrat.checkpoint import load_weights, read_config
 from genstrat.errors import GenstratError
 from genstrat.nn import Backbone, BackboneConfig
-from genstrat.strategies import SamplingOptions, Strategy, get_strategy
+from genstrat.strategies import SamplingOptions, Strategy, TwoStage, get_strategy
 from genstrat.units import units_from_dict
 
 SIZES = {  # backbone sizes by name: (d_model, n_layers, n_heads)
@@ -28,9 +28,9 @@ def build_model(strategy: Strategy, units, num_classes: int, size: str = "small"
         raise GenstratError(f"strategy '{strategy.name}' generates {' or '.join(strategy.modalities)}, not {kind}; "
                             f"pick another strategy or dataset")
     d, layers, heads = SIZES[size]
-    strategy.bind(units)
-    options = {"seq_len": units.seq_len, "context_len": context_len, **strategy.backbone_options()}
-    cfg = BackboneConfig(vocab_size=units.vocab_size, num_classes=num_classes, d_model=d, n_layers=layers, n_heads=heads,
+    space = strategy.bind(units).model_units  # two-stage: the backbone works over the auto-encoder's codes
+    options = {"seq_len": space.seq_len, "context_len": context_len, **strategy.backbone_options()}
+    cfg = BackboneConfig(vocab_size=space.vocab_size, num_classes=num_classes, d_model=d, n_layers=layers, n_heads=heads,
                          dropout=dropout, causal=strategy.causal, **options)
     return Backbone(cfg)
 
@@ -51,6 +51,9 @@ def load_model(folder: str | Path) -> tuple[Backbone, Strategy, dict]:
     """(model in eval mode, its strategy, its config) from a checkpoint folder; clear errors otherwise."""
     config = read_config(Path(folder))
     strategy = get_strategy(config["strategy"])
+    if isinstance(strategy, TwoStage):  # a two-stage checkpoint carries its auto-encoder
+        from genstrat.autoencoding import load_autoencoder
+        strategy.attach(load_autoencoder(Path(folder) / "autoencoder"))
     try:
         cfg = BackboneConfig(**config["backbone"])
         strategy.bind(units_from_dict(config["units"]))

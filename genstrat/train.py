@@ -92,6 +92,7 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     When ``out`` is given, checkpoints (``config`` + weights + training state) go there.
     """
     rank, size = world()
+    data = strategy.training_data(data)  # two-stage: the codes of every training image
     if batch_size < 1 or batch_size % size:
         raise GenstratError(f"--batch-size {batch_size} must be a positive multiple of the number of processes ({size})")
     device = next(model.parameters()).device
@@ -104,7 +105,7 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
         raise GenstratError(f"--ema must be between 0 and 1 (e.g. 0.999), got {ema}")
     average = {k: v.detach().clone() for k, v in model.state_dict().items()} if ema else None
     if resume:
-        step, elapsed, ema_loss = restore_training(out, model, optimizer, data_rng, rank, average)
+        step, elapsed, ema_loss = restore_training(out, model, optimizer, data_rng, rank, average, device)
     net = DistributedModel(model) if size > 1 else model
     local = slice(rank * batch_size // size, (rank + 1) * batch_size // size)
 
@@ -116,7 +117,8 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
         tensors, groups = optimizer_tensors(optimizer)
         state = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **{f"optim.{k}": v for k, v in tensors.items()},
                  **{f"ema.{k}": v for k, v in (average or {}).items()},
-                 "rng.data": data_rng.get_state(), "rng.torch": torch.get_rng_state()}
+                 "rng.data": data_rng.get_state(), "rng.torch": torch.get_rng_state(),
+                 **({"rng.cuda": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})}
         meta = {"step": step, "elapsed_s": elapsed, "ema_loss": ema_loss, **groups}
         write_tensors(out / STATE_FILE, state, metadata={"state": json.dumps(meta)})
         if average is not None:
@@ -177,7 +179,7 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
 
 
 def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generator, rank: int,
-                     average: dict | None = None) -> tuple[int, float, float | None]:
+                     average: dict | None = None, device: torch.device | None = None) -> tuple[int, float, float | None]:
     if out is None or not (out / STATE_FILE).is_file():
         raise GenstratError(f"cannot resume: {out} holds no training state ({STATE_FILE}); train without --resume first")
     tensors, metadata = read_tensors(out / STATE_FILE, "training state", with_metadata=True)
@@ -191,6 +193,8 @@ def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generat
         data_rng.set_state(tensors["rng.data"])
         if rank == 0:
             torch.set_rng_state(tensors["rng.torch"])
+            if device is not None and device.type == "cuda" and "rng.cuda" in tensors:  # masks and noise drawn on the GPU
+                torch.cuda.set_rng_state(tensors["rng.cuda"], device)
     except (KeyError, ValueError, RuntimeError, json.JSONDecodeError) as e:
         raise GenstratError(f"training state in {out} does not match this model or is incomplete ({e.__class__.__name__}: "
                             f"{str(e)[:100]}); start a new run with a new --out") from None

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from genstrat.eval.judging import fit_judge, real_images, score
+from genstrat.eval.reconstruction import reconstruction_metrics
 from genstrat.eval.references import independent_row, real_row
 from genstrat.eval.reference_lm import fit_reference, perplexity
 from genstrat.eval.text_metrics import distinct_n, probe_scores
@@ -46,6 +47,10 @@ class ImageEvaluator:
         real = real_row(self.data, self.judge, self.reference_features, self.n, generator)
         return [{**real, "judge_test_accuracy": round(self.meta["judge_test_accuracy"], 4)},
                 independent_row(self.data, self.judge, self.reference_features, self.n, generator)]
+
+    def reconstruction(self, autoencoder, generator: torch.Generator) -> dict:
+        """The auto-encoder's reconstructions of n held-out images, judged like samples (two-stage's floor)."""
+        return reconstruction_metrics(autoencoder, self.data, self.judge, self.reference_features, self.n, generator)
 
     def score(self, units: torch.Tensor, cond: torch.Tensor) -> dict:
         return score(self.judge, self.data.units.decode(units), cond, self.reference_features)

@@ -28,7 +28,8 @@ from genstrat.bench.evaluators import evaluator_for
 from genstrat.eval.timing import median_seconds
 from genstrat.model_io import build_model, checkpoint_config
 from genstrat.report.markdown import write_report
-from genstrat.strategies import get_strategy
+from genstrat.autoencoding import autoencoder_config, copy_autoencoder, fit_autoencoder
+from genstrat.strategies import TwoStage, get_strategy
 from genstrat.train import Budget, train
 
 
@@ -53,12 +54,42 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def file_name(strategy_name: str) -> str:
+    """A strategy's name as a file or folder name ("two-stage:ar" -> "two-stage-ar": a colon would read as a URL scheme in links)."""
+    return strategy_name.replace(":", "-")
+
+
+def fit_stage_one(strategy, data, budget: Budget, folder: Path, evaluator, generator, **training) -> dict:
+    """Train the auto-encoder a two-stage row needs, encode the training set (timed with it) and judge its reconstructions."""
+    start = time.perf_counter()
+    model, summary = fit_autoencoder(data, autoencoder_config(data, strategy.quantizer), budget, folder, **training)
+    strategy.attach(model)
+    strategy.bind(data.units)
+    encoded = strategy.training_data(data)
+    seconds = time.perf_counter() - start  # training, saving and encoding the training set
+    row = {"strategy": f"reconstruction:{strategy.quantizer}", **evaluator.reconstruction(model, generator), "n": evaluator.n,
+           "ae_seconds": round(seconds, 2), "ae_train_steps": summary["steps"]}
+    return {"model": model, "encoded": encoded, "seconds": round(seconds, 2), "steps": summary["steps"], "row": row}
+
+
+def remaining_budget(budget: Budget, used_seconds: float) -> Budget:
+    """A two-stage prior's budget: with minutes, what the auto-encoder left; with steps, the same steps."""
+    if budget.steps is not None:
+        return budget
+    left = budget.minutes - used_seconds / 60
+    if left <= 0:
+        raise GenstratError(f"the auto-encoder took {used_seconds / 60:.1f} of the {budget.minutes} training minutes and left none "
+                            f"for the prior; give a smaller --ae-minutes")
+    return Budget(minutes=left)
+
+
 def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path, *, budget: Budget,
               n: int | None = None, size: str = "small", batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
               throughput_batch: int = 100, latency_repeats: int = 5, judge_steps: int = 2000,
               data_dir: str | None = None, image_size: int | None = None, channels: int | None = None,
               levels: int | None = None, overrides: dict | None = None, command: str = "", progress: bool = True,
-              device: torch.device | None = None, ema: float | None = None) -> list[dict]:
+              device: torch.device | None = None, ema: float | None = None, ae_budget: Budget | None = None,
+              ae_batch_size: int = 128) -> list[dict]:
     if n is not None and n < 2:
         raise GenstratError(f"--n must be at least 2 (a Fréchet distance needs a covariance), got {n}")
     if any(s < 1 for s in steps):
@@ -78,14 +109,27 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
     common = {"data": data.name, "n_test": evaluator.meta["n_test"]}
     rows = [{**common, **r} for r in evaluator.reference_rows(gen)]
     conditions = data.conditions(n, torch.Generator().manual_seed(seed + 2))
-    strips = {}
+    strips, autoencoders = {}, {}
     for strategy in chosen:
+        stage_one, strategy_budget = {}, budget
+        if isinstance(strategy, TwoStage):  # train (once per kind) the auto-encoder; its time counts against this row
+            if strategy.quantizer not in autoencoders:
+                autoencoders[strategy.quantizer] = fit_stage_one(
+                    strategy, data, ae_budget or budget, out / "autoencoders" / strategy.quantizer, evaluator, gen, batch_size=ae_batch_size,
+                    lr=lr, seed=seed, progress=progress, device=device)
+                rows.append({**common, **autoencoders[strategy.quantizer]["row"]})
+            stage = autoencoders[strategy.quantizer]
+            strategy.attach(stage["model"], stage["encoded"])
+            stage_one = {"ae_quantizer": strategy.quantizer, "ae_seconds": stage["seconds"], "ae_train_steps": stage["steps"]}
+            strategy_budget = remaining_budget(budget, stage["seconds"])
         torch.manual_seed(seed)
         model = build_model(strategy, data.units, data.num_classes, size=size, context_len=data.context_len).to(device)
         base_options = options = strategy.sampling_defaults().merged(**(overrides or {}))
-        ckpt = out / "checkpoints" / strategy.name
+        ckpt = out / "checkpoints" / file_name(strategy.name)
+        if stage_one:
+            copy_autoencoder(out / "autoencoders" / strategy.quantizer, ckpt)
         config = checkpoint_config(strategy, model, data, options, training={})
-        summary = train(strategy, model, data, budget, batch_size=batch_size, lr=lr, seed=seed, out=ckpt, config=config,
+        summary = train(strategy, model, data, strategy_budget, batch_size=batch_size, lr=lr, seed=seed, out=ckpt, config=config,
                         progress=progress, desc=f"train {strategy.name}", ema=ema)
         likelihood = evaluator.own_likelihood(strategy, model, device)
         for k, override in strategy.sweep(data.units.seq_len, steps):
@@ -103,17 +147,17 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
             throughput = throughput_batch / sorted(full)[len(full) // 2]
             row = {**common, "strategy": strategy.name, **override, "steps": k, "nfe": nfe, "latency_b1_s": round(latency, 5),
                    "throughput_per_s": round(throughput, 2), "throughput_batch": throughput_batch, **quality, "n": n,
-                   "train_budget": budget.__dict__, "train_steps": summary["steps"], "train_seconds": summary["seconds"],
+                   "train_budget": budget.__dict__, "train_steps": summary["steps"], "train_seconds": summary["seconds"], **stage_one,
                    "train_loss": round(summary["loss"], 4), "ema": ema, "params": model.num_params(), "model_size": size,
                    "sampling": options.to_dict(), **likelihood}
-            shown = evaluator.show(units, conditions, out / "samples" / "-".join([strategy.name, *map(str, override.values()), str(k)]))
+            shown = evaluator.show(units, conditions, out / "samples" / "-".join([file_name(strategy.name), *map(str, override.values()), str(k)]))
             row["grid"] = str(shown.relative_to(out))
             rows.append(row)
             if progress:
                 tqdm.write(f"{strategy.name:>14} steps={k:<4} nfe={nfe:<4} {evaluator.quality_key}={row[evaluator.quality_key]:.4g} "
                            + (f"agree={row['agree']:.3f} " if "agree" in row else f"valid={row['valid']:.3f} " if "valid" in row else "")
                            + f"latency_b1={latency * 1000:.1f} ms throughput={throughput:.1f}/s")
-        strips[strategy.name] = str(evaluator.versions(strategy, model, base_options, out / "versions" / strategy.name, seed).relative_to(out))
+        strips[strategy.name] = str(evaluator.versions(strategy, model, base_options, out / "versions" / file_name(strategy.name), seed).relative_to(out))
     meta = {"versions": strips, "command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "python": sys.version.split()[0],
             "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
             "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""), "n": n,

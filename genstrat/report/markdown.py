@@ -13,7 +13,13 @@ TEXT_COLUMNS = [("strategy", "strategy"), ("steps", "steps"), ("nfe", "NFE"), ("
                 ("mean_length", "mean length"), ("bits_per_char", "own bits/char")]
 COLUMNS = [("strategy", "strategy"), ("sampler", "sampler"), ("steps", "steps"), ("nfe", "NFE"), ("latency_b1_s", "batch-1 latency (s)"),
            ("throughput_per_s", "throughput (img/s)"), ("agree", "agreement"), ("fd", "Fréchet"),
-           ("diversity", "diversity"), ("nll_bits_per_unit", "NLL (bits/unit)")]
+           ("diversity", "diversity"), ("nll_bits_per_unit", "NLL (bits/unit)"), ("psnr", "PSNR (dB)"),
+           ("code_perplexity", "code perplexity"), ("dead_codes", "dead codes"), ("ae_seconds", "auto-encoder s")]
+
+
+def is_reference(row: dict) -> bool:
+    """Rows measured without sampling: real data, independent units, an auto-encoder's reconstructions."""
+    return row["strategy"] in ("real", "independent") or row["strategy"].startswith("reconstruction:")
 
 
 def cell(value) -> str:
@@ -37,7 +43,7 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
     text_data = meta.get("kind") == "text"
     y_key = meta.get("quality_key", "fd")
     y_label = meta.get("quality_label", "Fréchet distance (judge features; lower is better)")
-    references = [r for r in rows if r["strategy"] in ("real", "independent")]
+    references = [r for r in rows if is_reference(r)]
     generated = [r for r in rows if r not in references]
     plots = []
     if generated:
@@ -63,7 +69,10 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
                  f"against the {rows[0]['n_test']} held-out images (a different n gives a different number).",
                  "",
                  "Reference rows: `real` = real training images vs held-out; `independent` = every pixel drawn independently "
-                 "from its per-class marginal (what one-shot NAR tends to without a latent vector).",
+                 "from its per-class marginal (what one-shot NAR tends to without a latent vector)"
+                 + ("; `reconstruction:*` = held-out images through an auto-encoder (the floor of its two-stage rows; "
+                    "its training and encoding seconds count against every two-stage row that uses it)." if any(
+                        r["strategy"].startswith("reconstruction:") for r in rows) else "."),
                  "", table(rows), ""]
     text += [f"Pareto front (batch-1 latency vs {y_key}): " + ", ".join(f"{series(generated[i])} ({generated[i]['steps']})" for i in front), ""]
     for p in plots:

@@ -30,7 +30,7 @@ def series(row: dict) -> str:
 def plot_quality_vs(rows: list[dict], x_key: str, x_label: str, path: Path, references: list[dict], y_key: str = "fd",
                     y_label: str = "Fréchet distance (judge features; lower is better)") -> Path:
     rows = [r for r in rows if r.get(x_key) and r.get(y_key) is not None]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     for s in sorted({series(r) for r in rows}):
         pts = sorted((r for r in rows if series(r) == s), key=lambda r: r[x_key])
         ax.plot([r[x_key] for r in pts], [r[y_key] for r in pts], "o-", label=s)
@@ -39,7 +39,7 @@ def plot_quality_vs(rows: list[dict], x_key: str, x_label: str, path: Path, refe
     front = pareto_front([(r[x_key], r[y_key]) for r in rows])
     if front:
         ax.plot([rows[i][x_key] for i in front], [rows[i][y_key] for i in front], "k--", lw=1, label="Pareto front")
-    for ref, style in zip(references, (":", "-.")):
+    for ref, style in zip(references, (":", "-.", (0, (1, 4)), (0, (3, 3)))):
         if ref.get(y_key) is None:
             continue
         ax.axhline(max(ref[y_key], 1e-4), color="grey", ls=style, lw=1, label=f"{ref['strategy']} reference")
@@ -49,7 +49,7 @@ def plot_quality_vs(rows: list[dict], x_key: str, x_label: str, path: Path, refe
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     ax.set_title("quality vs " + x_label, fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: never hides a point
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

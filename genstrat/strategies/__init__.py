@@ -11,14 +11,18 @@ from genstrat.strategies.latent import LatentNAR
 from genstrat.strategies.mask_predict import MaskPredict
 from genstrat.strategies.nar import EndCutNAR, OneShot
 from genstrat.strategies.nar_length import LengthFirstNAR
+from genstrat.strategies.two_stage import PREFIX as TWO_STAGE, TwoStage
 
 STRATEGIES = {cls.name: cls for cls in (AutoRegressive, OneShot, EndCutNAR, LengthFirstNAR, MaskPredict, LatentNAR, CoarseToFine, Diffusion)}
 
 
 def get_strategy(name: str) -> Strategy:
+    """A fresh strategy by name; ``two-stage:<prior>`` wraps the prior named after the colon."""
+    if name.startswith(TWO_STAGE):
+        return TwoStage(get_strategy(name[len(TWO_STAGE):]))
     if name not in STRATEGIES:
-        raise GenstratError(f"unknown strategy '{name}'; choose one of: {', '.join(STRATEGIES)}")
+        raise GenstratError(f"unknown strategy '{name}'; choose one of: {', '.join(STRATEGIES)}, or {TWO_STAGE}<one of them>")
     return STRATEGIES[name]()
 
 
-__all__ = ["STRATEGIES", "get_strategy", "Strategy", "SamplingOptions", "Generation"]
+__all__ = ["STRATEGIES", "TwoStage", "get_strategy", "Strategy", "SamplingOptions", "Generation"]

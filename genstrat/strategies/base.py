@@ -63,6 +63,15 @@ class Strategy:
         return self
 
     @property
+    def model_units(self):
+        """The unit space the backbone works in: the data's own (two-stage: the auto-encoder's codes)."""
+        return self.units
+
+    def training_data(self, data):
+        """The dataset the training loop draws batches from (two-stage: the codes of every image)."""
+        return data
+
+    @property
     def on_text(self) -> bool:
         """True when bound to a variable-length unit space (text: rows end with END, then PAD)."""
         return bool(getattr(getattr(self, "units", None), "variable_length", False))

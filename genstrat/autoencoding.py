@@ -1,0 +1,79 @@
+"""Train, save and load the image auto-encoder of two-stage generation.
+
+Training goes through the same loop as every strategy (``train.py``: cosine schedule, atomic
+checkpoints, resume, NaN guard), with a reconstruction objective in place of a strategy's loss
+and no label dropout (the auto-encoder ignores labels). A checkpoint is a folder with
+``config.json`` (kind ``autoencoder``) and ``model.safetensors``; a two-stage checkpoint keeps a
+copy of its auto-encoder in its ``autoencoder/`` sub-folder, so it is self-contained.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from genstrat.checkpoint import FORMAT, load_weights, read_json
+from genstrat.errors import GenstratError
+from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig, default_factor
+from genstrat.train import Budget, train
+
+FILES = ("config.json", "model.safetensors")
+
+
+class Reconstruction:
+    """The auto-encoder's training objective, in the shape ``train`` expects of a strategy."""
+
+    name = "autoencoder"
+
+    def __init__(self, pixel_units):
+        self.units = pixel_units
+
+    def training_data(self, data):
+        return data
+
+    def loss(self, model, units, cond):
+        return model.loss(self.units.decode(units))
+
+
+def autoencoder_config(data, quantizer: str = "fsq", factor: int | None = None, **options) -> AutoencoderConfig:
+    if data.kind != "image":
+        raise GenstratError(f"auto-encoders compress images; {data.name} is {data.kind}")
+    c, h, w = data.units.shape
+    return AutoencoderConfig(channels=c, height=h, width=w, factor=factor or default_factor(h, w), quantizer=quantizer, **options)
+
+
+def fit_autoencoder(data, cfg: AutoencoderConfig, budget: Budget, out: Path, *, batch_size: int = 128, lr: float = 2e-3,
+                    seed: int = 0, resume: bool = False, progress: bool = True, device=None) -> tuple[Autoencoder, dict]:
+    """Train an auto-encoder on ``data``'s training images; checkpoints go to ``out``. Returns (model in eval mode, summary)."""
+    torch.manual_seed(seed)
+    model = Autoencoder(cfg).to(device or "cpu")
+    config = {"kind": "autoencoder", "autoencoder": cfg.to_dict(), "data": data.spec, "units": data.units.to_dict()}
+    summary = train(Reconstruction(data.units), model, data, budget, batch_size=batch_size, lr=lr, cond_drop=0.0, seed=seed,
+                    out=out, config=config, resume=resume, progress=progress, desc=f"train autoencoder ({cfg.quantizer})")
+    return model.eval(), summary
+
+
+def load_autoencoder(folder: str | Path) -> Autoencoder:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GenstratError(f"auto-encoder {folder} does not exist; give the folder that `genstrat train-autoencoder --out` wrote")
+    config = read_json(folder / "config.json", "auto-encoder config")
+    if config.get("format") != FORMAT or config.get("kind") != "autoencoder" or "autoencoder" not in config:
+        raise GenstratError(f"{folder / 'config.json'} is not a genstrat auto-encoder config; give a `genstrat train-autoencoder` folder")
+    try:
+        model = Autoencoder(AutoencoderConfig.from_dict(config["autoencoder"]))
+    except (TypeError, ValueError) as e:
+        raise GenstratError(f"auto-encoder config in {folder} is malformed ({e}); the file is corrupt or from another version") from None
+    load_weights(folder, model)
+    return model.eval()
+
+
+def copy_autoencoder(source: Path, checkpoint: Path) -> None:
+    """Put the auto-encoder's files into ``checkpoint/autoencoder`` (a two-stage checkpoint carries its decoder)."""
+    target = Path(checkpoint) / "autoencoder"
+    target.mkdir(parents=True, exist_ok=True)
+    if Path(source).resolve() != target.resolve():
+        for name in FILES:
+            shutil.copyfile(Path(source) / name, target / name)

@@ -1,0 +1,106 @@
+"""`two-stage:<prior>`: compress with a learned auto-encoder, generate the codes, decode.
+
+The lecture's second fix, and the shape of VQ-VAE / VQGAN + transformer (van den Oord et al.
+2017; Esser et al. 2021) with ``ar`` as the prior, MaskGIT (Chang et al. 2022) with
+``mask-predict``, and latent diffusion (Rombach et al. 2022) with ``diffusion`` over continuous
+latents. The auto-encoder (``nn/autoencoder.py``) is trained first and frozen; the prior is any
+image strategy, unchanged, bound to the codes' unit space (``units/codes.py``) instead of
+pixels: on MNIST, 7 x 7 = 49 codes instead of 784 pixels, so pixel AR's 784 sequential steps
+become 49.
+
+From the outside a two-stage strategy generates pixels like any other: ``generate`` runs the
+prior, decodes its codes (one decoder pass, not counted as a sequential network evaluation of
+the prior, but inside every timing) and quantises the images to the data's levels. Every
+intermediate version of the prior goes through the decoder before the callback sees it (the
+Midjourney view). Training sees the codes of every training image, computed once
+(``training_data``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from genstrat.errors import GenstratError
+from genstrat.strategies.base import Generation, Strategy
+from genstrat.units.codes import CodeUnits
+
+PREFIX = "two-stage:"
+
+
+class TwoStage(Strategy):
+    modalities = ("image",)
+
+    def __init__(self, prior: Strategy):
+        if isinstance(prior, TwoStage) or "image" not in prior.modalities or prior.name == "coarse-to-fine":
+            raise GenstratError(f"'{prior.name}' cannot be a two-stage prior (coarse-to-fine shrinks pixels, not codes); "
+                                f"use {PREFIX}ar, {PREFIX}mask-predict, {PREFIX}nar, {PREFIX}latent or {PREFIX}diffusion")
+        self.prior = prior
+        self.name = PREFIX + prior.name
+        self.causal = prior.causal
+        self.default_options = prior.default_options
+        self.autoencoder, self.encoded = None, None
+
+    @property
+    def quantizer(self) -> str:
+        """The auto-encoder kind this prior needs: continuous latents for diffusion, discrete codes otherwise."""
+        return "continuous" if self.prior.backbone_options().get("continuous") else "fsq"
+
+    def attach(self, autoencoder, encoded=None) -> "TwoStage":
+        """Use this (trained) auto-encoder; ``encoded`` = its codes of the training data, when already computed."""
+        if autoencoder.cfg.quantizer != self.quantizer:
+            raise GenstratError(f"{self.name} needs a '{self.quantizer}' auto-encoder, got a '{autoencoder.cfg.quantizer}' one; "
+                                f"train one with genstrat train-autoencoder --quantizer {self.quantizer}")
+        self.autoencoder, self.encoded = autoencoder.eval(), encoded
+        return self
+
+    def bind(self, units) -> "TwoStage":
+        if self.autoencoder is None:
+            raise GenstratError(f"{self.name} needs an auto-encoder: pass --autoencoder DIR (made by genstrat train-autoencoder)")
+        ae = self.autoencoder.cfg
+        if (ae.channels, ae.height, ae.width) != tuple(units.shape):
+            raise GenstratError(f"the auto-encoder was trained on {ae.channels}x{ae.height}x{ae.width} images but the data has "
+                                f"{'x'.join(map(str, units.shape))}; train one on this data")
+        self.units = units
+        self.codes = CodeUnits.of(self.autoencoder)
+        self.prior.bind(self.codes)
+        return self
+
+    @property
+    def model_units(self):
+        return self.codes
+
+    def backbone_options(self):
+        return self.prior.backbone_options()
+
+    def steps_for(self, seq_len, requested):
+        return self.prior.steps_for(self.codes.seq_len, requested)
+
+    def sweep(self, seq_len, steps):
+        return self.prior.sweep(self.codes.seq_len, steps)
+
+    def encode(self, units: torch.Tensor) -> torch.Tensor:
+        """Pixel units -> code units (int16: up to 1,024 codes or 256 levels)."""
+        self.autoencoder.to("cpu")
+        return self.codes.encode(self.units.decode(units.long())).to(torch.int16)
+
+    def training_data(self, data):
+        """The dataset with every image replaced by its codes (computed once per auto-encoder)."""
+        if self.encoded is None:
+            from dataclasses import replace
+            self.encoded = replace(data, units=self.codes, train_units=self.encode(data.train_units),
+                                   test_units=self.encode(data.test_units))
+        return self.encoded
+
+    def loss(self, model, units, cond):
+        """``units`` are codes here: the training loop draws its batches from ``training_data``."""
+        return self.prior.loss(model, units, cond)
+
+    def to_pixels(self, codes: torch.Tensor) -> torch.Tensor:
+        self.autoencoder.to(codes.device)
+        return self.units.encode(self.codes.decode(codes))
+
+    @torch.no_grad()
+    def generate(self, model, cond, steps, generator, on_version=None, options=None):
+        relay = None if on_version is None else (lambda i, codes: on_version(i, self.to_pixels(codes)))
+        out = self.prior.generate(model, cond, steps, generator, on_version=relay, options=options)
+        return Generation(units=self.to_pixels(out.units), nfe=out.nfe)

@@ -1,0 +1,142 @@
+"""Two-stage generation: the auto-encoder, codes as a unit space, any strategy as the prior."""
+
+import json
+
+import pytest
+import torch
+
+from genstrat.autoencoding import autoencoder_config, fit_autoencoder, load_autoencoder
+from genstrat.cli import main
+from genstrat.errors import GenstratError
+from genstrat.eval.reconstruction import reconstruction_metrics
+from genstrat.model_io import build_model, load_model
+from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig
+from genstrat.strategies import TwoStage, get_strategy
+from genstrat.train import Budget, train
+from genstrat.units.codes import CodeUnits
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, digits):
+    """An FSQ auto-encoder trained briefly on digits (8x8 -> 4x4 codes)."""
+    folder = tmp_path_factory.mktemp("ae") / "fsq"
+    model, summary = fit_autoencoder(digits, autoencoder_config(digits, "fsq"), Budget(steps=150), folder, batch_size=64,
+                                     progress=False)
+    return model, folder
+
+
+@pytest.mark.parametrize("quantizer", ["fsq", "continuous"])
+def test_codes_round_trip_shapes_and_ranges(quantizer):
+    ae = Autoencoder(AutoencoderConfig(1, 28, 28, factor=4, quantizer=quantizer)).eval()
+    units = CodeUnits.of(ae)
+    images = torch.rand(3, 1, 28, 28)
+    codes = units.encode(images)
+    per_position = 1 if quantizer == "fsq" else ae.cfg.code_channels
+    assert codes.shape == (3, 7 * 7 * per_position) == (3, units.seq_len)
+    assert 0 <= codes.min() and codes.max() < units.vocab_size
+    # decoding the codes equals decoding the latent the encoder made (up to the 256-level rounding of continuous latents)
+    assert torch.allclose(units.decode(codes), ae.decode(ae.latent(images)).detach(), atol=1e-3)
+    masked = torch.full_like(codes, units.vocab_size)  # a MASK id in an intermediate version still decodes
+    assert units.decode(masked).shape == (3, 1, 28, 28)
+
+
+def test_autoencoder_config_errors():
+    with pytest.raises(GenstratError, match="do not divide"):
+        AutoencoderConfig(1, 28, 28, factor=8)
+    with pytest.raises(GenstratError, match="power of 2"):
+        AutoencoderConfig(1, 24, 24, factor=3)
+    with pytest.raises(GenstratError, match="unknown quantizer"):
+        AutoencoderConfig(1, 8, 8, quantizer="vq")
+    with pytest.raises(GenstratError, match="1,024"):
+        AutoencoderConfig(1, 8, 8, fsq_levels=[8, 8, 8, 8])
+
+
+def test_training_improves_reconstructions_and_reloads(trained, digits):
+    model, folder = trained
+    from genstrat.eval.judging import fit_judge, real_images
+    from genstrat.nn.judge import judge_outputs
+
+    judge, _ = fit_judge(digits, steps=100, progress=False)
+    reference, _ = judge_outputs(judge, real_images(digits, "test")[0])
+    fresh = Autoencoder(model.cfg).eval()
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    before = reconstruction_metrics(fresh, digits, judge, reference, 200, g())
+    after = reconstruction_metrics(model, digits, judge, reference, 200, g())
+    assert after["psnr"] > before["psnr"] + 3, (before, after)
+    assert after["code_perplexity"] > 10 and after["dead_codes"] < after["codebook_size"]
+    again = load_autoencoder(folder)
+    images = digits.units.decode(digits.test_units[:20].long())
+    assert torch.equal(again.to_codes(images), model.to_codes(images))
+
+
+def test_two_stage_names_and_errors(trained, digits):
+    model, _ = trained
+    assert get_strategy("two-stage:ar").name == "two-stage:ar"
+    with pytest.raises(GenstratError, match="cannot be a two-stage prior"):
+        get_strategy("two-stage:coarse-to-fine")
+    with pytest.raises(GenstratError, match="cannot be a two-stage prior"):
+        get_strategy("two-stage:two-stage:ar")
+    with pytest.raises(GenstratError, match="unknown strategy"):
+        get_strategy("two-stage:gan")
+    with pytest.raises(GenstratError, match="needs a 'continuous' auto-encoder"):
+        get_strategy("two-stage:diffusion").attach(model)
+    with pytest.raises(GenstratError, match="needs an auto-encoder"):
+        get_strategy("two-stage:ar").bind(digits.units)
+
+
+@pytest.mark.parametrize("prior", ["ar", "mask-predict"])
+def test_prior_trains_on_codes_and_generates_pixels(trained, digits, prior):
+    model, _ = trained
+    strategy = get_strategy(f"two-stage:{prior}").attach(model)
+    net = build_model(strategy, digits.units, digits.num_classes, size="tiny")
+    assert net.cfg.seq_len == 16 and net.cfg.vocab_size == 1000  # 4x4 FSQ codes, not 64 pixels
+    codes = strategy.training_data(digits)
+    batch, cond = codes.train_batch(64, torch.Generator().manual_seed(0))
+    before = strategy.loss(net, batch, cond).item()
+    train(strategy, net, digits, Budget(steps=60), batch_size=64, lr=3e-3, progress=False)
+    assert strategy.loss(net, batch, cond).item() < before - 0.5
+    versions = []
+    out = strategy.generate(net, torch.tensor([3, 7]), 4, torch.Generator().manual_seed(0),
+                            on_version=lambda i, u: versions.append(u))
+    assert out.units.shape == (2, 64) and out.units.max() < digits.units.levels  # pixels come out
+    assert out.nfe == (16 if prior == "ar" else 4) and len(versions) == out.nfe
+    assert all(v.shape == (2, 64) for v in versions)
+
+
+def test_cli_train_autoencoder_train_prior_and_sample(tmp_path, capsys):
+    ae = tmp_path / "ae"
+    assert main(["train-autoencoder", "--data", "digits", "--quantizer", "continuous", "--steps", "20", "--out", str(ae),
+                 "--judge-steps", "30", "--no-progress"]) == 0
+    metrics = json.loads((ae / "metrics.json").read_text())
+    assert {"psnr", "agree", "fd"} <= set(metrics)
+    ckpt = tmp_path / "ldm"
+    assert main(["train", "--data", "digits", "--strategy", "two-stage:diffusion", "--steps", "5", "--size", "tiny",
+                 "--out", str(ckpt), "--no-progress"]) == 2
+    assert "needs --autoencoder" in capsys.readouterr().err
+    assert main(["train", "--data", "digits", "--strategy", "two-stage:diffusion", "--autoencoder", str(ae), "--steps", "5",
+                 "--size", "tiny", "--out", str(ckpt), "--no-progress"]) == 0
+    assert (ckpt / "autoencoder" / "model.safetensors").is_file()  # the checkpoint carries its decoder
+    net, strategy, _ = load_model(ckpt)
+    assert isinstance(strategy, TwoStage) and net.cfg.seq_len == 4 * 4 * 2
+    assert main(["sample", str(ckpt), "--label", "2", "--steps", "3", "--n", "4", "--out", str(tmp_path / "g.png"), "--versions"]) == 0
+    assert (tmp_path / "g-versions.gif").is_file()
+    (ckpt / "autoencoder" / "config.json").write_text("{not json")
+    assert main(["sample", str(ckpt), "--label", "2", "--out", str(tmp_path / "h.png")]) == 2
+    assert "auto-encoder config" in capsys.readouterr().err
+
+
+def test_bench_counts_the_autoencoder_against_two_stage_rows(tmp_path):
+    out = tmp_path / "bench"
+    assert main(["bench", "--data", "digits", "--strategies", "two-stage:ar,two-stage:nar", "--steps", "1", "--train-steps", "5",
+                 "--ae-steps", "10", "--n", "20", "--size", "tiny", "--judge-steps", "20", "--out", str(out), "--no-progress"]) == 0
+    rows = json.loads((out / "results.json").read_text())
+    recon = [r for r in rows if r["strategy"] == "reconstruction:fsq"]
+    assert len(recon) == 1 and recon[0]["ae_train_steps"] == 10  # trained once, shared by both priors
+    for name in ("two-stage:ar", "two-stage:nar"):
+        row = next(r for r in rows if r["strategy"] == name)
+        assert row["ae_seconds"] == recon[0]["ae_seconds"] > 0 and row["nfe"] == (16 if name == "two-stage:ar" else 1)
+    assert (out / "checkpoints" / "two-stage-ar" / "autoencoder" / "config.json").is_file()
+    assert "two-stage-ar" in (out / "report.md").read_text()
+    with pytest.raises(GenstratError, match="left none"):
+        from genstrat.bench.run import remaining_budget
+        remaining_budget(Budget(minutes=1), 61)
