@@ -18,6 +18,8 @@ Midjourney view). Training sees the codes of every training image, computed once
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from genstrat.errors import GenstratError
@@ -86,7 +88,6 @@ class TwoStage(Strategy):
     def training_data(self, data):
         """The dataset with every image replaced by its codes (computed once per auto-encoder)."""
         if self.encoded is None:
-            from dataclasses import replace
             self.encoded = replace(data, units=self.codes, train_units=self.encode(data.train_units),
                                    test_units=self.encode(data.test_units))
         return self.encoded
