@@ -224,11 +224,10 @@ def cmd_sample(args) -> int:
 
 
 def cmd_train_autoencoder(args) -> int:
-    import json
-
     import torch
 
     from genstrat.autoencoding import autoencoder_config, fit_autoencoder
+    from genstrat.checkpoint import write_json
     from genstrat.data import load_dataset
     from genstrat.eval.judging import fit_judge, real_images
     from genstrat.eval.reconstruction import reconstruction_metrics
@@ -245,7 +244,7 @@ def cmd_train_autoencoder(args) -> int:
     reference, _ = judge_outputs(judge, real_images(data, "test")[0])
     metrics = reconstruction_metrics(model, data, judge, reference, min(1000, data.test_units.shape[0]), torch.Generator().manual_seed(args.seed))
     metrics.update(judge_test_accuracy=round(accuracy, 4), train_steps=summary["steps"], train_seconds=summary["seconds"])
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(out / "metrics.json", metrics)  # atomic, like every file a command writes
     h, w = cfg.grid
     print(f"auto-encoder ({cfg.quantizer}) on {data.name}: {data.units.seq_len} pixels -> {h}x{w}x{code_description(cfg)} codes; "
           f"{summary['steps']} steps in {summary['seconds']:.0f} s; " + ", ".join(f"{k} {v}" for k, v in metrics.items()) + f"; checkpoint in {out}")
