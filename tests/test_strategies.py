@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from genstrat.errors import GenstratError
 from genstrat.nn import Backbone, BackboneConfig
 from genstrat.strategies import STRATEGIES, SamplingOptions, get_strategy
 from genstrat.strategies.mask_predict import cosine_schedule, masked_count_after
@@ -161,14 +162,16 @@ def test_latent_decoder_listens_to_z():
     assert mean.shape == log_var.shape == (2, model.cfg.latent_dim)
 
 
+@pytest.mark.parametrize("prediction", ["v_prediction", "epsilon"])
 @pytest.mark.parametrize("sampler, steps", [("ddpm", 50), ("ddim", 10), ("dpm-solver", 5), ("dpm-solver", 20)])
-def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, steps, monkeypatch):
-    """A denoiser that knows x_0 returns the exact noise; every sampler must then end exactly at x_0.
-    This checks the training schedule, the timestep plumbing and each scheduler's update together."""
+def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, steps, prediction, monkeypatch):
+    """A denoiser that knows x_0 returns the exact noise (or velocity); every sampler must then end exactly at x_0.
+    This checks the training schedule, the timestep plumbing, the prediction type and each scheduler's update together."""
     import genstrat.strategies.diffusion as diffusion
 
     strategy = get_strategy("diffusion")
     model = model_for(strategy)
+    model.cfg.prediction = prediction
     target = torch.randint(0, 4, (3, 16))
     x0 = strategy.to_values(target)
     abar = strategy.alphas_cumprod
@@ -180,7 +183,8 @@ def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, st
         def __call__(self, x, cond, cache=None, latent=None, attn_mask=None):
             a = abar[latent[:, 0].long()][:, None]
             eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
-            return torch.cat([torch.zeros(len(x), 1), eps], 1)[..., None]
+            out = eps if prediction == "epsilon" else a.sqrt() * eps - (1 - a).sqrt() * x0
+            return torch.cat([torch.zeros(len(x), 1), out], 1)[..., None]
 
     out = strategy.generate(Oracle(), torch.zeros(3, dtype=torch.long), steps, torch.Generator().manual_seed(0),
                             options=SamplingOptions(guidance=1.0, sampler=sampler))
@@ -188,9 +192,38 @@ def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, st
     assert torch.equal(out.units, target)
 
 
-def test_diffusion_training_target_is_the_noise(monkeypatch):
+@pytest.mark.parametrize("prediction", ["v_prediction", "epsilon"])
+def test_diffusion_loss_is_zero_only_for_its_own_target(prediction):
+    """New models learn the velocity v (Min-SNR weighted), earlier ones the noise; each loss vanishes exactly
+    when the model outputs its own target, and an untrained model has a loss of order 1."""
+    import genstrat.strategies.diffusion as diffusion
+
     strategy = get_strategy("diffusion")
     model = model_for(strategy)
-    units = torch.randint(0, 4, (8, 16))
-    loss = strategy.loss(model, units, torch.zeros(8, dtype=torch.long))
-    assert torch.isfinite(loss) and 0.5 < loss.item() < 2.0  # an untrained predictor of N(0, 1) noise: MSE near 1
+    assert model.cfg.prediction == "v_prediction"  # what new checkpoints record
+    model.cfg.prediction = prediction
+    units, cond = torch.randint(0, 4, (8, 16)), torch.zeros(8, dtype=torch.long)
+    torch.manual_seed(0)
+    untrained = strategy.loss(model, units, cond)
+    assert torch.isfinite(untrained) and 0.05 < untrained.item() < 2.0
+
+    class Exact:  # outputs the target for the noise the loss will draw next
+        cfg = model.cfg
+
+        def __call__(self, x, cond, latent=None):
+            return torch.cat([torch.zeros(len(x), 1), self.target], 1)[..., None]
+
+    torch.manual_seed(1)  # the loss draws t, then the noise, in this order
+    t = torch.randint(0, diffusion.TRAIN_STEPS, (8,))
+    eps = torch.randn(8, 16)
+    a = strategy.alphas_cumprod[t][:, None]
+    targets = {"epsilon": eps, "v_prediction": a.sqrt() * eps - (1 - a).sqrt() * strategy.to_values(units)}
+    for name, target in targets.items():
+        exact = Exact()
+        exact.target = target
+        torch.manual_seed(1)
+        loss = strategy.loss(exact, units, cond).item()
+        assert (loss < 1e-10) == (name == prediction), (prediction, name, loss)
+    model.cfg.prediction = "x0"
+    with pytest.raises(GenstratError, match="unknown diffusion prediction"):
+        strategy.loss(model, units, cond)

@@ -21,7 +21,9 @@ pre-LayerNorm blocks. Output: logits over the ``vocab_size`` unit values for eve
   length read at the last condition slot (NAT's length prediction, Gu et al. 2018 sec. 3.1;
   Mask-Predict's CMLM, Ghazvininejad et al. 2019 sec. 3).
 - with ``continuous=True`` the slots hold real values (a noisy image) and the head returns
-  one real value per slot (the predicted noise).
+  one real value per slot; ``prediction`` records what that value means to the strategy
+  (diffusion: the noise ``epsilon`` or the velocity ``v_prediction``), so a checkpoint is
+  always sampled with the target it was trained on.
 
 A :class:`KVCache` makes AR decoding touch one new slot per step; cached decoding gives the
 same logits as recomputing the whole prefix (tested).
@@ -50,6 +52,7 @@ class BackboneConfig:
     latent_dim: int = 0      # > 0: every slot also receives a vector (a random z, or diffusion's time features)
     posterior: bool = False  # build q(z | x, c) for a VAE strategy (needs latent_dim > 0)
     continuous: bool = False  # inputs are real values (B, T), output one real value per slot (diffusion)
+    prediction: str = "epsilon"  # continuous head: what it predicts (diffusion: "epsilon" or "v_prediction")
     context_len: int = 0     # > 0: the condition is this many preceding text tokens, not a class label
     length_classes: int = 0  # > 0: a head predicting the unit row's length (0 .. length_classes - 1)
 
