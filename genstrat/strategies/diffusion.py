@@ -8,11 +8,11 @@ values and sinusoidal features of t in every slot.
 What it predicts (``PREDICTION``): the velocity v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0
 (Salimans & Ho 2022, sec. 4 and appendix D), with the Min-SNR-gamma loss weight
 min(SNR_t, gamma) / (SNR_t + 1), SNR_t = abar_t / (1 - abar_t), gamma = 5 (Hang et al. 2023,
-sec. 3.4: the weighting that equals min(SNR, gamma) on the x_0 error). On digits at the
-bench's 640 updates this took DDPM-200 from Fréchet 308 (noise prediction, L_simple, DDPM
-eq. 14) to 132 (docs/benchmarks.md). Checkpoints trained on the noise
-(``prediction = "epsilon"`` in their backbone config) still load and sample as they were
-trained. Labels are dropped 10% of the time so sampling can use classifier-free guidance
+sec. 3.4: the weighting that equals min(SNR, gamma) on the x_0 error). On digits with the
+bench's ~640 updates, a same-seed comparison put DDPM-200 at Fréchet 372 with noise
+prediction and 132 with this (docs/benchmarks.md, "diffusion learning the velocity").
+Checkpoints trained on the noise (``prediction = "epsilon"`` in their backbone config) still
+load and sample as they were trained. Labels are dropped 10% of the time so sampling can use classifier-free guidance
 (Ho & Salimans 2022, eq. 6, applied to the model output).
 
 Sampling uses diffusers' schedulers (one ``set_timesteps`` / ``step`` interface each, told the
