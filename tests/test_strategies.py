@@ -201,6 +201,8 @@ def test_diffusion_loss_is_zero_only_for_its_own_target(prediction):
     strategy = get_strategy("diffusion")
     model = model_for(strategy)
     assert model.cfg.prediction == "v_prediction"  # what new checkpoints record
+    older = {k: v for k, v in model.cfg.to_dict().items() if k != "prediction"}
+    assert BackboneConfig(**older).prediction == "epsilon"  # configs written before the field: noise models
     model.cfg.prediction = prediction
     units, cond = torch.randint(0, 4, (8, 16)), torch.zeros(8, dtype=torch.long)
     torch.manual_seed(0)
