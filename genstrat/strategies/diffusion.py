@@ -12,8 +12,8 @@ sec. 3.4: the weighting that equals min(SNR, gamma) on the x_0 error). On digits
 bench's ~640 updates, a same-seed comparison put DDPM-200 at Fréchet 372 with noise
 prediction and 132 with this (docs/benchmarks.md, "diffusion learning the velocity").
 Checkpoints trained on the noise (``prediction = "epsilon"`` in their backbone config) still
-load and sample as they were trained. Labels are dropped 10% of the time so sampling can use classifier-free guidance
-(Ho & Salimans 2022, eq. 6, applied to the model output).
+load and sample as they were trained. Labels are dropped 10% of the time so sampling can use
+classifier-free guidance (Ho & Salimans 2022, eq. 6, applied to the model output).
 
 Sampling uses diffusers' schedulers (one ``set_timesteps`` / ``step`` interface each, told the
 prediction type): ``ddpm`` (ancestral, DDPM eq. 11), ``ddim`` (eta = 0, Song et al. 2021
@@ -41,12 +41,17 @@ PREDICTION = "v_prediction"  # what new models learn to predict; "epsilon" check
 SNR_GAMMA = 5.0              # Min-SNR-gamma loss weighting (Hang et al. 2023)
 
 
+def check_prediction(prediction: str) -> None:
+    """One clear line for a model config whose continuous head predicts something this file cannot read."""
+    if prediction not in PREDICTIONS:
+        raise GenstratError(f"unknown diffusion prediction '{prediction}' in the model config; expected one of: {', '.join(PREDICTIONS)}")
+
+
 def make_scheduler(name: str, prediction: str = PREDICTION):
     """A diffusers scheduler for ``name`` reading model outputs as ``prediction``, all sharing the training schedule."""
     from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
-    if prediction not in PREDICTIONS:
-        raise GenstratError(f"unknown diffusion prediction '{prediction}' in the model config; expected one of: {', '.join(PREDICTIONS)}")
+    check_prediction(prediction)
     common = dict(num_train_timesteps=TRAIN_STEPS, beta_schedule="squaredcos_cap_v2", prediction_type=prediction)
     if name == "ddpm":
         return DDPMScheduler(**common, clip_sample=True)
@@ -75,8 +80,7 @@ def weighted_error(predicted: torch.Tensor, x0: torch.Tensor, eps: torch.Tensor,
     ``v_prediction``: the squared velocity error weighted min(SNR, gamma) / (SNR + 1) (Min-SNR-gamma)."""
     if prediction == "epsilon":
         return F.mse_loss(predicted, eps)
-    if prediction not in PREDICTIONS:
-        raise GenstratError(f"unknown diffusion prediction '{prediction}' in the model config; expected one of: {', '.join(PREDICTIONS)}")
+    check_prediction(prediction)
     v = abar.sqrt()[:, None] * eps - (1 - abar).sqrt()[:, None] * x0
     snr = abar / (1 - abar)
     weight = snr.clamp(max=SNR_GAMMA) / (snr + 1)
