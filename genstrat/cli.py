@@ -275,7 +275,7 @@ def cmd_bench(args, command: str) -> int:
                      judge_steps=args.judge_steps, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
                      levels=args.levels, overrides=sampling_overrides(args), command=command, progress=not args.no_progress, ema=args.ema,
                      device=select_device(args.device), ae_budget=bench_autoencoder_budget(args, budget),
-                     ae_batch_size=args.ae_batch_size)
+                     ae_batch_size=args.ae_batch_size, resume=args.resume)
     print(f"{len(rows)} rows -> {Path(args.out) / 'results.json'}; report: {Path(args.out) / 'report.md'}")
     return 0
 
@@ -371,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="two-stage rows: the auto-encoder's share of --train-minutes (default 30%%); the prior gets the rest")
         ae.add_argument("--ae-steps", type=positive_int, default=None, help="two-stage rows with --train-steps: auto-encoder steps (default the same)")
         p.add_argument("--ae-batch-size", type=positive_int, default=128, help="two-stage rows: the auto-encoder's batch size")
+        p.add_argument("--resume", action="store_true",
+                       help="continue an interrupted bench in --out with the same settings: keep its measured rows, resume its trainings")
         add_sampling(p)
         add_common(p)
 

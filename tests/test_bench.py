@@ -35,6 +35,57 @@ def test_bench_on_a_tiny_budget(tmp_path):
     assert main(["report", str(out)]) == 0
 
 
+def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch):
+    """Rows measured before an interruption are kept, finished trainings and auto-encoders are not redone, only
+    the missing rows are measured; a resume under other settings is refused with one clear line."""
+    import pytest
+
+    import genstrat.bench.run as run
+    from genstrat.errors import GenstratError
+    from genstrat.train import Budget
+
+    out, calls = tmp_path / "bench", []
+    real_sample_all = run.sample_all
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].name)
+        if len(calls) == 3 and stop_at_third:
+            raise KeyboardInterrupt
+        return real_sample_all(*args, **kwargs)
+
+    monkeypatch.setattr(run, "sample_all", counting)
+    settings = dict(budget=Budget(steps=3), size="tiny", batch_size=16, n=20, judge_steps=100, throughput_batch=10,
+                    progress=False, latency_repeats=1)
+    strategies = ["ar", "two-stage:ar", "two-stage:mask-predict"]
+    stop_at_third = True
+    with pytest.raises(KeyboardInterrupt):  # stops in two-stage:mask-predict's first row
+        run.run_bench("digits", strategies, [1, 2], out, **settings)
+    assert (out / "rows" / "ar.json").is_file() and (out / "rows" / "two-stage-ar.json").is_file()
+    assert not (out / "rows" / "two-stage-mask-predict.json").exists()
+    kept = json.loads((out / "rows" / "ar.json").read_text())["rows"]
+    stamp = (out / "autoencoders" / "fsq" / "model.safetensors").stat().st_mtime_ns
+
+    stop_at_third, calls[:] = False, []
+    rows = run.run_bench("digits", strategies, [1, 2], out, resume=True, **settings)
+    assert calls == ["two-stage:mask-predict", "two-stage:mask-predict"]  # only the missing rows were sampled
+    assert [r for r in rows if r["strategy"] == "ar"] == kept
+    assert [r["strategy"] for r in rows].count("reconstruction:fsq") == 1
+    assert [r["strategy"] for r in rows].count("two-stage:ar") == 1
+    assert [r["steps"] for r in rows if r["strategy"] == "two-stage:mask-predict"] == [1, 2]
+    assert (out / "autoencoders" / "fsq" / "model.safetensors").stat().st_mtime_ns == stamp  # not retrained
+    assert json.loads((out / "meta.json").read_text())["resumed"] == 1
+
+    calls[:] = []
+    again = run.run_bench("digits", strategies, [1, 2], out, resume=True, **settings)
+    assert calls == [] and [r["fd"] for r in again] == [r["fd"] for r in rows]
+    with pytest.raises(GenstratError, match=r"other settings \(steps\)"):
+        run.run_bench("digits", strategies, [1, 4], out, resume=True, **settings)
+    with pytest.raises(GenstratError, match="holds no bench"):
+        run.run_bench("digits", strategies, [1, 2], tmp_path / "empty", resume=True, **settings)
+    run.run_bench("digits", ["ar"], [1], out, **settings)  # without --resume: a fresh run, earlier rows dropped
+    assert not (out / "rows" / "two-stage-ar.json").exists()
+
+
 def test_pareto_front():
     from genstrat.report.plot import pareto_front
 

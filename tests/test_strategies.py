@@ -162,18 +162,43 @@ def test_latent_decoder_listens_to_z():
     assert mean.shape == log_var.shape == (2, model.cfg.latent_dim)
 
 
+def test_diffusion_patches_tile_the_image_and_come_back_exactly():
+    """Patch slots (DiT): MNIST's 28 x 28 becomes 196 slots of 2 x 2 pixels, digits keep one pixel per slot, a
+    7 x 7 x 2 latent grid one slot per position; to_slots / from_slots are exact inverses and a slot is a patch."""
+    import genstrat.strategies.diffusion as diffusion
+    from genstrat.units import PixelUnits
+
+    assert diffusion.patch_side(PixelUnits(256, 1, 28, 28)) == 2
+    assert diffusion.patch_side(PixelUnits(17, 1, 8, 8)) == 1
+    assert diffusion.patch_side(PixelUnits(256, 2, 7, 7)) == 1
+    units = PixelUnits(levels=4, channels=3, height=4, width=6)
+    values = torch.randn(2, units.seq_len)
+    slots = diffusion.to_slots(values, units, 2)
+    assert slots.shape == (2, 6, 12)
+    assert torch.equal(diffusion.from_slots(slots, units, 2), values)
+    image = values.view(2, 4, 6, 3)  # raster order, channels innermost
+    assert torch.equal(slots[:, 1].view(2, 2, 2, 3), image[:, 0:2, 2:4])  # slot 1: rows 0-1, columns 2-3
+    assert diffusion.layout_of(12, units) == 2 and diffusion.layout_of(1, units) == 0
+    with pytest.raises(GenstratError, match="do not tile"):
+        diffusion.layout_of(8, units)
+
+
 @pytest.mark.parametrize("prediction", ["v_prediction", "epsilon"])
 @pytest.mark.parametrize("sampler, steps", [("ddpm", 50), ("ddim", 10), ("dpm-solver", 5), ("dpm-solver", 20)])
-def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, steps, prediction, monkeypatch):
+@pytest.mark.parametrize("max_slots", [256, 4])
+def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, steps, prediction, max_slots, monkeypatch):
     """A denoiser that knows x_0 returns the exact noise (or velocity); every sampler must then end exactly at x_0.
-    This checks the training schedule, the timestep plumbing, the prediction type and each scheduler's update together."""
+    This checks the training schedule, the timestep plumbing, the prediction type, the patch layout (one pixel per
+    slot, or 2 x 2 patches when at most 4 slots are allowed) and each scheduler's update together."""
     import genstrat.strategies.diffusion as diffusion
 
+    monkeypatch.setattr(diffusion, "MAX_SLOTS", max_slots)
     strategy = get_strategy("diffusion")
     model = model_for(strategy)
+    assert (model.cfg.seq_len, model.cfg.slot_values) == ((16, 1) if max_slots == 256 else (4, 4))
     model.cfg.prediction = prediction
     target = torch.randint(0, 4, (3, 16))
-    x0 = strategy.to_values(target)
+    x0 = diffusion.to_slots(strategy.to_values(target), strategy.units, diffusion.layout_of(model.cfg.slot_values, strategy.units))
     abar = strategy.alphas_cumprod
     monkeypatch.setattr(diffusion, "time_features", lambda t, dim=64: t.float()[:, None])
 
@@ -181,10 +206,10 @@ def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, st
         cfg, null_label = model.cfg, model.null_label
 
         def __call__(self, x, cond, cache=None, latent=None, attn_mask=None):
-            a = abar[latent[:, 0].long()][:, None]
+            a = abar[latent[:, 0].long()][:, None, None]
             eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
             out = eps if prediction == "epsilon" else a.sqrt() * eps - (1 - a).sqrt() * x0
-            return torch.cat([torch.zeros(len(x), 1), out], 1)[..., None]
+            return torch.cat([torch.zeros(len(x), 1, out.shape[-1]), out], 1)
 
     out = strategy.generate(Oracle(), torch.zeros(3, dtype=torch.long), steps, torch.Generator().manual_seed(0),
                             options=SamplingOptions(guidance=1.0, sampler=sampler))
@@ -213,7 +238,7 @@ def test_diffusion_loss_is_zero_only_for_its_own_target(prediction):
         cfg = model.cfg
 
         def __call__(self, x, cond, latent=None):
-            return torch.cat([torch.zeros(len(x), 1), self.target], 1)[..., None]
+            return torch.cat([torch.zeros(len(x), 1), self.target], 1)[..., None]  # one pixel per slot on this 4 x 4 grid
 
     torch.manual_seed(1)  # the loss draws t, then the noise, in this order
     t = torch.randint(0, diffusion.TRAIN_STEPS, (8,))

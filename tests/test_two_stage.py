@@ -117,7 +117,7 @@ def test_cli_train_autoencoder_train_prior_and_sample(tmp_path, capsys):
                  "--size", "tiny", "--out", str(ckpt), "--no-progress"]) == 0
     assert (ckpt / "autoencoder" / "model.safetensors").is_file()  # the checkpoint carries its decoder
     net, strategy, _ = load_model(ckpt)
-    assert isinstance(strategy, TwoStage) and net.cfg.seq_len == 4 * 4 * 2
+    assert isinstance(strategy, TwoStage) and (net.cfg.seq_len, net.cfg.slot_values) == (4 * 4, 2)  # a slot per position, both channels
     assert main(["sample", str(ckpt), "--label", "2", "--steps", "3", "--n", "4", "--out", str(tmp_path / "g.png"), "--versions"]) == 0
     assert (tmp_path / "g-versions.gif").is_file()
     (ckpt / "autoencoder" / "config.json").write_text("{not json")

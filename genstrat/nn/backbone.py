@@ -21,7 +21,9 @@ pre-LayerNorm blocks. Output: logits over the ``vocab_size`` unit values for eve
   length read at the last condition slot (NAT's length prediction, Gu et al. 2018 sec. 3.1;
   Mask-Predict's CMLM, Ghazvininejad et al. 2019 sec. 3).
 - with ``continuous=True`` the slots hold real values (a noisy image) and the head returns
-  one real value per slot; ``prediction`` records what that value means to the strategy
+  real values per slot: ``slot_values`` of them, 1 by default, more when a slot holds a
+  patch of pixels (DiT's patch tokens, Peebles & Xie 2023 sec. 3.1; U-ViT, Bao et al. 2023)
+  or every channel of a latent position; ``prediction`` records what they mean to the strategy
   (diffusion: the noise ``epsilon`` or the velocity ``v_prediction``), so a checkpoint is
   always sampled with the target it was trained on.
 
@@ -53,6 +55,7 @@ class BackboneConfig:
     posterior: bool = False  # build q(z | x, c) for a VAE strategy (needs latent_dim > 0)
     continuous: bool = False  # inputs are real values (B, T), output one real value per slot (diffusion)
     prediction: str = "epsilon"  # continuous head: what it predicts (diffusion: "epsilon" or "v_prediction")
+    slot_values: int = 1     # continuous: real values in and out per slot (a p x p x C patch)
     context_len: int = 0     # > 0: the condition is this many preceding text tokens, not a class label
     length_classes: int = 0  # > 0: a head predicting the unit row's length (0 .. length_classes - 1)
 
@@ -123,14 +126,14 @@ class Backbone(nn.Module):
             raise ValueError(f"d_model {cfg.d_model} is not divisible by n_heads {cfg.n_heads}")
         self.cfg = cfg
         if cfg.continuous:
-            self.value_in = nn.Linear(1, cfg.d_model)
+            self.value_in = nn.Linear(cfg.slot_values, cfg.d_model)
         else:
             self.tok_emb = nn.Embedding(cfg.vocab_size + 1, cfg.d_model)  # + MASK
         self.cond_emb = nn.Embedding(cfg.num_classes + 1, cfg.d_model)    # + null label
         self.pos_emb = nn.Parameter(torch.zeros(cfg.seq_len + cfg.cond_slots, cfg.d_model))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
-        self.head = nn.Linear(cfg.d_model, 1 if cfg.continuous else cfg.vocab_size)
+        self.head = nn.Linear(cfg.d_model, cfg.slot_values if cfg.continuous else cfg.vocab_size)
         if cfg.length_classes:
             self.length_head = nn.Linear(cfg.d_model, cfg.length_classes)
         if cfg.latent_dim:
@@ -184,13 +187,22 @@ class Backbone(nn.Module):
     def new_cache(self, batch: int) -> KVCache:
         return KVCache(self.cfg, batch, device=self.pos_emb.device, dtype=self.pos_emb.dtype)
 
+    def embed_values(self, values: torch.Tensor) -> torch.Tensor:
+        """Continuous slots: (B, T, slot_values) reals, or (B, T) when a slot holds one value -> (B, T, d_model)."""
+        values = values.float()
+        if values.dim() == 2 and self.cfg.slot_values == 1:
+            values = values[..., None]
+        if values.dim() != 3 or values.shape[-1] != self.cfg.slot_values:
+            raise ValueError(f"expected continuous slots of shape (B, T, {self.cfg.slot_values}), got {tuple(values.shape)}")
+        return self.value_in(values)
+
     def embed(self, tokens: torch.Tensor, cond: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Condition slots (only when ``start`` is 0) + token embeddings + position embeddings."""
         parts = []
         if start == 0:
             parts.append(self.embed_condition(cond))
         if tokens.shape[1]:
-            parts.append(self.value_in(tokens[..., None].float()) if self.cfg.continuous else self.tok_emb(tokens))
+            parts.append(self.embed_values(tokens) if self.cfg.continuous else self.tok_emb(tokens))
         x = torch.cat(parts, dim=1)
         if start + x.shape[1] > self.cfg.seq_len + self.cond_slots:
             raise ValueError(f"sequence of {start + x.shape[1]} slots exceeds the backbone's {self.cfg.seq_len + self.cond_slots}")
