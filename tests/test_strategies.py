@@ -178,9 +178,17 @@ def test_diffusion_patches_tile_the_image_and_come_back_exactly():
     assert torch.equal(diffusion.from_slots(slots, units, 2), values)
     image = values.view(2, 4, 6, 3)  # raster order, channels innermost
     assert torch.equal(slots[:, 1].view(2, 2, 2, 3), image[:, 0:2, 2:4])  # slot 1: rows 0-1, columns 2-3
-    assert diffusion.layout_of(12, units) == 2 and diffusion.layout_of(1, units) == 0
-    with pytest.raises(GenstratError, match="do not tile"):
-        diffusion.layout_of(8, units)
+    assert diffusion.patch_side(PixelUnits(8, 1, 17, 17)) == 1  # a prime side: one pixel per slot, not one slot
+    config = lambda slots, values: BackboneConfig(vocab_size=4, num_classes=2, seq_len=slots, slot_values=values)  # noqa: E731
+    assert diffusion.layout_of(config(6, 12), units) == 2 and diffusion.layout_of(config(72, 1), units) == 0
+    for wrong in (config(9, 8), config(6, 1), config(12, 12)):
+        with pytest.raises(GenstratError, match="do not tile"):
+            diffusion.layout_of(wrong, units)
+    # a latent-diffusion checkpoint from before patches: one value per slot over a 2-channel grid, still samples
+    strategy = get_strategy("diffusion").bind(PixelUnits(levels=256, channels=2, height=4, width=4))
+    old = Backbone(BackboneConfig(vocab_size=256, num_classes=2, seq_len=32, d_model=32, n_layers=1, n_heads=2, causal=False,
+                                  continuous=True, latent_dim=diffusion.TIME_FEATURES, prediction="epsilon")).eval()
+    assert strategy.generate(old, torch.zeros(2, dtype=torch.long), 2, torch.Generator().manual_seed(0)).units.shape == (2, 32)
 
 
 @pytest.mark.parametrize("prediction", ["v_prediction", "epsilon"])
@@ -193,12 +201,13 @@ def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, st
     import genstrat.strategies.diffusion as diffusion
 
     monkeypatch.setattr(diffusion, "MAX_SLOTS", max_slots)
+    monkeypatch.setattr(diffusion, "MIN_SLOTS", 1)
     strategy = get_strategy("diffusion")
     model = model_for(strategy)
     assert (model.cfg.seq_len, model.cfg.slot_values) == ((16, 1) if max_slots == 256 else (4, 4))
     model.cfg.prediction = prediction
     target = torch.randint(0, 4, (3, 16))
-    x0 = diffusion.to_slots(strategy.to_values(target), strategy.units, diffusion.layout_of(model.cfg.slot_values, strategy.units))
+    x0 = diffusion.to_slots(strategy.to_values(target), strategy.units, diffusion.layout_of(model.cfg, strategy.units))
     abar = strategy.alphas_cumprod
     monkeypatch.setattr(diffusion, "time_features", lambda t, dim=64: t.float()[:, None])
 
@@ -218,13 +227,19 @@ def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, st
 
 
 @pytest.mark.parametrize("prediction", ["v_prediction", "epsilon"])
-def test_diffusion_loss_is_zero_only_for_its_own_target(prediction):
+@pytest.mark.parametrize("max_slots", [256, 4])
+def test_diffusion_loss_is_zero_only_for_its_own_target(prediction, max_slots, monkeypatch):
     """New models learn the velocity v (Min-SNR weighted), earlier ones the noise; each loss vanishes exactly
-    when the model outputs its own target, and an untrained model has a loss of order 1."""
+    when the model outputs its own target (one pixel per slot, or 2 x 2 patches), and an untrained model has a
+    loss of order 1."""
     import genstrat.strategies.diffusion as diffusion
 
+    monkeypatch.setattr(diffusion, "MAX_SLOTS", max_slots)
+    monkeypatch.setattr(diffusion, "MIN_SLOTS", 1)
     strategy = get_strategy("diffusion")
     model = model_for(strategy)
+    p = diffusion.layout_of(model.cfg, strategy.units)
+    assert p == (1 if max_slots == 256 else 2)
     assert model.cfg.prediction == "v_prediction"  # what new checkpoints record
     older = {k: v for k, v in model.cfg.to_dict().items() if k != "prediction"}
     assert BackboneConfig(**older).prediction == "epsilon"  # configs written before the field: noise models
@@ -237,14 +252,15 @@ def test_diffusion_loss_is_zero_only_for_its_own_target(prediction):
     class Exact:  # outputs the target for the noise the loss will draw next
         cfg = model.cfg
 
-        def __call__(self, x, cond, latent=None):
-            return torch.cat([torch.zeros(len(x), 1), self.target], 1)[..., None]  # one pixel per slot on this 4 x 4 grid
+        def __call__(self, x, cond, latent=None):  # the target in slot order, after the condition slot
+            return torch.cat([torch.zeros(len(x), 1, x.shape[-1]), self.target.view(x.shape)], 1)
 
     torch.manual_seed(1)  # the loss draws t, then the noise, in this order
     t = torch.randint(0, diffusion.TRAIN_STEPS, (8,))
     eps = torch.randn(8, 16)
     a = strategy.alphas_cumprod[t][:, None]
-    targets = {"epsilon": eps, "v_prediction": a.sqrt() * eps - (1 - a).sqrt() * strategy.to_values(units)}
+    x0 = diffusion.to_slots(strategy.to_values(units), strategy.units, p).flatten(1)  # noise is drawn in slot order
+    targets = {"epsilon": eps, "v_prediction": a.sqrt() * eps - (1 - a).sqrt() * x0}
     for name, target in targets.items():
         exact = Exact()
         exact.target = target

@@ -9,13 +9,16 @@ network evaluations (NFE), batch-1 latency (median of repeats) and batch-N throu
 ``real`` and ``independent``, are measured with the same judge and n. n defaults to 1,000
 images, or 6,000 texts (short texts are cheap, and answer frequencies need counts).
 
-Nothing is lost when a long bench is interrupted: every measured row goes atomically into
-``DIR/rows/`` as soon as it is measured, every training writes its resumable state, and the
-auto-encoder records its summary. ``resume=True`` (``genstrat bench ... --resume``) with the same
-settings (checked against ``DIR/bench.json``) keeps every finished row, continues an
-interrupted training where its last checkpoint left it, and measures only what is missing.
-Rows kept from an earlier process were timed on the same machine but not in the same process;
-``resumed`` in ``meta.json`` counts the sessions. Without ``resume`` a run starts afresh.
+An interrupted bench loses at most the row it was measuring and the training since its last
+checkpoint (5 minutes by default): every measured row goes atomically into ``DIR/rows/`` as
+soon as it is measured, every training writes its resumable state, and each auto-encoder
+records its summary. ``resume=True`` (``genstrat bench ... --resume``) with the same settings
+(checked against ``DIR/bench.json``, which includes the machine and the thread count) keeps
+every finished row, continues an interrupted training where its last checkpoint left it, and
+measures only what is missing. Rows kept from an earlier process were timed on the same kind
+of machine but not in the same process; ``resumed`` in ``meta.json`` counts the resumes.
+Without ``resume`` a run starts afresh and deletes what an earlier run left in ``DIR``
+(rows, checkpoints, auto-encoders; the judge is kept, it is keyed by its own settings).
 """
 
 from __future__ import annotations
@@ -71,24 +74,26 @@ def file_name(strategy_name: str) -> str:
     return strategy_name.replace(":", "-")
 
 
-def fit_stage_one(strategy, data, budget: Budget, folder: Path, evaluator, generator, resume: bool = False, **training) -> dict:
-    """Train the auto-encoder a two-stage row needs, encode the training set (timed with it) and judge its reconstructions.
+def fit_stage_one(strategy, data, budget: Budget, folder: Path, evaluator, resume: bool = False, **training) -> dict:
+    """Train the auto-encoder a two-stage row needs, encode the training set (timed with it) and judge its reconstructions
+    (on held-out images drawn by their own seeded generator, the same whichever auto-encoders came before).
     With ``resume``, an auto-encoder this bench already finished is loaded, and an interrupted one continues."""
     record = folder / STAGE_ONE_FILE
-    if resume and record.is_file():
-        saved = read_json(record, "auto-encoder record of the bench")
-        model = load_autoencoder(folder).to(training.get("device") or "cpu")
-        strategy.attach(model)
-        strategy.bind(data.units)
-        return {"model": model, "encoded": strategy.training_data(data), **saved}
-    model, summary = fit_autoencoder(data, autoencoder_config(data, strategy.quantizer), budget, folder,
-                                     resume=resume and (folder / STATE_FILE).is_file(), **training)
+    finished = resume and record.is_file()
+    if finished:
+        model, summary = load_autoencoder(folder).to(training.get("device") or "cpu"), None
+    else:
+        model, summary = fit_autoencoder(data, autoencoder_config(data, strategy.quantizer), budget, folder,
+                                         resume=resume and (folder / STATE_FILE).is_file(), **training)
     start = time.perf_counter()
     strategy.attach(model)
     strategy.bind(data.units)
     encoded = strategy.training_data(data)
+    if finished:
+        return {"model": model, "encoded": encoded, **read_json(record, "auto-encoder record of the bench")}
     seconds = summary["seconds"] + time.perf_counter() - start  # training (its own clock, across resumes) + encoding
-    row = {"strategy": f"reconstruction:{strategy.quantizer}", **evaluator.reconstruction(model, generator), "n": evaluator.n,
+    judged = evaluator.reconstruction(model, torch.Generator().manual_seed(training["seed"] + 3))
+    row = {"strategy": f"reconstruction:{strategy.quantizer}", **judged, "n": evaluator.n,
            "ae_seconds": round(seconds, 2), "ae_train_steps": summary["steps"]}
     saved = {"seconds": round(seconds, 2), "steps": summary["steps"], "row": row}
     write_json(record, saved)
@@ -106,13 +111,14 @@ def remaining_budget(budget: Budget, used_seconds: float) -> Budget:
     return Budget(minutes=left)
 
 
-def check_settings(out: Path, settings: dict, resume: bool) -> int:
+def check_settings(out: Path, settings: dict, resume: bool, command: str = "") -> int:
     """Record this bench's settings; when resuming, refuse a folder measured under other settings.
     Returns how many times this bench has been resumed (0 for a fresh run, which also drops any kept rows)."""
     path = out / SETTINGS_FILE
-    if not resume:
-        shutil.rmtree(out / "rows", ignore_errors=True)
-        write_json(path, {"settings": settings, "resumed": 0})
+    if not resume:  # nothing of an earlier run may be mistaken for this one's by a later resume
+        for stale in ("rows", "checkpoints", "autoencoders"):
+            shutil.rmtree(out / stale, ignore_errors=True)
+        write_json(path, {"settings": settings, "resumed": 0, "command": command})
         return 0
     if not path.is_file():
         raise GenstratError(f"cannot resume: {out} holds no bench ({SETTINGS_FILE}); run without --resume first")
@@ -120,9 +126,9 @@ def check_settings(out: Path, settings: dict, resume: bool) -> int:
     changed = sorted(k for k in set(settings) | set(saved.get("settings", {})) if settings.get(k) != saved.get("settings", {}).get(k))
     if changed:
         raise GenstratError(f"cannot resume {out}: it was measured with other settings ({', '.join(changed)}); "
-                            f"repeat its command (see {path}) or give a new --out")
+                            f"repeat its command ({saved.get('command') or path}) or give a new --out")
     resumed = int(saved.get("resumed", 0)) + 1
-    write_json(path, {"settings": settings, "resumed": resumed})
+    write_json(path, {**saved, "resumed": resumed})
     return resumed
 
 
@@ -150,9 +156,10 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
     settings = {"data": {k: v for k, v in data.spec.items() if k != "data_dir"}, "strategies": strategies, "steps": steps, "budget": budget.__dict__, "n": n, "size": size,
                 "batch_size": batch_size, "lr": lr, "seed": seed, "throughput_batch": throughput_batch,
                 "latency_repeats": latency_repeats, "judge_steps": judge_steps, "overrides": overrides or {}, "ema": ema,
-                "ae_budget": (ae_budget or budget).__dict__, "ae_batch_size": ae_batch_size, "device": device.type}
+                "ae_budget": (ae_budget or budget).__dict__, "ae_batch_size": ae_batch_size, "device": device.type,
+                "machine": platform.machine(), "threads": torch.get_num_threads()}
     out.mkdir(parents=True, exist_ok=True)
-    resumed = check_settings(out, json.loads(json.dumps(settings)), resume)
+    resumed = check_settings(out, json.loads(json.dumps(settings)), resume, command)
     evaluator = evaluator_for(data, out=out, n=n, seed=seed, judge_steps=judge_steps, size=size, progress=progress, device=device)
     gen = torch.Generator().manual_seed(seed)
     common = {"data": data.name, "n_test": evaluator.meta["n_test"]}
@@ -168,7 +175,7 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
             folder, quantizer = out / "autoencoders" / strategy.quantizer, strategy.quantizer
 
             def fit():
-                return fit_stage_one(strategy, data, ae_budget or budget, folder, evaluator, gen, resume=resume,
+                return fit_stage_one(strategy, data, ae_budget or budget, folder, evaluator, resume=resume,
                                      batch_size=ae_batch_size, lr=lr, seed=seed, progress=progress, device=device)
 
             if quantizer not in autoencoders:  # the first row of this kind: its reconstruction row joins the table

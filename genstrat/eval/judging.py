@@ -23,6 +23,7 @@ def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None,
 
     With ``cache`` (a folder), a judge trained earlier for the same data spec is reused.
     """
+    torch.manual_seed(seed)  # the initial weights too: the same judge whatever ran before it in this process
     judge = Judge(data.units.channels, data.num_classes)
     key = {"data": data.spec, "steps": steps, "seed": seed}
     if cache is not None and (cache / "judge.json").is_file():
@@ -31,7 +32,6 @@ def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None,
             judge.load_state_dict(read_tensors(cache / "judge.safetensors", "judge weights"))
             judge.eval()
             return judge, meta["test_accuracy"]
-    torch.manual_seed(seed)
     images, labels = real_images(data, "train")
     with tqdm(total=steps, desc="train judge", disable=not progress, leave=False) as bar:
         train_judge(judge, images, labels, steps=steps, seed=seed, progress=bar)

@@ -53,7 +53,7 @@ class BackboneConfig:
     causal: bool = True
     latent_dim: int = 0      # > 0: every slot also receives a vector (a random z, or diffusion's time features)
     posterior: bool = False  # build q(z | x, c) for a VAE strategy (needs latent_dim > 0)
-    continuous: bool = False  # inputs are real values (B, T), output one real value per slot (diffusion)
+    continuous: bool = False  # inputs are real values (B, T, slot_values), output as many per slot (diffusion)
     prediction: str = "epsilon"  # continuous head: what it predicts (diffusion: "epsilon" or "v_prediction")
     slot_values: int = 1     # continuous: real values in and out per slot (a p x p x C patch)
     context_len: int = 0     # > 0: the condition is this many preceding text tokens, not a class label
@@ -210,7 +210,8 @@ class Backbone(nn.Module):
 
     def forward(self, tokens: torch.Tensor, cond: torch.Tensor, cache: KVCache | None = None,
                 latent: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None, return_length: bool = False):
-        """tokens (B, T) long, cond (B,) or (B, C) long -> logits (B, S, vocab_size).
+        """tokens (B, T) long (continuous: (B, T, slot_values) reals), cond (B,) or (B, C) long -> logits (B, S, vocab_size)
+        (continuous: (B, S, slot_values)).
 
         Without a cache (or with an empty one) the condition slots are prepended, so S = T + cond_slots.
         With a cache that already holds the prefix, only the T new slots are computed: S = T.

@@ -47,24 +47,26 @@ TIME_FEATURES = 64
 PREDICTIONS = ("epsilon", "v_prediction")
 PREDICTION = "v_prediction"  # what new models learn to predict; "epsilon" checkpoints still sample
 SNR_GAMMA = 5.0              # Min-SNR-gamma loss weighting (Hang et al. 2023)
-MAX_SLOTS = 256              # patch the image until it fits in this many slots
+MAX_SLOTS = 256              # patch the image until it fits in this many slots ...
+MIN_SLOTS = 16               # ... but never into fewer than this: then one pixel per slot
 
 
 def patch_side(units) -> int:
-    """The smallest patch side p dividing the image's height and width that leaves at most MAX_SLOTS patches."""
-    return next(p for p in range(1, min(units.height, units.width) + 1)
-                if units.height % p == 0 and units.width % p == 0 and (units.height // p) * (units.width // p) <= MAX_SLOTS)
+    """The smallest patch side p dividing the image's height and width that leaves at most MAX_SLOTS patches,
+    or 1 (one pixel per slot) when only patches leaving fewer than MIN_SLOTS would do (e.g. a prime side)."""
+    fits = [p for p in range(1, min(units.height, units.width) + 1) if units.height % p == 0 and units.width % p == 0
+            and MIN_SLOTS <= (units.height // p) * (units.width // p) <= MAX_SLOTS]
+    return fits[0] if fits else 1
 
 
-def layout_of(slot_values: int, units) -> int:
-    """The patch side p of a backbone whose slots hold ``slot_values`` reals (p * p * channels = slot_values);
+def layout_of(cfg, units) -> int:
+    """The patch side p of a backbone config whose slots hold ``slot_values`` reals (p * p * channels = slot_values);
     0 for one value per slot (checkpoints written before patches)."""
-    if slot_values == 1:
-        return 0 if units.channels > 1 else 1
-    p = math.isqrt(slot_values // units.channels)
-    if p * p * units.channels != slot_values or units.height % p or units.width % p:
-        raise GenstratError(f"the model's {slot_values} values per slot do not tile a {units.channels}x{units.height}x{units.width} "
-                            f"image into square patches; the checkpoint belongs to other data")
+    p = 0 if cfg.slot_values == 1 and units.channels > 1 else math.isqrt(cfg.slot_values // units.channels)
+    fits = cfg.slot_values == 1 or (p * p * units.channels == cfg.slot_values and units.height % p == 0 and units.width % p == 0)
+    if not fits or cfg.seq_len * cfg.slot_values != units.seq_len:
+        raise GenstratError(f"the model's {cfg.seq_len} slots of {cfg.slot_values} values do not tile a "
+                            f"{units.channels}x{units.height}x{units.width} image; the checkpoint belongs to other data")
     return p
 
 
@@ -163,7 +165,7 @@ class Diffusion(Strategy):
         return ((values.clamp(-1, 1) + 1) / 2 * (self.units.levels - 1)).round().long()
 
     def loss(self, model, units, cond):
-        p = layout_of(model.cfg.slot_values, self.units)
+        p = layout_of(model.cfg, self.units)
         x0 = to_slots(self.to_values(units), self.units, p).flatten(1)  # patch order: noise and loss per value
         t = torch.randint(0, TRAIN_STEPS, (units.shape[0],), device=units.device)
         eps = torch.randn_like(x0)
@@ -178,7 +180,7 @@ class Diffusion(Strategy):
         steps = self.steps_for(model.cfg.seq_len, steps)
         scheduler = make_scheduler(opts.sampler or "dpm-solver", model.cfg.prediction)
         scheduler.set_timesteps(steps, device=cond.device)
-        p = layout_of(model.cfg.slot_values, self.units)
+        p = layout_of(model.cfg, self.units)
         x = torch.randn(cond.shape[0], model.cfg.seq_len, model.cfg.slot_values, generator=generator, device=cond.device)
         for i, t in enumerate(scheduler.timesteps):
             features = time_features(t.expand(cond.shape[0]))
