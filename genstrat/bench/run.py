@@ -172,18 +172,18 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
         stage_one, strategy_budget = {}, budget
         done = resume and finished.is_file()
         if isinstance(strategy, TwoStage):  # train (once per kind) the auto-encoder; its time counts against this row
-            folder, quantizer = out / "autoencoders" / strategy.quantizer, strategy.quantizer
-
-            def fit():
-                return fit_stage_one(strategy, data, ae_budget or budget, folder, evaluator, resume=resume,
-                                     batch_size=ae_batch_size, lr=lr, seed=seed, progress=progress, device=device)
-
-            if quantizer not in autoencoders:  # the first row of this kind: its reconstruction row joins the table
+            quantizer = strategy.quantizer
+            folder, known = out / "autoencoders" / quantizer, autoencoders.get(quantizer)
+            if known is None or ("model" not in known and not done):  # not seen yet, or only its record was read
                 record = folder / STAGE_ONE_FILE
-                autoencoders[quantizer] = read_json(record, "auto-encoder record of the bench") if done and record.is_file() else fit()
-                rows.append({**common, **autoencoders[quantizer]["row"]})
-            elif "model" not in autoencoders[quantizer] and not done:  # only its record was read so far: load it
-                autoencoders[quantizer] = fit()
+                if known is None and done and record.is_file():  # every row that needs it is kept: the record will do
+                    autoencoders[quantizer] = read_json(record, "auto-encoder record of the bench")
+                else:
+                    autoencoders[quantizer] = fit_stage_one(strategy, data, ae_budget or budget, folder, evaluator, resume=resume,
+                                                            batch_size=ae_batch_size, lr=lr, seed=seed, progress=progress,
+                                                            device=device)
+                if known is None:  # the first row of this kind: its reconstruction row joins the table
+                    rows.append({**common, **autoencoders[quantizer]["row"]})
         if done:
             kept = read_json(finished, "finished bench rows")
             rows += kept["rows"]
