@@ -147,7 +147,7 @@ def cmd_train(args) -> int:
         config = checkpoint_config(strategy, model, data, options, training={})
         summary = train(strategy, model, data, budget, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=out,
                         config=config, save_every_s=args.save_every_minutes * 60, save_every_steps=args.save_every_steps,
-                        resume=args.resume, progress=not args.no_progress, ema=args.ema)
+                        resume=args.resume, progress=not args.no_progress, ema=args.ema, precision=args.precision)
         if world()[0] == 0:
             print(f"trained {strategy.name} on {data.name}: {summary['steps']} steps in {summary['seconds']:.0f} s, "
                   f"loss {summary['loss']:.4f}; checkpoint in {out}")
@@ -275,7 +275,7 @@ def cmd_bench(args, command: str) -> int:
                      judge_steps=args.judge_steps, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
                      levels=args.levels, overrides=sampling_overrides(args), command=command, progress=not args.no_progress, ema=args.ema,
                      device=select_device(args.device), ae_budget=bench_autoencoder_budget(args, budget),
-                     ae_batch_size=args.ae_batch_size, resume=args.resume)
+                     ae_batch_size=args.ae_batch_size, resume=args.resume, precision=args.precision)
     print(f"{len(rows)} rows -> {Path(args.out) / 'results.json'}; report: {Path(args.out) / 'report.md'}")
     return 0
 
@@ -319,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-every-steps", type=positive_int, default=None, help="... and/or every this many steps")
     p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)")
     p.add_argument("--ema", type=positive_float, default=None, help="keep an exponential moving average of the weights (e.g. 0.999) and save it")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: forward pass under bfloat16 autocast (weights stay fp32)")
     add_sampling(p)
     add_common(p)
 
@@ -365,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--lr", type=positive_float, default=2e-3)
         p.add_argument("--throughput-batch", type=positive_int, default=100)
         p.add_argument("--ema", type=positive_float, default=None, help="train with an exponential moving average of the weights (e.g. 0.999)")
+        p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: train under bfloat16 autocast (weights stay fp32)")
         p.add_argument("--judge-steps", type=positive_int, default=2000, help="training steps of the judge (images) or reference AR (text)")
         ae = p.add_mutually_exclusive_group()
         ae.add_argument("--ae-minutes", type=positive_float, default=None,

@@ -17,6 +17,12 @@ theta_ema <- d theta_ema + (1 - d) theta with d = min(ema, (1 + t) / (10 + t)) (
 Juditsky 1992; the warm-up form of TensorFlow's ExponentialMovingAverage, used by DDPM and
 MaskGIT). It travels in the training state; the saved and returned model holds the average.
 
+Precision (``precision``): ``fp32`` (default) or ``bf16``, which runs the forward pass and the
+loss under ``torch.autocast`` with bfloat16 (Micikevicius et al. 2018 for mixed precision;
+bfloat16 keeps fp32's exponent range, so no loss scaling is needed, Kalamkar et al. 2019).
+Weights, gradients, the optimizer and the weight average stay fp32. On a CPU with AVX-512
+BF16 matrix instructions this buys more updates per minute; without them it can be slower.
+
 Distributed: when ``torch.distributed`` is initialised (``torchrun``), the model is wrapped
 in DistributedDataParallel; every rank draws the same *global* batch from the same seeded
 generator and trains on its own slice, so the averaged gradient is the global batch's.
@@ -40,6 +46,7 @@ from genstrat.checkpoint import (assign_weights, optimizer_tensors, read_tensors
 from genstrat.errors import GenstratError
 
 STATE_FILE = "train_state.safetensors"
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -86,11 +93,13 @@ def world() -> tuple[int, int]:
 def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: float = 2e-3, cond_drop: float = 0.1,
           seed: int = 0, out: Path | None = None, config: dict | None = None, save_every_s: float | None = 300,
           save_every_steps: int | None = None, resume: bool = False, progress: bool = True, desc: str | None = None,
-          ema: float | None = None) -> dict:
+          ema: float | None = None, precision: str = "fp32") -> dict:
     """Train ``model`` with ``strategy.loss`` on ``data``; returns a summary dict.
 
     When ``out`` is given, checkpoints (``config`` + weights + training state) go there.
     """
+    if precision not in PRECISIONS:
+        raise GenstratError(f"unknown precision '{precision}'; expected one of: {', '.join(PRECISIONS)}")
     rank, size = world()
     data = strategy.training_data(data)  # two-stage: the codes of every training image
     if batch_size < 1 or batch_size % size:
@@ -113,7 +122,7 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
         if out is None or rank != 0:
             return
         summary = {"steps": step, "seconds": round(elapsed, 2), "loss": ema_loss, "batch_size": batch_size, "lr": lr,
-                   "cond_drop": cond_drop, "seed": seed, "processes": size}
+                   "cond_drop": cond_drop, "seed": seed, "processes": size, "precision": precision}
         tensors, groups = optimizer_tensors(optimizer)
         state = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **{f"optim.{k}": v for k, v in tensors.items()},
                  **{f"ema.{k}": v for k, v in (average or {}).items()},
@@ -138,7 +147,8 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
         units, cond = units[local].to(device), cond[local].to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(lr, step, budget.progress(step, elapsed))
-        loss = strategy.loss(net, units, cond)
+        with torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
+            loss = strategy.loss(net, units, cond)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

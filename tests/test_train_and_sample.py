@@ -1,9 +1,12 @@
 import json
+import math
 
+import pytest
 import torch
 from PIL import Image
 
 from genstrat.cli import main
+from genstrat.errors import GenstratError
 from genstrat.model_io import load_model
 
 
@@ -55,3 +58,37 @@ def test_resume_continues_from_saved_state(tmp_path):
     main(common + ["--steps", "4"])
     assert main(common + ["--steps", "7", "--resume"]) == 0
     assert json.loads((ckpt / "config.json").read_text())["training"]["steps"] == 7
+
+
+@pytest.mark.parametrize("name", ["ar", "diffusion"])
+def test_bf16_training_runs_under_autocast_and_keeps_fp32_weights(tmp_path, digits, name):
+    from genstrat.model_io import build_model
+    from genstrat.strategies import get_strategy
+    from genstrat.train import Budget, train
+
+    def run(precision):
+        torch.manual_seed(0)
+        strategy = get_strategy(name)
+        model = build_model(strategy, digits.units, digits.num_classes, size="tiny")
+        summary = train(strategy, model, digits, Budget(steps=30), batch_size=16, out=tmp_path / precision,
+                        progress=False, precision=precision)
+        return model, summary
+
+    full, full_summary = run("fp32")
+    half, half_summary = run("bf16")
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+    # bfloat16 rounding changes the trajectory (so autocast really ran) but not what is learned
+    assert any(not torch.equal(a, b) for a, b in zip(full.parameters(), half.parameters()))
+    assert math.isfinite(half_summary["loss"]) and half_summary["loss"] < 1.25 * full_summary["loss"]
+    assert json.loads((tmp_path / "bf16" / "config.json").read_text())["training"]["precision"] == "bf16"
+
+
+def test_unknown_precision_is_a_clear_error(digits):
+    from genstrat.model_io import build_model
+    from genstrat.strategies import get_strategy
+    from genstrat.train import Budget, train
+
+    strategy = get_strategy("ar")
+    model = build_model(strategy, digits.units, digits.num_classes, size="tiny")
+    with pytest.raises(GenstratError, match="unknown precision 'fp16'"):
+        train(strategy, model, digits, Budget(steps=1), batch_size=4, progress=False, precision="fp16")

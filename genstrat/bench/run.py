@@ -138,7 +138,7 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
               data_dir: str | None = None, image_size: int | None = None, channels: int | None = None,
               levels: int | None = None, overrides: dict | None = None, command: str = "", progress: bool = True,
               device: torch.device | None = None, ema: float | None = None, ae_budget: Budget | None = None,
-              ae_batch_size: int = 128, resume: bool = False) -> list[dict]:
+              ae_batch_size: int = 128, resume: bool = False, precision: str = "fp32") -> list[dict]:
     if n is not None and n < 2:
         raise GenstratError(f"--n must be at least 2 (a Fréchet distance needs a covariance), got {n}")
     if any(s < 1 for s in steps):
@@ -157,7 +157,8 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
                 "batch_size": batch_size, "lr": lr, "seed": seed, "throughput_batch": throughput_batch,
                 "latency_repeats": latency_repeats, "judge_steps": judge_steps, "overrides": overrides or {}, "ema": ema,
                 "ae_budget": (ae_budget or budget).__dict__, "ae_batch_size": ae_batch_size, "device": device.type,
-                "machine": platform.machine(), "threads": torch.get_num_threads()}
+                "machine": platform.machine(), "threads": torch.get_num_threads(),
+                **({"precision": precision} if precision != "fp32" else {})}  # absent for fp32: older runs still resume
     out.mkdir(parents=True, exist_ok=True)
     resumed = check_settings(out, json.loads(json.dumps(settings)), resume, command)
     evaluator = evaluator_for(data, out=out, n=n, seed=seed, judge_steps=judge_steps, size=size, progress=progress, device=device)
@@ -204,7 +205,8 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
             copy_autoencoder(out / "autoencoders" / strategy.quantizer, ckpt)
         config = checkpoint_config(strategy, model, data, options, training={})
         summary = train(strategy, model, data, strategy_budget, batch_size=batch_size, lr=lr, seed=seed, out=ckpt, config=config,
-                        progress=progress, desc=f"train {strategy.name}", ema=ema, resume=resume and (ckpt / STATE_FILE).is_file())
+                        progress=progress, desc=f"train {strategy.name}", ema=ema, resume=resume and (ckpt / STATE_FILE).is_file(),
+                        precision=precision)
         likelihood = evaluator.own_likelihood(strategy, model, device)
         measured = []
         for k, override in strategy.sweep(data.units.seq_len, steps):
@@ -228,7 +230,7 @@ def run_bench(data_name: str, strategies: list[str], steps: list[int], out: Path
             row = {**common, "strategy": strategy.name, **override, "steps": k, "nfe": nfe, "latency_b1_s": round(latency, 5),
                    "throughput_per_s": round(throughput, 2), "throughput_batch": throughput_batch, **quality, "n": n,
                    "train_budget": budget.__dict__, "train_steps": summary["steps"], "train_seconds": summary["seconds"], **stage_one,
-                   "train_loss": round(summary["loss"], 4), "ema": ema, "params": model.num_params(), "model_size": size,
+                   "train_loss": round(summary["loss"], 4), "ema": ema, "precision": precision, "params": model.num_params(), "model_size": size,
                    "sampling": options.to_dict(), **likelihood}
             shown = evaluator.show(units, conditions, out / "samples" / row_name)
             row["grid"] = str(shown.relative_to(out))

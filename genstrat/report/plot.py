@@ -27,13 +27,20 @@ def series(row: dict) -> str:
     return row["strategy"] + (f" {row['sampler']}" if row.get("sampler") else "")
 
 
+def line_style(index: int, name: str) -> dict:
+    """A distinct colour per line (tab20: the ten strong shades first, then their light pairs) and a
+    marker per space: squares for rows generated over learned codes (two-stage), circles otherwise."""
+    colors = plt.get_cmap("tab20").colors
+    return {"color": colors[(2 * index) % 20 + (index // 10) % 2], "marker": "s" if name.startswith("two-stage") else "o"}
+
+
 def plot_quality_vs(rows: list[dict], x_key: str, x_label: str, path: Path, references: list[dict], y_key: str = "fd",
                     y_label: str = "Fréchet distance (judge features; lower is better)") -> Path:
     rows = [r for r in rows if r.get(x_key) and r.get(y_key) is not None]
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    for s in sorted({series(r) for r in rows}):
+    for index, s in enumerate(sorted({series(r) for r in rows})):
         pts = sorted((r for r in rows if series(r) == s), key=lambda r: r[x_key])
-        ax.plot([r[x_key] for r in pts], [r[y_key] for r in pts], "o-", label=s)
+        ax.plot([r[x_key] for r in pts], [r[y_key] for r in pts], "-", label=s, **line_style(index, s))
         for r in pts:
             ax.annotate(str(r["steps"]), (r[x_key], r[y_key]), textcoords="offset points", xytext=(4, 4), fontsize=8)
     front = pareto_front([(r[x_key], r[y_key]) for r in rows])
