@@ -191,6 +191,53 @@ def test_diffusion_patches_tile_the_image_and_come_back_exactly():
     assert strategy.generate(old, torch.zeros(2, dtype=torch.long), 2, torch.Generator().manual_seed(0)).units.shape == (2, 32)
 
 
+def test_discrete_patches_keep_every_unit_its_own_value_and_prediction():
+    """nar, latent and mask-predict over MNIST-sized images read 2 x 2 patches (196 slots, not 784); digits, text and
+    AR keep one unit per slot. A patch's embedding knows which unit sits where (swapping two units in a patch changes
+    it), every unit gets logits at its own raster position (changing the head's row for one place moves exactly that
+    place's logits), and a patched model trains, samples full images and rejects a causal or mis-tiled setting."""
+    from genstrat.nn.backbone import slot_embedding
+    from genstrat.units import PixelUnits
+    from genstrat.units.patches import patch_options
+
+    mnist = PixelUnits(levels=8, channels=1, height=28, width=28)
+    assert patch_options(mnist) == {"patch": 2, "image": (1, 28, 28)}
+    assert patch_options(PixelUnits(levels=17, channels=1, height=8, width=8)) == {}
+    assert get_strategy("ar").bind(mnist).backbone_options() == {}
+    units = PixelUnits(levels=4, channels=1, height=8, width=8)
+    cfg = BackboneConfig(vocab_size=4, num_classes=2, seq_len=64, d_model=32, n_layers=1, n_heads=2, causal=False,
+                         patch=2, image=[1, 8, 8])  # a list, as JSON gives it
+    assert cfg.slots == 16 and cfg.slot_units == 4 and cfg.image == (1, 8, 8)
+    model = Backbone(cfg).eval()
+    tokens = torch.randint(0, 4, (1, 64))
+    tokens[0, 0], tokens[0, 1] = 0, 3  # units 0 and 1 share patch 0
+    swapped = tokens.clone()
+    swapped[0, 0], swapped[0, 1] = 3, 0
+    embed = lambda t: slot_embedding(model.tok_emb, t, cfg)  # noqa: E731
+    assert not torch.allclose(embed(tokens)[0, 0], embed(swapped)[0, 0]) and torch.equal(embed(tokens)[0, 1:], embed(swapped)[0, 1:])
+    cond = torch.tensor([1])
+    before = model(tokens, cond)
+    assert before.shape == (1, 65, 4)
+    with torch.no_grad():  # place 3 of each patch = row 1, column 1 inside it: units 9, 11, 13, ... of the 8 x 8 image
+        model.head.bias[3 * 4:4 * 4] += 1.0
+    moved = (model(tokens, cond) - before)[0, 1:].abs().sum(-1) > 0
+    rows, cols = torch.arange(64) // 8, torch.arange(64) % 8
+    assert torch.equal(moved, (rows % 2 == 1) & (cols % 2 == 1))
+    for name in ("nar", "latent", "mask-predict"):
+        strategy = get_strategy(name).bind(units)
+        options = {**strategy.backbone_options(), "patch": 2, "image": (1, 8, 8)}
+        patched = Backbone(BackboneConfig(vocab_size=4, num_classes=2, seq_len=64, d_model=32, n_layers=1, n_heads=2,
+                                          causal=False, **options))
+        loss = strategy.loss(patched, torch.randint(0, 4, (3, 64)), torch.tensor([0, 1, 0]))
+        loss.backward()
+        assert torch.isfinite(loss) and patched.tok_emb.weight.grad.abs().sum() > 0
+        out = strategy.generate(patched.eval(), torch.tensor([0, 1]), 4, torch.Generator().manual_seed(0))
+        assert out.units.shape == (2, 64) and 0 <= out.units.min() and out.units.max() < 4
+    for wrong in ({"causal": True}, {"image": (1, 4, 4)}, {"image": (1, 7, 9)}, {"continuous": True}):
+        with pytest.raises(ValueError, match="patch"):
+            BackboneConfig(**{**dict(vocab_size=4, num_classes=2, seq_len=64, causal=False, patch=2, image=(1, 8, 8)), **wrong})
+
+
 @pytest.mark.parametrize("prediction", ["v_prediction", "epsilon"])
 @pytest.mark.parametrize("sampler, steps", [("ddpm", 50), ("ddim", 10), ("dpm-solver", 5), ("dpm-solver", 20)])
 @pytest.mark.parametrize("max_slots", [256, 4])
@@ -199,9 +246,10 @@ def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, st
     This checks the training schedule, the timestep plumbing, the prediction type, the patch layout (one pixel per
     slot, or 2 x 2 patches when at most 4 slots are allowed) and each scheduler's update together."""
     import genstrat.strategies.diffusion as diffusion
+    import genstrat.units.patches as patches
 
-    monkeypatch.setattr(diffusion, "MAX_SLOTS", max_slots)
-    monkeypatch.setattr(diffusion, "MIN_SLOTS", 1)
+    monkeypatch.setattr(patches, "MAX_SLOTS", max_slots)
+    monkeypatch.setattr(patches, "MIN_SLOTS", 1)
     strategy = get_strategy("diffusion")
     model = model_for(strategy)
     assert (model.cfg.seq_len, model.cfg.slot_values) == ((16, 1) if max_slots == 256 else (4, 4))
@@ -233,9 +281,10 @@ def test_diffusion_loss_is_zero_only_for_its_own_target(prediction, max_slots, m
     when the model outputs its own target (one pixel per slot, or 2 x 2 patches), and an untrained model has a
     loss of order 1."""
     import genstrat.strategies.diffusion as diffusion
+    import genstrat.units.patches as patches
 
-    monkeypatch.setattr(diffusion, "MAX_SLOTS", max_slots)
-    monkeypatch.setattr(diffusion, "MIN_SLOTS", 1)
+    monkeypatch.setattr(patches, "MAX_SLOTS", max_slots)
+    monkeypatch.setattr(patches, "MIN_SLOTS", 1)
     strategy = get_strategy("diffusion")
     model = model_for(strategy)
     p = diffusion.layout_of(model.cfg, strategy.units)

@@ -26,6 +26,9 @@ pre-LayerNorm blocks. Output: logits over the ``vocab_size`` unit values for eve
   or every channel of a latent position; ``prediction`` records what they mean to the strategy
   (diffusion: the noise ``epsilon`` or the velocity ``v_prediction``), so a checkpoint is
   always sampled with the target it was trained on.
+- with ``patch`` = p > 1 (discrete, bidirectional, over an image) a slot holds a p x p block
+  of units (``units/patches.py``): the strategy still passes (B, L) units and gets (B, S, V)
+  logits for every unit at its own position, over L / (p * p * channels) slots.
 
 A :class:`KVCache` makes AR decoding touch one new slot per step; cached decoding gives the
 same logits as recomputing the whole prefix (tested).
@@ -39,6 +42,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from genstrat.units.patches import from_slots, to_slots
 
 
 @dataclass
@@ -58,10 +63,31 @@ class BackboneConfig:
     slot_values: int = 1     # continuous: real values in and out per slot (a p x p x C patch)
     context_len: int = 0     # > 0: the condition is this many preceding text tokens, not a class label
     length_classes: int = 0  # > 0: a head predicting the unit row's length (0 .. length_classes - 1)
+    patch: int = 1           # discrete, bidirectional: a slot holds a patch x patch block of an image's units
+    image: tuple = ()        # with patch > 1: the (channels, height, width) the seq_len units tile
+
+    def __post_init__(self):
+        self.image = tuple(self.image)  # JSON gives a list
+        if self.patch > 1:
+            if self.continuous or self.causal or self.context_len:
+                raise ValueError("patches of discrete units need a bidirectional backbone over an image")
+            c, h, w = self.image if len(self.image) == 3 else (0, 0, 0)
+            if c * h * w != self.seq_len or h % self.patch or w % self.patch:
+                raise ValueError(f"{self.patch}x{self.patch} patches do not tile the image {self.image} of {self.seq_len} units")
 
     @property
     def cond_slots(self) -> int:
         return 1 + self.context_len
+
+    @property
+    def slot_units(self) -> int:
+        """Units per slot: p * p * channels with patches, else 1 (continuous slots hold ``slot_values`` reals)."""
+        return self.patch * self.patch * self.image[0] if self.patch > 1 else 1
+
+    @property
+    def slots(self) -> int:
+        """Slots after the condition: one per unit, or one per patch."""
+        return self.seq_len // self.slot_units
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -127,13 +153,13 @@ class Backbone(nn.Module):
         self.cfg = cfg
         if cfg.continuous:
             self.value_in = nn.Linear(cfg.slot_values, cfg.d_model)
-        else:
-            self.tok_emb = nn.Embedding(cfg.vocab_size + 1, cfg.d_model)  # + MASK
+        else:  # + MASK; with patches one table per place in the patch (see slot_embedding)
+            self.tok_emb = nn.Embedding(cfg.slot_units * (cfg.vocab_size + 1), cfg.d_model)
         self.cond_emb = nn.Embedding(cfg.num_classes + 1, cfg.d_model)    # + null label
-        self.pos_emb = nn.Parameter(torch.zeros(cfg.seq_len + cfg.cond_slots, cfg.d_model))
+        self.pos_emb = nn.Parameter(torch.zeros(cfg.slots + cfg.cond_slots, cfg.d_model))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
-        self.head = nn.Linear(cfg.d_model, cfg.slot_values if cfg.continuous else cfg.vocab_size)
+        self.head = nn.Linear(cfg.d_model, cfg.slot_values if cfg.continuous else cfg.slot_units * cfg.vocab_size)
         if cfg.length_classes:
             self.length_head = nn.Linear(cfg.d_model, cfg.length_classes)
         if cfg.latent_dim:
@@ -202,7 +228,7 @@ class Backbone(nn.Module):
         if start == 0:
             parts.append(self.embed_condition(cond))
         if tokens.shape[1]:
-            parts.append(self.embed_values(tokens) if self.cfg.continuous else self.tok_emb(tokens))
+            parts.append(self.embed_values(tokens) if self.cfg.continuous else slot_embedding(self.tok_emb, tokens, self.cfg))
         x = torch.cat(parts, dim=1)
         if start + x.shape[1] > self.cfg.seq_len + self.cond_slots:
             raise ValueError(f"sequence of {start + x.shape[1]} slots exceeds the backbone's {self.cfg.seq_len + self.cond_slots}")
@@ -229,4 +255,23 @@ class Backbone(nn.Module):
         x = self.ln_f(x)
         if return_length:
             return self.head(x), self.length_head(x[:, self.cond_slots - 1])
-        return self.head(x)
+        return self.head(x) if self.cfg.slot_units == 1 else self.unpatch_logits(self.head(x))
+
+    def unpatch_logits(self, out: torch.Tensor) -> torch.Tensor:
+        """(B, cond_slots + slots, slot_units * V) -> (B, cond_slots + L, V): each unit's logits at its own raster
+        position. The condition slots predict no unit in a bidirectional model; they keep their first V outputs."""
+        cond, units = out[:, :self.cond_slots], out[:, self.cond_slots:]
+        units = units.reshape(*units.shape[:2], self.cfg.slot_units, self.cfg.vocab_size)
+        return torch.cat([cond[..., :self.cfg.vocab_size], from_slots(units, self.cfg.image, self.cfg.patch)], dim=1)
+
+
+def slot_embedding(table: nn.Embedding, tokens: torch.Tensor, cfg: BackboneConfig) -> torch.Tensor:
+    """(B, L) unit tokens -> (B, slots, d_model). Without patches, one embedding per unit. With patches, the sum of
+    one embedding per unit taken from the table of its place in the patch: a linear map of the patch's one-hot
+    units, as DiT's patch embedding is a linear map of its pixels (Peebles & Xie 2023 sec. 3.1)."""
+    if cfg.slot_units == 1:
+        return table(tokens)
+    if tokens.shape[1] != cfg.seq_len:
+        raise ValueError(f"a patched backbone reads all {cfg.seq_len} units at once, got {tokens.shape[1]}")
+    place = torch.arange(cfg.slot_units, device=tokens.device) * (cfg.vocab_size + 1)
+    return table(to_slots(tokens, cfg.image, cfg.patch) + place).sum(2)

@@ -13,17 +13,17 @@ from dataclasses import replace
 import torch
 import torch.nn as nn
 
+from genstrat.nn.backbone import Block, slot_embedding
+
 
 class PosteriorEncoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        from genstrat.nn.backbone import Block
-
         bidirectional = replace(cfg, causal=False)
         self.cfg = cfg
-        self.tok_emb = nn.Embedding(cfg.vocab_size + 1, cfg.d_model)
+        self.tok_emb = nn.Embedding(cfg.slot_units * (cfg.vocab_size + 1), cfg.d_model)  # patches as in the backbone
         self.cond_emb = nn.Embedding(cfg.num_classes + 1, cfg.d_model)
-        self.pos_emb = nn.Parameter(torch.randn(cfg.seq_len + cfg.cond_slots, cfg.d_model) * 0.02)
+        self.pos_emb = nn.Parameter(torch.randn(cfg.slots + cfg.cond_slots, cfg.d_model) * 0.02)
         self.blocks = nn.ModuleList(Block(bidirectional) for _ in range(max(1, cfg.n_layers // 2)))
         self.ln = nn.LayerNorm(cfg.d_model)
         self.out = nn.Linear(cfg.d_model, 2 * cfg.latent_dim)
@@ -35,7 +35,7 @@ class PosteriorEncoder(nn.Module):
             condition = torch.cat([start, self.tok_emb(cond)], dim=1)
         else:
             condition = self.cond_emb(cond)[:, None]
-        x = torch.cat([condition, self.tok_emb(units)], dim=1)
+        x = torch.cat([condition, slot_embedding(self.tok_emb, units, self.cfg)], dim=1)
         x = x + self.pos_emb[: x.shape[1]]
         for i, block in enumerate(self.blocks):
             x = block(x, i, None)

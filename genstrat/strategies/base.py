@@ -19,6 +19,8 @@ from typing import Callable, Optional
 
 import torch
 
+from genstrat.units.patches import patch_options
+
 VersionCallback = Callable[[int, torch.Tensor], None]
 
 
@@ -83,6 +85,11 @@ class Strategy:
     def backbone_options(self) -> dict:
         """What this strategy needs of the backbone beyond the unit space (a longer sequence, a latent input)."""
         return {}
+
+    def patch_options(self) -> dict:
+        """For a bidirectional strategy over discrete units: the backbone's patch settings for the bound image
+        (``units/patches.py``; none on text, small images, or before binding)."""
+        return patch_options(self.units) if hasattr(self, "units") else {}
 
     def steps_for(self, seq_len: int, requested: int | None) -> int:
         """The number of passes this strategy will make (AR: fixed L; one-shot: fixed 1)."""

@@ -5,9 +5,9 @@ eps ~ N(0, I); x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps (eq. 4). Noise sche
 cosine schedule of Nichol & Dhariwal 2021 (eq. 17), T = 1000. The backbone is fed the noisy
 values and sinusoidal features of t in every slot.
 
-Slots are patches (DiT, Peebles & Xie 2023 sec. 3.1; U-ViT, Bao et al. 2023): a slot holds a
-p x p block of pixels with all its channels, p the smallest side dividing the image that
-leaves at most ``MAX_SLOTS`` slots. Digits (8 x 8) keep one pixel per slot; MNIST (28 x 28)
+Slots are patches (``units/patches.py``; DiT, Peebles & Xie 2023 sec. 3.1; U-ViT, Bao et al.
+2023): a slot holds a p x p block of pixels with all its channels, p the smallest side dividing
+the image that leaves at most ``MAX_SLOTS`` (256) slots. Digits (8 x 8) keep one pixel per slot; MNIST (28 x 28)
 gets 2 x 2 patches, 196 slots instead of 784, which makes a pass about 5x cheaper on the CPU
 (attention is quadratic in slots); a latent grid (7 x 7 x 2) gets one slot per position
 holding both channels, as latent diffusion's Transformers read latents. Checkpoints written
@@ -40,6 +40,8 @@ import torch.nn.functional as F
 from genstrat.errors import GenstratError
 from genstrat.strategies.base import Generation, SamplingOptions, Strategy
 from genstrat.strategies.sampling import guided_logits
+from genstrat.units import patches
+from genstrat.units.patches import patch_side
 
 SAMPLERS = ("ddpm", "ddim", "dpm-solver")
 TRAIN_STEPS = 1000
@@ -47,16 +49,6 @@ TIME_FEATURES = 64
 PREDICTIONS = ("epsilon", "v_prediction")
 PREDICTION = "v_prediction"  # what new models learn to predict; "epsilon" checkpoints still sample
 SNR_GAMMA = 5.0              # Min-SNR-gamma loss weighting (Hang et al. 2023)
-MAX_SLOTS = 256              # patch the image until it fits in this many slots ...
-MIN_SLOTS = 16               # ... but never into fewer than this: then one pixel per slot
-
-
-def patch_side(units) -> int:
-    """The smallest patch side p dividing the image's height and width that leaves at most MAX_SLOTS patches,
-    or 1 (one pixel per slot) when only patches leaving fewer than MIN_SLOTS would do (e.g. a prime side)."""
-    fits = [p for p in range(1, min(units.height, units.width) + 1) if units.height % p == 0 and units.width % p == 0
-            and MIN_SLOTS <= (units.height // p) * (units.width // p) <= MAX_SLOTS]
-    return fits[0] if fits else 1
 
 
 def layout_of(cfg, units) -> int:
@@ -72,20 +64,12 @@ def layout_of(cfg, units) -> int:
 
 def to_slots(values: torch.Tensor, units, p: int) -> torch.Tensor:
     """(B, L) values in the units' raster order (channels innermost) -> (B, slots, p * p * channels) patches."""
-    if p == 0:
-        return values[..., None]
-    h, w, c = units.height // p, units.width // p, units.channels
-    patches = values.reshape(-1, h, p, w, p, c).permute(0, 1, 3, 2, 4, 5)
-    return patches.reshape(-1, h * w, p * p * c)
+    return values[..., None] if p == 0 else patches.to_slots(values, units.shape, p)
 
 
 def from_slots(slots: torch.Tensor, units, p: int) -> torch.Tensor:
     """The inverse of :func:`to_slots`: (B, slots, p * p * channels) -> (B, L)."""
-    if p == 0:
-        return slots[..., 0]
-    h, w, c = units.height // p, units.width // p, units.channels
-    pixels = slots.reshape(-1, h, w, p, p, c).permute(0, 1, 3, 2, 4, 5)
-    return pixels.reshape(-1, units.seq_len)
+    return slots[..., 0] if p == 0 else patches.from_slots(slots, units.shape, p)
 
 
 def check_prediction(prediction: str) -> None:

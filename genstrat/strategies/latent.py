@@ -41,7 +41,7 @@ class LatentNAR(OneShot):
     text_overrides = {"guidance": 1.0, "temperature": 0.0}
 
     def backbone_options(self):
-        return {"latent_dim": self.latent_dim, "posterior": True}
+        return {"latent_dim": self.latent_dim, "posterior": True, **self.patch_options()}
 
     def loss(self, model, units, cond):
         batch, length = units.shape

@@ -62,7 +62,7 @@ class MaskPredict(Strategy):
         return 8 if requested is None else requested
 
     def backbone_options(self):
-        return {"length_classes": self.units.seq_len} if self.on_text else {}
+        return {"length_classes": self.units.seq_len} if self.on_text else self.patch_options()
 
     def loss(self, model, units, cond):
         batch, length = units.shape

@@ -29,6 +29,9 @@ class OneShot(Strategy):
     def steps_for(self, seq_len, requested):
         return 1
 
+    def backbone_options(self):
+        return self.patch_options()
+
     def blank(self, model, batch: int, device) -> torch.Tensor:
         return torch.full((batch, model.cfg.seq_len), model.mask_id, dtype=torch.long, device=device)
 
