@@ -74,7 +74,7 @@ def add_sampling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (1 = none)")
     p.add_argument("--noise", type=float, default=None, help="mask-predict: Gumbel noise on confidences, annealed to 0")
     p.add_argument("--revise", action="store_true", default=None, help="mask-predict: decided tokens may be re-masked too")
-    p.add_argument("--sampler", choices=("ddpm", "ddim", "dpm-solver"), default=None, help="diffusion: which scheduler samples")
+    p.add_argument("--sampler", choices=("ddpm", "ddim", "dpm-solver", "dpm-solver-sde"), default=None, help="diffusion: which scheduler samples")
 
 
 def sampling_overrides(args) -> dict:

@@ -239,7 +239,7 @@ def test_discrete_patches_keep_every_unit_its_own_value_and_prediction():
 
 
 @pytest.mark.parametrize("prediction", ["v_prediction", "epsilon"])
-@pytest.mark.parametrize("sampler, steps", [("ddpm", 50), ("ddim", 10), ("dpm-solver", 5), ("dpm-solver", 20)])
+@pytest.mark.parametrize("sampler, steps", [("ddpm", 50), ("ddim", 10), ("dpm-solver", 5), ("dpm-solver", 20), ("dpm-solver-sde", 20)])
 @pytest.mark.parametrize("max_slots", [256, 4])
 def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, steps, prediction, max_slots, monkeypatch):
     """A denoiser that knows x_0 returns the exact noise (or velocity); every sampler must then end exactly at x_0.

@@ -32,7 +32,7 @@ class SamplingOptions:
     guidance: float = 1.0        # classifier-free guidance scale w; 1 = plain conditional
     noise: float = 0.0           # mask-predict: Gumbel noise scale on confidences (annealed to 0)
     revise: bool = False         # mask-predict: decided tokens may be re-masked (Mask-Predict) or not (MaskGIT)
-    sampler: Optional[str] = None  # diffusion: ddpm, ddim or dpm-solver
+    sampler: Optional[str] = None  # diffusion: ddpm, ddim, dpm-solver or dpm-solver-sde
 
     def merged(self, **overrides) -> "SamplingOptions":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})

@@ -25,9 +25,14 @@ classifier-free guidance (Ho & Salimans 2022, eq. 6, applied to the model output
 
 Sampling uses diffusers' schedulers (one ``set_timesteps`` / ``step`` interface each, told the
 prediction type): ``ddpm`` (ancestral, DDPM eq. 11), ``ddim`` (eta = 0, Song et al. 2021
-eq. 12) and ``dpm-solver`` (DPM-Solver++(2M), Lu et al. 2022, data-prediction multistep,
-with dynamic thresholding of the predicted x_0 to [-1, 1]; DDPM and DDIM clip it). NFE = the
-number of scheduler steps. The final values are quantised back to the unit levels.
+eq. 12), ``dpm-solver`` (DPM-Solver++(2M), Lu et al. 2022, data-prediction multistep,
+with dynamic thresholding of the predicted x_0 to [-1, 1]; DDPM and DDIM clip it) and
+``dpm-solver-sde`` (SDE-DPM-Solver++(2M), the same second-order multistep solver applied to
+the reverse SDE, Lu et al. 2022 as diffusers implements it: fresh noise at every step). NFE = the
+number of scheduler steps. The ODE solvers follow the model's flow exactly, so a model that is
+still rough at this budget carries its early errors to the end; the stochastic samplers (DDPM,
+the SDE solver) partly forget them (Karras et al. 2022 sec. 4), which is why on our CPU-trained
+models DDPM-200 beat DDIM-50 and DPM-Solver++-20 (docs/benchmarks.md). The final values are quantised back to the unit levels.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from genstrat.strategies.sampling import guided_logits
 from genstrat.units import patches
 from genstrat.units.patches import patch_side
 
-SAMPLERS = ("ddpm", "ddim", "dpm-solver")
+SAMPLERS = ("ddpm", "ddim", "dpm-solver", "dpm-solver-sde")
 TRAIN_STEPS = 1000
 TIME_FEATURES = 64
 PREDICTIONS = ("epsilon", "v_prediction")
@@ -93,6 +98,11 @@ def make_scheduler(name: str, prediction: str = PREDICTION):
         # pixel-space DPM-Solver++ (their sec. 5): without it a poor early noise estimate leaves [-1, 1] and compounds
         return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2, thresholding=True,
                                            sample_max_value=1.0)
+    if name == "dpm-solver-sde":
+        # the same data-prediction multistep solver for the reverse SDE instead of the ODE: each step re-injects
+        # fresh noise, which washes out part of an imperfect model's earlier error (Karras et al. 2022 sec. 4)
+        return DPMSolverMultistepScheduler(**common, algorithm_type="sde-dpmsolver++", solver_order=2, thresholding=True,
+                                           sample_max_value=1.0)
     raise GenstratError(f"unknown diffusion sampler '{name}'; choose one of: {', '.join(SAMPLERS)}")
 
 
@@ -138,9 +148,11 @@ class Diffusion(Strategy):
         return 20 if requested is None else requested
 
     def sweep(self, seq_len, steps):
-        """Each sampler at its customary budget (DDPM 200, DDIM 50, DPM-Solver++ 20) plus DPM-Solver++ at every requested count."""
+        """Each sampler at its customary budget (DDPM 200, DDIM 50, DPM-Solver++ 20) plus DPM-Solver++, ODE and SDE,
+        at every requested count."""
         rows = [(200, {"sampler": "ddpm"}), (50, {"sampler": "ddim"})]
-        return rows + [(k, {"sampler": "dpm-solver"}) for k in sorted(set(steps) | {20})]
+        counts = sorted(set(steps) | {20})
+        return rows + [(k, {"sampler": name}) for name in ("dpm-solver", "dpm-solver-sde") for k in counts]
 
     def to_values(self, units: torch.Tensor) -> torch.Tensor:
         return units.float() / (self.units.levels - 1) * 2 - 1
