@@ -16,7 +16,7 @@ def test_bench_on_a_tiny_budget(tmp_path):
     assert {("real", None), ("independent", None), ("ar", 64), ("nar", 1), ("mask-predict", 1), ("mask-predict", 2),
             ("latent", 1), ("coarse-to-fine", 4), ("diffusion", 200), ("diffusion", 50), ("diffusion", 20), ("diffusion", 2)} <= by
     samplers = {(r["sampler"], r["steps"]) for r in rows if r["strategy"] == "diffusion"}
-    assert samplers == {("ddpm", 200), ("ddim", 50), ("dpm-solver", 1), ("dpm-solver", 2), ("dpm-solver", 20)}
+    assert samplers == {("ddpm", 200), ("ddim", 50), *((solver, k) for solver in ("dpm-solver", "dpm-solver-sde") for k in (1, 2, 20))}
     for r in rows:
         if r["strategy"] not in ("real", "independent"):
             assert REQUIRED <= set(r), r
@@ -69,7 +69,7 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
 
     stop_at[0], calls[:] = None, []
     rows = run.run_bench("digits", strategies, steps, out, resume=True, **settings)
-    assert calls == ["two-stage:mask-predict"] + ["two-stage:diffusion"] * 5  # only the missing rows were sampled
+    assert calls == ["two-stage:mask-predict"] + ["two-stage:diffusion"] * 8  # only the missing rows were sampled
     timing = {"latency_b1_s", "throughput_per_s", "train_seconds", "ae_seconds", "ae_train_steps"}
     same = lambda table: [{k: v for k, v in r.items() if k not in timing} for r in table]  # noqa: E731
     assert same(rows) == same(whole)
