@@ -192,8 +192,8 @@ def test_diffusion_patches_tile_the_image_and_come_back_exactly():
 
 
 def test_discrete_patches_keep_every_unit_its_own_value_and_prediction():
-    """nar, latent and mask-predict over MNIST-sized images read 2 x 2 patches (196 slots, not 784); digits, text and
-    AR keep one unit per slot. A patch's embedding knows which unit sits where (swapping two units in a patch changes
+    """nar, latent and mask-predict over MNIST and digits read 2 x 2 patches (196 slots, not 784; 16, not 64); small
+    code grids, text and AR keep one unit per slot. A patch's embedding knows which unit sits where (swapping two units in a patch changes
     it), every unit gets logits at its own raster position (changing the head's row for one place moves exactly that
     place's logits), and a patched model trains, samples full images and rejects a causal or mis-tiled setting."""
     from genstrat.nn.backbone import slot_embedding
@@ -202,7 +202,10 @@ def test_discrete_patches_keep_every_unit_its_own_value_and_prediction():
 
     mnist = PixelUnits(levels=8, channels=1, height=28, width=28)
     assert patch_options(mnist) == {"patch": 2, "image": (1, 28, 28)}
-    assert patch_options(PixelUnits(levels=17, channels=1, height=8, width=8)) == {}
+    assert patch_options(PixelUnits(levels=17, channels=1, height=8, width=8)) == {"patch": 2, "image": (1, 8, 8)}
+    assert patch_options(PixelUnits(levels=4, channels=3, height=64, width=64))["patch"] == 4  # 2 would leave 1,024 slots
+    assert patch_options(PixelUnits(levels=1000, channels=1, height=7, width=7)) == {}  # a code grid: no side divides
+    assert patch_options(PixelUnits(levels=4, channels=1, height=4, width=4)) == {}  # 2 x 2 would leave 4 slots
     assert get_strategy("ar").bind(mnist).backbone_options() == {}
     units = PixelUnits(levels=4, channels=1, height=8, width=8)
     cfg = BackboneConfig(vocab_size=4, num_classes=2, seq_len=64, d_model=32, n_layers=1, n_heads=2, causal=False,

@@ -5,9 +5,9 @@ fertilities): the bidirectional backbone sees only the condition and an all-MASK
 predicts every position in one pass. Each position then draws its own value. Where a
 condition admits several whole answers (a "3" with a loop or without), positions pick
 different ones and the mix is blurry noise: the lecture's multi-modality problem, left
-visible on purpose. NFE = 1. On images of more than 256 pixels whose sides allow it (MNIST) the backbone reads
-2×2 patch slots (``units/patches.py``, DiT's trick): a pass costs ~6x less, and every pixel
-still has its own logits and its own independent draw, so the problem stays visible.
+visible on purpose. NFE = 1. On images whose sides allow it (digits, MNIST) the backbone reads
+2×2 patch slots (``units/patches.py``, DiT's trick): a pass costs ~6x less on MNIST, and every
+pixel still has its own logits and its own independent draw, so the problem stays visible.
 
 On text the row has a fixed length and is read up to its first END (``nar-end``, the
 lecture's second way to let NAR text stop; ``nar-length`` is the first). ``nar-end`` is the
