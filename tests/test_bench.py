@@ -15,6 +15,11 @@ def test_bench_on_a_tiny_budget(tmp_path):
     by = {(r["strategy"], r.get("steps")) for r in rows}
     assert {("real", None), ("independent", None), ("ar", 64), ("nar", 1), ("mask-predict", 1), ("mask-predict", 2),
             ("latent", 1), ("coarse-to-fine", 4), ("diffusion", 200), ("diffusion", 50), ("diffusion", 20), ("diffusion", 2)} <= by
+    readings = {(r["strategy"], r.get("temperature")) for r in rows if r["strategy"] in ("nar", "latent")}
+    assert readings == {("nar", None), ("nar", 0.0), ("latent", None), ("latent", 0.0)}  # drawn, and read at the mode
+    from genstrat.report.plot import series
+    assert series(next(r for r in rows if r.get("temperature") == 0.0 and r["strategy"] == "latent")) == "latent mode"
+    assert "| temperature |" in (out / "report.md").read_text()
     samplers = {(r["sampler"], r["steps"]) for r in rows if r["strategy"] == "diffusion"}
     assert samplers == {("ddpm", 200), ("ddim", 50), *((solver, k) for solver in ("dpm-solver", "dpm-solver-sde") for k in (1, 2, 20))}
     for r in rows:

@@ -11,7 +11,7 @@ TEXT_COLUMNS = [("strategy", "strategy"), ("steps", "steps"), ("nfe", "NFE"), ("
                 ("throughput_per_s", "throughput (texts/s)"), ("valid", "valid"), ("mixed", "mixed"), ("tv", "TV distance"),
                 ("ppl_ref", "ppl under reference"), ("distinct_2", "distinct-2"), ("unique", "unique"),
                 ("mean_length", "mean length"), ("bits_per_char", "own bits/char")]
-COLUMNS = [("strategy", "strategy"), ("sampler", "sampler"), ("steps", "steps"), ("nfe", "NFE"), ("latency_b1_s", "batch-1 latency (s)"),
+COLUMNS = [("strategy", "strategy"), ("sampler", "sampler"), ("temperature", "temperature"), ("steps", "steps"), ("nfe", "NFE"), ("latency_b1_s", "batch-1 latency (s)"),
            ("throughput_per_s", "throughput (img/s)"), ("agree", "agreement"), ("fd", "Fréchet"),
            ("diversity", "diversity"), ("nll_bits_per_unit", "NLL (bits/unit)"), ("psnr", "PSNR (dB)"),
            ("code_perplexity", "code perplexity"), ("dead_codes", "dead codes"), ("ae_seconds", "auto-encoder s")]

@@ -23,8 +23,9 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def series(row: dict) -> str:
-    """The line a row belongs to: its strategy, and its sampler where it has one."""
-    return row["strategy"] + (f" {row['sampler']}" if row.get("sampler") else "")
+    """The line a row belongs to: its strategy, its sampler where it has one, and "mode" for a row that read each
+    unit's most likely value (a temperature-0 override in the strategy's sweep)."""
+    return row["strategy"] + (f" {row['sampler']}" if row.get("sampler") else "") + (" mode" if row.get("temperature") == 0 else "")
 
 
 def line_style(index: int, name: str) -> dict:

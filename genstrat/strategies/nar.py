@@ -34,6 +34,11 @@ class OneShot(Strategy):
     def backbone_options(self):
         return self.patch_options()
 
+    def sweep(self, seq_len, steps):
+        """On images the one pass read two ways: drawn at the default temperature, and at each unit's most likely
+        value (temperature 0). Without z the mode is one picture per label; with z (``latent``) one per z."""
+        return [(1, {})] if self.on_text else [(1, {}), (1, {"temperature": 0.0})]
+
     def blank(self, model, batch: int, device) -> torch.Tensor:
         return torch.full((batch, model.cfg.seq_len), model.mask_id, dtype=torch.long, device=device)
 
