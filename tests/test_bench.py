@@ -20,6 +20,7 @@ def test_bench_on_a_tiny_budget(tmp_path):
     from genstrat.report.plot import series
     assert series(next(r for r in rows if r.get("temperature") == 0.0 and r["strategy"] == "latent")) == "latent mode"
     assert "| temperature |" in (out / "report.md").read_text()
+    assert {r["grid"] for r in rows if r["strategy"] == "latent"} == {"samples/latent-1.png", "samples/latent-0.0-1.png"}
     samplers = {(r["sampler"], r["steps"]) for r in rows if r["strategy"] == "diffusion"}
     assert samplers == {("ddpm", 200), ("ddim", 50), *((solver, k) for solver in ("dpm-solver", "dpm-solver-sde") for k in (1, 2, 20))}
     for r in rows:

@@ -62,7 +62,7 @@ class ImageEvaluator:
 
     def show(self, units: torch.Tensor, cond: torch.Tensor, path: Path) -> Path:
         images = self.data.units.decode(units)
-        return save_grid(images[: self.data.num_classes * 8], path.with_suffix(".png"), columns=self.data.num_classes)
+        return save_grid(images[: self.data.num_classes * 8], path.with_name(path.name + ".png"), columns=self.data.num_classes)
 
     def versions(self, strategy, model, options, path: Path, seed: int) -> Path:
         device = next(model.parameters()).device
@@ -135,7 +135,7 @@ class TextEvaluator:
 
     def show(self, units: torch.Tensor, cond: torch.Tensor, path: Path) -> Path:
         lines = [f"{self.describe(c)} → {t}" for t, c in zip(self.data.units.decode(units[:40]), cond[:40])]
-        path = path.with_suffix(".txt")
+        path = path.with_name(path.name + ".txt")  # a row name may hold a dot ("latent-0.0-1"): not a suffix
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
