@@ -16,7 +16,10 @@ the same imagined digit. On text the default reads the decoder's mode given z in
 sampling it (``text_overrides``): z carries the choice of answer, and independent draws
 per position would only add letter noise (probe, 3 min: invalid 11.7% -> 4.6% and TV
 0.152 -> 0.097, measured on one checkpoint). On digits the same reading collapses variety
-(z carries little there), so images keep temperature 1.
+(z carries little there), so images keep temperature 1 as the default, and the bench measures
+both readings on images (``OneShot.sweep``): on MNIST, 10 CPU minutes, the mode given z scored
+Fréchet 104.0 against 697.9 drawn, while ``nar``'s mode collapsed to one image per label
+(205.4, diversity 0.01; docs/benchmarks.md).
 """
 
 from __future__ import annotations
