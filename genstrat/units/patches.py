@@ -23,10 +23,7 @@ def patch_side(units) -> int:
     """The smallest patch side p dividing the image's height and width that leaves at most MAX_SLOTS patches,
     or 1 (one pixel per slot) when only patches leaving fewer than MIN_SLOTS would do (e.g. a prime side),
     and for units that are not an image (text)."""
-    if getattr(units, "height", None) is None:
-        return 1
-    fits = [p for p in range(1, min(units.height, units.width) + 1) if units.height % p == 0 and units.width % p == 0
-            and MIN_SLOTS <= (units.height // p) * (units.width // p) <= MAX_SLOTS]
+    fits = fitting_sides(units, smallest=1)
     return fits[0] if fits else 1
 
 
@@ -36,11 +33,17 @@ def patch_options(units) -> dict:
     p exists (a 7 x 7 code grid, a prime side) or the units are not an image. Unlike diffusion's :func:`patch_side`
     this patches even images that would fit unpatched: on digits (8 x 8) 2 x 2 patches gave mask-predict ~3.8x the
     updates in the same 3 minutes (docs/benchmarks.md)."""
-    if getattr(units, "height", None) is None:
-        return {}
-    fits = [p for p in range(2, min(units.height, units.width) + 1) if units.height % p == 0 and units.width % p == 0
-            and MIN_SLOTS <= (units.height // p) * (units.width // p) <= MAX_SLOTS]
+    fits = fitting_sides(units, smallest=2)
     return {"patch": fits[0], "image": tuple(units.shape)} if fits else {}
+
+
+def fitting_sides(units, smallest: int) -> list[int]:
+    """Every patch side p >= ``smallest`` dividing the image's height and width into MIN_SLOTS to MAX_SLOTS patches,
+    in increasing order; none for units that are not an image (text)."""
+    if getattr(units, "height", None) is None:
+        return []
+    return [p for p in range(smallest, min(units.height, units.width) + 1) if units.height % p == 0
+            and units.width % p == 0 and MIN_SLOTS <= (units.height // p) * (units.width // p) <= MAX_SLOTS]
 
 
 def to_slots(x: torch.Tensor, image: tuple[int, int, int], p: int) -> torch.Tensor:
