@@ -6,7 +6,7 @@ from genstrat.strategies.sampling import sample_units
 
 
 def make(causal=True, **kw):
-    cfg = BackboneConfig(vocab_size=5, seq_len=12, num_classes=3, d_model=32, n_layers=2, n_heads=4, causal=causal, **kw)
+    cfg = BackboneConfig(**{**dict(vocab_size=5, seq_len=12, num_classes=3, d_model=32, n_layers=2, n_heads=4), **kw}, causal=causal)
     return Backbone(cfg).eval()
 
 
@@ -68,3 +68,23 @@ def test_bidirectional_sees_everything():
     y[0, -1] = (y[0, -1] + 1) % 5
     cond = torch.tensor([1])
     assert not torch.allclose(model(x, cond)[:, 1], model(y, cond)[:, 1])
+
+
+def test_adaln_starts_at_zero_and_then_reads_noise_level_and_label():
+    """adaLN-Zero (DiT): the output starts at exactly zero; once the zero-initialised layers move, the noise-level
+    vector and the label change every slot's output through the modulation, not through an added input."""
+    import pytest
+
+    model = make(causal=False, continuous=True, latent_dim=8, slot_values=2, seq_len=6, adaln=True)
+    x, cond, t = torch.randn(2, 6, 2), torch.tensor([0, 1]), torch.randn(2, 8)
+    assert torch.equal(model(x, cond, latent=t), torch.zeros(2, 7, 2))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    out = model(x, cond, latent=t)
+    assert not torch.allclose(out, model(x, cond, latent=t + 1), atol=1e-4)
+    assert not torch.allclose(out[0], model(x, torch.tensor([2, 1]), latent=t)[0], atol=1e-4)
+    with pytest.raises(ValueError, match="latent vector"):
+        model(x, cond)
+    with pytest.raises(ValueError, match="adaln needs"):
+        make(causal=False, adaln=True)  # discrete tokens: nothing to modulate with

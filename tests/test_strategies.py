@@ -163,14 +163,17 @@ def test_latent_decoder_listens_to_z():
 
 
 def test_diffusion_patches_tile_the_image_and_come_back_exactly():
-    """Patch slots (DiT): MNIST's 28 x 28 becomes 196 slots of 2 x 2 pixels, digits keep one pixel per slot, a
-    7 x 7 x 2 latent grid one slot per position; to_slots / from_slots are exact inverses and a slot is a patch."""
+    """Patch slots (DiT): diffusion cuts MNIST's 28 x 28 into 49 slots of 4 x 4 pixels, digits keep one pixel per
+    slot, a 7 x 7 x 2 latent grid one slot per position; to_slots / from_slots are exact inverses and a slot is a
+    patch."""
     import genstrat.strategies.diffusion as diffusion
     from genstrat.units import PixelUnits
 
-    assert diffusion.patch_side(PixelUnits(256, 1, 28, 28)) == 2
-    assert diffusion.patch_side(PixelUnits(17, 1, 8, 8)) == 1
-    assert diffusion.patch_side(PixelUnits(256, 2, 7, 7)) == 1
+    side = lambda units: diffusion.patch_side(units, diffusion.MAX_SLOTS)  # noqa: E731
+    assert side(PixelUnits(256, 1, 28, 28)) == 4 and diffusion.patch_side(PixelUnits(256, 1, 28, 28)) == 2
+    assert side(PixelUnits(17, 1, 8, 8)) == 1
+    assert side(PixelUnits(256, 2, 7, 7)) == 1
+    assert get_strategy("diffusion").bind(PixelUnits(8, 1, 28, 28)).backbone_options()["slot_values"] == 16
     units = PixelUnits(levels=4, channels=3, height=4, width=6)
     values = torch.randn(2, units.seq_len)
     slots = diffusion.to_slots(values, units, 2)
@@ -178,7 +181,7 @@ def test_diffusion_patches_tile_the_image_and_come_back_exactly():
     assert torch.equal(diffusion.from_slots(slots, units, 2), values)
     image = values.view(2, 4, 6, 3)  # raster order, channels innermost
     assert torch.equal(slots[:, 1].view(2, 2, 2, 3), image[:, 0:2, 2:4])  # slot 1: rows 0-1, columns 2-3
-    assert diffusion.patch_side(PixelUnits(8, 1, 17, 17)) == 1  # a prime side: one pixel per slot, not one slot
+    assert side(PixelUnits(8, 1, 17, 17)) == 1  # a prime side: one pixel per slot, not one slot
     config = lambda slots, values: BackboneConfig(vocab_size=4, num_classes=2, seq_len=slots, slot_values=values)  # noqa: E731
     assert diffusion.layout_of(config(6, 12), units) == 2 and diffusion.layout_of(config(72, 1), units) == 0
     for wrong in (config(9, 8), config(6, 1), config(12, 12)):
@@ -251,7 +254,7 @@ def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, st
     import genstrat.strategies.diffusion as diffusion
     import genstrat.units.patches as patches
 
-    monkeypatch.setattr(patches, "MAX_SLOTS", max_slots)
+    monkeypatch.setattr(diffusion, "MAX_SLOTS", max_slots)
     monkeypatch.setattr(patches, "MIN_SLOTS", 1)
     strategy = get_strategy("diffusion")
     model = model_for(strategy)
@@ -286,7 +289,7 @@ def test_diffusion_loss_is_zero_only_for_its_own_target(prediction, max_slots, m
     import genstrat.strategies.diffusion as diffusion
     import genstrat.units.patches as patches
 
-    monkeypatch.setattr(patches, "MAX_SLOTS", max_slots)
+    monkeypatch.setattr(diffusion, "MAX_SLOTS", max_slots)
     monkeypatch.setattr(patches, "MIN_SLOTS", 1)
     strategy = get_strategy("diffusion")
     model = model_for(strategy)

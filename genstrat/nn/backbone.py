@@ -26,6 +26,12 @@ pre-LayerNorm blocks. Output: logits over the ``vocab_size`` unit values for eve
   or every channel of a latent position; ``prediction`` records what they mean to the strategy
   (diffusion: the noise ``epsilon`` or the velocity ``v_prediction``), so a checkpoint is
   always sampled with the target it was trained on.
+- with ``adaln=True`` (continuous, label condition, ``latent_dim`` > 0: diffusion) the vector
+  is not added to the slots but, through a small MLP and summed with the label's embedding,
+  sets every block's LayerNorm shift and scale and a gate on its residual branches, all
+  zero at initialisation so every block starts as the identity: DiT's adaLN-Zero (Peebles &
+  Xie 2023, sec. 3.2), their best way to feed the noise level and the class, which
+  conditions each layer instead of only the input.
 - with ``patch`` = p > 1 (discrete, bidirectional, over an image) a slot holds a p x p block
   of units (``units/patches.py``): the strategy still passes (B, L) units and gets (B, S, V)
   logits for every unit at its own position, over L / (p * p * channels) slots.
@@ -65,6 +71,7 @@ class BackboneConfig:
     length_classes: int = 0  # > 0: a head predicting the unit row's length (0 .. length_classes - 1)
     patch: int = 1           # discrete, bidirectional: a slot holds a patch x patch block of an image's units
     image: tuple = ()        # with patch > 1: the (channels, height, width) the seq_len units tile
+    adaln: bool = False      # continuous: the latent vector and the label modulate every block (DiT's adaLN-Zero)
 
     def __post_init__(self):
         self.image = tuple(self.image)  # JSON gives a list
@@ -74,6 +81,8 @@ class BackboneConfig:
             c, h, w = self.image if len(self.image) == 3 else (0, 0, 0)
             if c * h * w != self.seq_len or h % self.patch or w % self.patch:
                 raise ValueError(f"{self.patch}x{self.patch} patches do not tile the image {self.image} of {self.seq_len} units")
+        if self.adaln and (not self.continuous or not self.latent_dim or self.context_len or self.posterior):
+            raise ValueError("adaln needs a continuous backbone with a latent vector and a label condition")
 
     @property
     def cond_slots(self) -> int:
@@ -131,6 +140,11 @@ class SelfAttention(nn.Module):
         return self.proj(y.transpose(1, 2).reshape(B, T, D))
 
 
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """adaLN: a normalised (B, T, D) input shifted and scaled per sample by (B, D) vectors (DiT sec. 3.2)."""
+    return x * (1 + scale[:, None]) + shift[:, None]
+
+
 class Block(nn.Module):
     def __init__(self, cfg: BackboneConfig):
         super().__init__()
@@ -139,10 +153,16 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(), nn.Linear(4 * cfg.d_model, cfg.d_model))
         self.drop = nn.Dropout(cfg.dropout)
+        if cfg.adaln:  # shift, scale and gate for the attention and the MLP branch, from the conditioning vector
+            self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.d_model, 6 * cfg.d_model))
 
-    def forward(self, x, layer, cache, attn_mask=None):
-        x = x + self.drop(self.attn(self.ln1(x), layer, cache, attn_mask))
-        return x + self.drop(self.mlp(self.ln2(x)))
+    def forward(self, x, layer, cache, attn_mask=None, conditioning=None):
+        if conditioning is None:
+            x = x + self.drop(self.attn(self.ln1(x), layer, cache, attn_mask))
+            return x + self.drop(self.mlp(self.ln2(x)))
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(conditioning).chunk(6, dim=1)
+        x = x + gate1[:, None] * self.drop(self.attn(modulate(self.ln1(x), shift1, scale1), layer, cache, attn_mask))
+        return x + gate2[:, None] * self.drop(self.mlp(modulate(self.ln2(x), shift2, scale2)))
 
 
 class Backbone(nn.Module):
@@ -162,7 +182,10 @@ class Backbone(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.slot_values if cfg.continuous else cfg.slot_units * cfg.vocab_size)
         if cfg.length_classes:
             self.length_head = nn.Linear(cfg.d_model, cfg.length_classes)
-        if cfg.latent_dim:
+        if cfg.adaln:  # DiT's timestep embedder (Linear, SiLU, Linear) and the final layer's shift and scale
+            self.latent_in = nn.Sequential(nn.Linear(cfg.latent_dim, cfg.d_model), nn.SiLU(), nn.Linear(cfg.d_model, cfg.d_model))
+            self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.d_model, 2 * cfg.d_model))
+        elif cfg.latent_dim:
             self.latent_in = nn.Linear(cfg.latent_dim, cfg.d_model)
         if cfg.posterior:
             from genstrat.nn.posterior import PosteriorEncoder
@@ -173,6 +196,10 @@ class Backbone(nn.Module):
         for block in self.blocks:  # GPT-2's scaled init of residual projections
             for proj in (block.attn.proj, block.mlp[2]):
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * cfg.n_layers))
+        if cfg.adaln:  # adaLN-Zero: every block starts as the identity, and the output at zero
+            for layer in [block.modulation[1] for block in self.blocks] + [self.final_modulation[1], self.head]:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     @staticmethod
     def _init(module):
@@ -246,13 +273,20 @@ class Backbone(nn.Module):
         """
         start = 0 if cache is None else cache.length
         x = self.embed(tokens, cond, start)
-        if latent is not None:
+        conditioning = None
+        if self.cfg.adaln:
+            if latent is None:
+                raise ValueError("an adaln backbone needs its latent vector (diffusion's noise-level features)")
+            conditioning = self.latent_in(latent) + self.cond_emb(cond)
+        elif latent is not None:
             x = x + self.latent_in(latent)[:, None]
         for i, block in enumerate(self.blocks):
-            x = block(x, i, cache, attn_mask)
+            x = block(x, i, cache, attn_mask, conditioning)
         if cache is not None:
             cache.length += x.shape[1]
         x = self.ln_f(x)
+        if conditioning is not None:
+            x = modulate(x, *self.final_modulation(conditioning).chunk(2, dim=1))
         if return_length:
             return self.head(x), self.length_head(x[:, self.cond_slots - 1])
         return self.head(x) if self.cfg.slot_units == 1 else self.unpatch_logits(self.head(x))

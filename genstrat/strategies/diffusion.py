@@ -7,11 +7,19 @@ values and sinusoidal features of t in every slot.
 
 Slots are patches (``units/patches.py``; DiT, Peebles & Xie 2023 sec. 3.1; U-ViT, Bao et al.
 2023): a slot holds a p x p block of pixels with all its channels, p the smallest side dividing
-the image that leaves at most ``MAX_SLOTS`` (256) slots. Digits (8 x 8) keep one pixel per slot; MNIST (28 x 28)
-gets 2 x 2 patches, 196 slots instead of 784, which makes a pass about 5x cheaper on the CPU
-(attention is quadratic in slots); a latent grid (7 x 7 x 2) gets one slot per position
-holding both channels, as latent diffusion's Transformers read latents. Checkpoints written
-before patches (``slot_values`` = 1) keep one value per slot.
+the image that leaves at most ``MAX_SLOTS`` (64) slots, DiT's p = 4 on small images. Digits
+(8 x 8) keep one pixel per slot; MNIST (28 x 28) gets 4 x 4 patches, 49 slots of 16 values; a
+latent grid (7 x 7 x 2) gets one slot per position holding both channels, as latent
+diffusion's Transformers read latents. Attention is quadratic in slots, so on MNIST a 4 x 4
+model made 10,320 updates in the bench's 10 CPU minutes where 2 x 2 patches (196 slots) made
+2,457, and its DDPM-200 Fréchet went from 347 to 14.3 (docs/benchmarks.md, "diffusion over
+4 x 4 patches"). Checkpoints written with other patches or before patches (``slot_values`` = 1)
+sample with the layout they were trained with (``layout_of``).
+
+The noise level and the label reach every block through adaLN-Zero (DiT sec. 3.2; the
+backbone's ``adaln``): an MLP of the sinusoidal time features plus the label's embedding sets
+each block's LayerNorm shift and scale and a zero-initialised gate on its residual branches.
+Checkpoints from before it (time features added to the input slots) load and sample as before.
 
 What it predicts (``PREDICTION``): the velocity v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0
 (Salimans & Ho 2022, sec. 4 and appendix D), with the Min-SNR-gamma loss weight
@@ -54,6 +62,7 @@ TIME_FEATURES = 64
 PREDICTIONS = ("epsilon", "v_prediction")
 PREDICTION = "v_prediction"  # what new models learn to predict; "epsilon" checkpoints still sample
 SNR_GAMMA = 5.0              # Min-SNR-gamma loss weighting (Hang et al. 2023)
+MAX_SLOTS = 64               # patch the image until it fits in this many slots (MNIST: 4 x 4 patches, 49 slots)
 
 
 def layout_of(cfg, units) -> int:
@@ -138,9 +147,9 @@ class Diffusion(Strategy):
         self.alphas_cumprod = make_scheduler("ddpm").alphas_cumprod
 
     def backbone_options(self):
-        options = {"continuous": True, "latent_dim": TIME_FEATURES, "prediction": PREDICTION}
+        options = {"continuous": True, "latent_dim": TIME_FEATURES, "prediction": PREDICTION, "adaln": True}
         if hasattr(self, "units"):  # bound to a unit space: patch it (two-stage also asks before binding)
-            p = patch_side(self.units)
+            p = patch_side(self.units, MAX_SLOTS)
             options.update(seq_len=self.units.seq_len // (p * p * self.units.channels), slot_values=p * p * self.units.channels)
         return options
 

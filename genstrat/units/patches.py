@@ -5,7 +5,8 @@ and give the Transformer one token per patch; attention is quadratic in the numb
 so on MNIST (28 x 28) 2 x 2 patches make a pass over 196 slots instead of 784, about 5x
 cheaper on the CPU. The units themselves stay pixels: a strategy still sees (B, L) units in
 raster order (channels innermost, ``PixelUnits``) and every pixel keeps its own value and
-its own prediction; only the backbone groups them. ``diffusion`` patches its real values,
+its own prediction; only the backbone groups them. ``diffusion`` patches its real values
+(up to 4 x 4 with its own slot limit: 49 slots on MNIST),
 and the bidirectional discrete strategies (``nar``, ``latent``, ``mask-predict``) let the
 backbone patch their tokens (``BackboneConfig.patch``, :func:`patch_options`: 2 x 2 on digits
 and MNIST). AR keeps one pixel per slot: its step is one unit.
@@ -19,11 +20,11 @@ MAX_SLOTS = 256  # patch the image until it fits in this many slots ...
 MIN_SLOTS = 16   # ... but never into fewer than this: then one pixel per slot
 
 
-def patch_side(units) -> int:
-    """The smallest patch side p dividing the image's height and width that leaves at most MAX_SLOTS patches,
-    or 1 (one pixel per slot) when only patches leaving fewer than MIN_SLOTS would do (e.g. a prime side),
-    and for units that are not an image (text)."""
-    fits = fitting_sides(units, smallest=1)
+def patch_side(units, max_slots: int | None = None) -> int:
+    """The smallest patch side p dividing the image's height and width that leaves at most ``max_slots`` (default
+    MAX_SLOTS) patches, or 1 (one pixel per slot) when only patches leaving fewer than MIN_SLOTS would do (e.g. a
+    prime side), and for units that are not an image (text)."""
+    fits = fitting_sides(units, smallest=1, max_slots=max_slots)
     return fits[0] if fits else 1
 
 
@@ -37,13 +38,14 @@ def patch_options(units) -> dict:
     return {"patch": fits[0], "image": tuple(units.shape)} if fits else {}
 
 
-def fitting_sides(units, smallest: int) -> list[int]:
-    """Every patch side p >= ``smallest`` dividing the image's height and width into MIN_SLOTS to MAX_SLOTS patches,
-    in increasing order; none for units that are not an image (text)."""
+def fitting_sides(units, smallest: int, max_slots: int | None = None) -> list[int]:
+    """Every patch side p >= ``smallest`` dividing the image's height and width into MIN_SLOTS to ``max_slots``
+    (default MAX_SLOTS) patches, in increasing order; none for units that are not an image (text)."""
     if getattr(units, "height", None) is None:
         return []
+    most = MAX_SLOTS if max_slots is None else max_slots
     return [p for p in range(smallest, min(units.height, units.width) + 1) if units.height % p == 0
-            and units.width % p == 0 and MIN_SLOTS <= (units.height // p) * (units.width // p) <= MAX_SLOTS]
+            and units.width % p == 0 and MIN_SLOTS <= (units.height // p) * (units.width // p) <= most]
 
 
 def to_slots(x: torch.Tensor, image: tuple[int, int, int], p: int) -> torch.Tensor:
