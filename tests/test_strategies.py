@@ -325,3 +325,21 @@ def test_diffusion_loss_is_zero_only_for_its_own_target(prediction, max_slots, m
     model.cfg.prediction = "x0"
     with pytest.raises(GenstratError, match="unknown diffusion prediction"):
         strategy.loss(model, units, cond)
+
+
+def test_ddim_steps_with_the_noise_of_its_clipped_prediction():
+    """DDIM (Song et al. 2021 eq. 12) clips the predicted x_0 to [-1, 1]; the noise it steps with must be the one that
+    clipped x_0 implies (GLIDE's choice), or the update mixes two different guesses of x_0."""
+    import genstrat.strategies.diffusion as diffusion
+
+    scheduler = diffusion.make_scheduler("ddim", "epsilon")
+    scheduler.set_timesteps(10)
+    t, previous = scheduler.timesteps[0], scheduler.timesteps[1]
+    abar, abar_prev = scheduler.alphas_cumprod[t], scheduler.alphas_cumprod[previous]
+    x = torch.randn(2, 8)
+    eps = 3 * torch.randn(2, 8)  # a poor noise guess whose x_0 lies far outside [-1, 1]
+    x0 = ((x - (1 - abar).sqrt() * eps) / abar.sqrt()).clamp(-1, 1)
+    assert (x0.abs() == 1).any()
+    implied = (x - abar.sqrt() * x0) / (1 - abar).sqrt()
+    expected = abar_prev.sqrt() * x0 + (1 - abar_prev).sqrt() * implied
+    assert torch.allclose(scheduler.step(eps, t, x).prev_sample, expected, atol=1e-5)
