@@ -40,7 +40,8 @@ the reverse SDE, Lu et al. 2022 as diffusers implements it: fresh noise at every
 number of scheduler steps. The ODE solvers follow the model's flow exactly, so a model that is
 still rough at this budget carries its early errors to the end; the stochastic samplers (DDPM,
 the SDE solver) partly forget them (Karras et al. 2022 sec. 4), which is why on our CPU-trained
-models DDPM-200 beat DDIM-50 and DPM-Solver++-20 (docs/benchmarks.md). The final values are quantised back to the unit levels.
+pixel models DDPM-200 still edges out DPM-Solver++-20 (docs/benchmarks.md). The final values are
+quantised back to the unit levels.
 """
 
 from __future__ import annotations
