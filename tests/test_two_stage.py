@@ -142,11 +142,12 @@ def test_bench_counts_the_autoencoder_against_two_stage_rows(tmp_path):
         remaining_budget(Budget(minutes=1), 61)
 
 
-def test_every_code_prior_samples_at_guidance_1_2_while_pixels_keep_1_5():
+def test_every_code_prior_samples_at_guidance_1_2_while_discrete_pixels_keep_1_5():
     """Guidance 1.5 over-sharpens codes (docs/benchmarks.md, "guidance over codes"): the AR, mask-predict and latent
-    diffusion priors default to w = 1.2 (mask-predict with noise 8), the same strategies over pixels keep 1.5."""
+    diffusion priors default to w = 1.2 (mask-predict with noise 8); AR and mask-predict over pixels keep 1.5,
+    diffusion (adaLN-Zero) samples pixels at 1.2 as well."""
     for name in ("ar", "mask-predict", "diffusion"):
-        assert get_strategy(name).sampling_defaults().guidance == 1.5
+        assert get_strategy(name).sampling_defaults().guidance == (1.2 if name == "diffusion" else 1.5)
         assert get_strategy(f"two-stage:{name}").sampling_defaults().guidance == 1.2
     assert get_strategy("two-stage:mask-predict").sampling_defaults().noise == 8.0
     assert get_strategy("two-stage:diffusion").sampling_defaults().sampler == "dpm-solver"

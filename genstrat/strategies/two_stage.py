@@ -23,7 +23,8 @@ prior's Fréchet went 16.6-21.2 at w = 1.5, 7.1-7.7 at 1.2, 5.1-5.5 at 1.0 (agre
 noise 8). Latent diffusion was best at w = 1.5 to 3 while its time features only entered the
 input; with adaLN-Zero it follows the label far more closely and w = 1.5 over-sharpened it too:
 DPM-Solver++ 20 scored 17.9 / 14.7 at w = 1.5, 9.6 / 8.0 at 1.2, 15.2 / 14.0 at 1.0 (sampling
-seeds 1 / 2; docs/benchmarks.md), so every code prior now samples at w = 1.2.
+seeds 1 / 2; docs/benchmarks.md), and the same held over pixels, so diffusion's own default
+is now w = 1.2 and every code prior samples at w = 1.2.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from genstrat.strategies.base import Generation, Strategy
 from genstrat.units.codes import CodeUnits
 
 PREFIX = "two-stage:"
-CODE_DEFAULTS = {"ar": {"guidance": 1.2}, "mask-predict": {"guidance": 1.2, "noise": 8.0}, "diffusion": {"guidance": 1.2}}  # see the module docstring
+CODE_DEFAULTS = {"ar": {"guidance": 1.2}, "mask-predict": {"guidance": 1.2, "noise": 8.0}}  # see the module docstring
 
 
 class TwoStage(Strategy):
