@@ -3,7 +3,7 @@
 Forward process (Ho et al. 2020, DDPM): pixels x_0 in [-1, 1]; draw t ~ U{0, ..., T-1} and
 eps ~ N(0, I); x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps (eq. 4). Noise schedule: the
 cosine schedule of Nichol & Dhariwal 2021 (eq. 17), T = 1000. The backbone is fed the noisy
-values and sinusoidal features of t in every slot.
+values in its slots and sinusoidal features of t (through adaLN-Zero, below).
 
 Slots are patches (``units/patches.py``; DiT, Peebles & Xie 2023 sec. 3.1; U-ViT, Bao et al.
 2023): a slot holds a p x p block of pixels with all its channels, p the smallest side dividing
@@ -12,8 +12,8 @@ the image that leaves at most ``MAX_SLOTS`` (64) slots, DiT's p = 4 on small ima
 latent grid (7 x 7 x 2) gets one slot per position holding both channels, as latent
 diffusion's Transformers read latents. Attention is quadratic in slots, so on MNIST a 4 x 4
 model made 10,320 updates in the bench's 10 CPU minutes where 2 x 2 patches (196 slots) made
-2,457, and its DDPM-200 Fréchet went from 347 to 14.3 (docs/benchmarks.md, "diffusion over
-4 x 4 patches"). Checkpoints written with other patches or before patches (``slot_values`` = 1)
+2,457, and its DDPM-200 Fréchet went from 347 to 14.3 (docs/benchmarks.md, the all-strategy
+MNIST section). Checkpoints written with other patches or before patches (``slot_values`` = 1)
 sample with the layout they were trained with (``layout_of``).
 
 The noise level and the label reach every block through adaLN-Zero (DiT sec. 3.2; the
@@ -44,7 +44,7 @@ the reverse SDE, Lu et al. 2022 as diffusers implements it: fresh noise at every
 number of scheduler steps. The ODE solvers follow the model's flow exactly, so a model that is
 still rough at this budget carries its early errors to the end; the stochastic samplers (DDPM,
 the SDE solver) partly forget them (Karras et al. 2022 sec. 4), which is why on our CPU-trained
-pixel models DDPM-200 still edges out DPM-Solver++-20 (docs/benchmarks.md). The final values are
+pixel models DDPM-200 still beats DPM-Solver++-20 (6.3 vs 9.6 on MNIST; docs/benchmarks.md). The final values are
 quantised back to the unit levels.
 """
 
