@@ -236,7 +236,9 @@ def cmd_train_autoencoder(args) -> int:
 
     budget = Budget(steps=args.steps, minutes=args.minutes)
     data = load_dataset(args.data, data_dir=args.data_dir, image_size=args.image_size, channels=args.channels, levels=args.levels)
-    cfg = autoencoder_config(data, args.quantizer, args.factor)
+    if args.latent_channels and args.quantizer != "continuous":
+        raise GenstratError("--latent-channels sets continuous latents; add --quantizer continuous, or drop it for fsq codes")
+    cfg = autoencoder_config(data, args.quantizer, args.factor, **({"latent_channels": args.latent_channels} if args.latent_channels else {}))
     out = Path(args.out)
     model, summary = fit_autoencoder(data, cfg, budget, out, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                      resume=args.resume, progress=not args.no_progress, device=select_device(args.device))
@@ -252,7 +254,7 @@ def cmd_train_autoencoder(args) -> int:
 
 
 def code_description(cfg) -> str:
-    """'1000 values' (discrete codes) or '2 channels' (continuous latents), for the one-line summary."""
+    """'1000 values' (discrete codes) or '4 channels' (continuous latents), for the one-line summary."""
     return f"{cfg.codebook_size} values" if cfg.codebook_size else f"{cfg.code_channels} channels"
 
 
@@ -328,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantizer", choices=("fsq", "continuous"), default="fsq",
                    help="fsq: discrete codes (priors ar, mask-predict, nar, latent); continuous: latents for diffusion")
     p.add_argument("--factor", type=positive_int, default=None, help="downsampling per side (default 4 for 28x28 -> 7x7, 2 for 8x8)")
+    p.add_argument("--latent-channels", type=positive_int, default=None, help="continuous: channels per latent position (default 4)")
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=positive_float)
     budget.add_argument("--steps", type=positive_int)

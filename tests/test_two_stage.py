@@ -105,8 +105,10 @@ def test_prior_trains_on_codes_and_generates_pixels(trained, digits, prior):
 
 def test_cli_train_autoencoder_train_prior_and_sample(tmp_path, capsys):
     ae = tmp_path / "ae"
-    assert main(["train-autoencoder", "--data", "digits", "--quantizer", "continuous", "--steps", "20", "--out", str(ae),
-                 "--judge-steps", "30", "--no-progress"]) == 0
+    assert main(["train-autoencoder", "--data", "digits", "--latent-channels", "3", "--steps", "20", "--out", str(ae)]) == 2
+    assert "--quantizer continuous" in capsys.readouterr().err  # fsq codes have no latent channels to set
+    assert main(["train-autoencoder", "--data", "digits", "--quantizer", "continuous", "--latent-channels", "3", "--steps", "20",
+                 "--out", str(ae), "--judge-steps", "30", "--no-progress"]) == 0
     metrics = json.loads((ae / "metrics.json").read_text())
     assert {"psnr", "agree", "fd"} <= set(metrics)
     ckpt = tmp_path / "ldm"
@@ -117,7 +119,7 @@ def test_cli_train_autoencoder_train_prior_and_sample(tmp_path, capsys):
                  "--size", "tiny", "--out", str(ckpt), "--no-progress"]) == 0
     assert (ckpt / "autoencoder" / "model.safetensors").is_file()  # the checkpoint carries its decoder
     net, strategy, _ = load_model(ckpt)
-    assert isinstance(strategy, TwoStage) and (net.cfg.seq_len, net.cfg.slot_values) == (4 * 4, 2)  # a slot per position, both channels
+    assert isinstance(strategy, TwoStage) and (net.cfg.seq_len, net.cfg.slot_values) == (4 * 4, 3)  # a slot per position, every channel
     assert main(["sample", str(ckpt), "--label", "2", "--steps", "3", "--n", "4", "--out", str(tmp_path / "g.png"), "--versions"]) == 0
     assert (tmp_path / "g-versions.gif").is_file()
     (ckpt / "autoencoder" / "config.json").write_text("{not json")
@@ -142,12 +144,12 @@ def test_bench_counts_the_autoencoder_against_two_stage_rows(tmp_path):
         remaining_budget(Budget(minutes=1), 61)
 
 
-def test_every_code_prior_samples_at_guidance_1_2_while_discrete_pixels_keep_1_5():
-    """Guidance 1.5 over-sharpens codes (docs/benchmarks.md, "guidance over codes"): the AR, mask-predict and latent
-    diffusion priors default to w = 1.2 (mask-predict with noise 8); AR and mask-predict over pixels keep 1.5,
-    diffusion (adaLN-Zero) samples pixels at 1.2 as well."""
+def test_code_priors_sample_at_their_own_guidance_while_discrete_pixels_keep_1_5():
+    """Guidance 1.5 over-sharpens codes (docs/benchmarks.md, "guidance over codes"): the AR and mask-predict priors
+    default to w = 1.2 (mask-predict with noise 8) and latent diffusion over 4-channel latents to w = 1 (no guidance);
+    AR and mask-predict over pixels keep 1.5, diffusion (adaLN-Zero) samples pixels at 1.2."""
     for name in ("ar", "mask-predict", "diffusion"):
         assert get_strategy(name).sampling_defaults().guidance == (1.2 if name == "diffusion" else 1.5)
-        assert get_strategy(f"two-stage:{name}").sampling_defaults().guidance == 1.2
+        assert get_strategy(f"two-stage:{name}").sampling_defaults().guidance == (1.0 if name == "diffusion" else 1.2)
     assert get_strategy("two-stage:mask-predict").sampling_defaults().noise == 8.0
     assert get_strategy("two-stage:diffusion").sampling_defaults().sampler == "dpm-solver"

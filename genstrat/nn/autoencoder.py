@@ -16,6 +16,10 @@ back. Two kinds of grid:
   training, perturbed by Gaussian noise of std ``latent_noise`` (a fixed-variance VAE
   posterior, so that the decoder tolerates the small errors a latent diffusion model makes;
   Rombach et al. 2022 regularise their latent with a small KL term for the same reason).
+  Four channels by default, as Stable Diffusion's auto-encoders have (Rombach et al. 2022,
+  tab. 8): on MNIST's 7 x 7 grid, 3 training minutes gave reconstructions of judge Fréchet 3.7
+  with 4 channels (the real-vs-real reference is 3.7) against 6.3 with 2, and the same latent
+  diffusion prior budget went from 10.35 to 9.50 at DPM-Solver++ 8 steps (docs/benchmarks.md).
 
 Encoder: 3x3 conv, then ``log2(factor)`` stride-2 4x4 convs, a residual block, a 1x1 conv to
 the latent channels. Decoder: the mirror with transposed convs. The decoder outputs logits
@@ -45,7 +49,7 @@ class AutoencoderConfig:
     factor: int = 4                # downsampling per side: the code grid is (H / factor, W / factor)
     quantizer: str = "fsq"         # "fsq" (discrete codes) or "continuous" (latent diffusion)
     fsq_levels: list[int] = field(default_factory=lambda: [8, 5, 5, 5])  # fsq: levels per channel
-    latent_channels: int = 2       # continuous: channels per code position
+    latent_channels: int = 4       # continuous: channels per code position
     hidden: int = 64               # convolution width
     latent_noise: float = 0.1      # continuous: std of the training-time noise on the latent
 
