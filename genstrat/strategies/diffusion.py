@@ -9,7 +9,7 @@ Slots are patches (``units/patches.py``; DiT, Peebles & Xie 2023 sec. 3.1; U-ViT
 2023): a slot holds a p x p block of pixels with all its channels, p the smallest side dividing
 the image that leaves at most ``MAX_SLOTS`` (64) slots, DiT's p = 4 on small images. Digits
 (8 x 8) keep one pixel per slot; MNIST (28 x 28) gets 4 x 4 patches, 49 slots of 16 values; a
-latent grid (7 x 7 x 2) gets one slot per position holding both channels, as latent
+latent grid (7 x 7 x 4) gets one slot per position holding all its channels, as latent
 diffusion's Transformers read latents. Attention is quadratic in slots, so on MNIST a 4 x 4
 model made 10,320 updates in the bench's 10 CPU minutes where 2 x 2 patches (196 slots) made
 2,457, and its DDPM-200 Fréchet went from 347 to 14.3 (docs/benchmarks.md, the all-strategy
