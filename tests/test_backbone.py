@@ -88,3 +88,26 @@ def test_adaln_starts_at_zero_and_then_reads_noise_level_and_label():
         model(x, cond)
     with pytest.raises(ValueError, match="adaln needs"):
         make(causal=False, adaln=True)  # discrete tokens: nothing to modulate with
+
+
+def test_code_levels_add_coordinates_to_embedding_and_logits():
+    """With FSQ code_levels a code's input and its logit also pass through its coordinates; sampling's cached tables
+    follow every weight change; the config refuses levels that do not count the vocabulary."""
+    import pytest
+
+    model = make(causal=False, vocab_size=6, code_levels=[3, 2])
+    tokens = torch.randint(0, 7, (2, 12))
+    cond = torch.tensor([0, 1])
+    with torch.no_grad():
+        before = model(tokens, cond)
+        assert before.shape == (2, 13, 6) and torch.allclose(before, model(tokens, cond))
+        model.coords_out.weight.mul_(10)  # an in-place update, as an optimizer step makes
+        assert not torch.allclose(model(tokens, cond), before, atol=1e-4)  # the logits' coordinate term, not a stale cache
+        assert torch.allclose(model(tokens, cond), torch.enable_grad()(model)(tokens, cond), atol=1e-6)
+        model.coords_in.weight.zero_()
+        model.coords_out.weight.zero_()
+        plain = make(causal=False, vocab_size=6)
+        plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("coords_")})
+        assert torch.allclose(model(tokens, cond), plain(tokens, cond), atol=1e-6)  # zero maps: the plain backbone
+    with pytest.raises(ValueError, match="code_levels"):
+        make(causal=False, vocab_size=5, code_levels=[3, 2])

@@ -90,6 +90,7 @@ def test_prior_trains_on_codes_and_generates_pixels(trained, digits, prior):
     strategy = get_strategy(f"two-stage:{prior}").attach(model)
     net = build_model(strategy, digits.units, digits.num_classes, size="tiny")
     assert net.cfg.seq_len == 16 and net.cfg.vocab_size == 1000  # 4x4 FSQ codes, not 64 pixels
+    assert net.cfg.code_levels == (8, 5, 5, 5)  # codes embed their FSQ coordinates
     codes = strategy.training_data(digits)
     batch, cond = codes.train_batch(64, torch.Generator().manual_seed(0))
     before = strategy.loss(net, batch, cond).item()
@@ -153,3 +154,21 @@ def test_code_priors_sample_at_their_own_guidance_while_discrete_pixels_keep_1_5
         assert get_strategy(f"two-stage:{name}").sampling_defaults().guidance == (1.0 if name == "diffusion" else 1.2)
     assert get_strategy("two-stage:mask-predict").sampling_defaults().noise == 8.0
     assert get_strategy("two-stage:diffusion").sampling_defaults().sampler == "dpm-solver"
+
+
+def test_fsq_coordinates_are_the_quantiser_s_own_codes(trained):
+    """The backbone's code coordinates (mixed radix, first channel least significant) are, channel by channel, an
+    affine map of the codes the FSQ library decodes each index to, so a code's embedding sees what the decoder sees."""
+    from genstrat.nn.backbone import fsq_coordinates
+
+    model, _ = trained
+    levels = model.cfg.fsq_levels
+    library = model.fsq.indices_to_codes(torch.arange(model.cfg.codebook_size)).float()  # (1000, 4)
+    ours = fsq_coordinates(levels)
+    assert ours.shape == library.shape and ours.min() == -1 and ours.max() == 1
+    for j in range(len(levels)):
+        design = torch.stack([library[:, j], torch.ones(len(library))], dim=1)
+        fit = torch.linalg.lstsq(design, ours[:, j:j + 1]).solution
+        assert torch.allclose(design @ fit, ours[:, j:j + 1], atol=1e-5)
+    cont = get_strategy("two-stage:diffusion").attach(Autoencoder(AutoencoderConfig(1, 8, 8, factor=2, quantizer="continuous")))
+    assert "code_levels" not in cont.backbone_options()  # continuous latents have no code coordinates

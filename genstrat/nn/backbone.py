@@ -32,6 +32,12 @@ pre-LayerNorm blocks. Output: logits over the ``vocab_size`` unit values for eve
   zero at initialisation so every block starts as the identity: DiT's adaLN-Zero (Peebles &
   Xie 2023, sec. 3.2), their best way to feed the noise level and the class, which
   conditions each layer instead of only the input.
+- with ``code_levels`` (discrete units that are finite-scalar-quantised codes, Mentzer et al.
+  2024) a code is not only a row of the embedding table: its FSQ coordinates (one value per
+  channel, ``fsq_coordinates``) pass through a linear map that is added to its input
+  embedding, and the head adds a matching low-rank term to its logit (h . P c_v, the output
+  side of the same map, as MaskGIT ties its input and output embeddings), so codes that
+  decode alike start out alike in and out instead of as 1,000 unrelated symbols.
 - with ``patch`` = p > 1 (discrete, bidirectional, over an image) a slot holds a p x p block
   of units (``units/patches.py``): the strategy still passes (B, L) units and gets (B, S, V)
   logits for every unit at its own position, over L / (p * p * channels) slots.
@@ -72,9 +78,14 @@ class BackboneConfig:
     patch: int = 1           # discrete, bidirectional: a slot holds a patch x patch block of an image's units
     image: tuple = ()        # with patch > 1: the (channels, height, width) the seq_len units tile
     adaln: bool = False      # continuous: the latent vector and the label modulate every block (DiT's adaLN-Zero)
+    code_levels: tuple = ()  # discrete FSQ codes: levels per channel; codes also embed (and score) their coordinates
 
     def __post_init__(self):
         self.image = tuple(self.image)  # JSON gives a list
+        self.code_levels = tuple(self.code_levels)
+        if self.code_levels and (self.continuous or self.patch > 1 or math.prod(self.code_levels) != self.vocab_size):
+            raise ValueError(f"code_levels {list(self.code_levels)} need one discrete FSQ code per slot and "
+                             f"{math.prod(self.code_levels)} unit values (the backbone has {self.vocab_size})")
         if self.patch > 1:
             if self.continuous or self.causal or self.context_len:
                 raise ValueError("patches of discrete units need a bidirectional backbone over an image")
@@ -182,6 +193,10 @@ class Backbone(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.slot_values if cfg.continuous else cfg.slot_units * cfg.vocab_size)
         if cfg.length_classes:
             self.length_head = nn.Linear(cfg.d_model, cfg.length_classes)
+        if cfg.code_levels:  # + a zero row for MASK
+            self.register_buffer("code_coords", F.pad(fsq_coordinates(cfg.code_levels), (0, 0, 0, 1)), persistent=False)
+            self.coords_in = nn.Linear(len(cfg.code_levels), cfg.d_model, bias=False)
+            self.coords_out = nn.Linear(cfg.d_model, len(cfg.code_levels), bias=False)
         if cfg.adaln:  # DiT's timestep embedder (Linear, SiLU, Linear) and the final layer's shift and scale
             self.latent_in = nn.Sequential(nn.Linear(cfg.latent_dim, cfg.d_model), nn.SiLU(), nn.Linear(cfg.d_model, cfg.d_model))
             self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.d_model, 2 * cfg.d_model))
@@ -205,7 +220,8 @@ class Backbone(nn.Module):
     def _init(module):
         if isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, std=0.02)
-            nn.init.zeros_(module.bias)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.02)
 
@@ -255,7 +271,10 @@ class Backbone(nn.Module):
         if start == 0:
             parts.append(self.embed_condition(cond))
         if tokens.shape[1]:
-            parts.append(self.embed_values(tokens) if self.cfg.continuous else slot_embedding(self.tok_emb, tokens, self.cfg))
+            if self.cfg.code_levels:  # e_v = E_v + P_in c_v, as one table
+                parts.append(F.embedding(tokens, self.code_tables()[0]))
+            else:
+                parts.append(self.embed_values(tokens) if self.cfg.continuous else slot_embedding(self.tok_emb, tokens, self.cfg))
         x = torch.cat(parts, dim=1)
         if start + x.shape[1] > self.cfg.seq_len + self.cond_slots:
             raise ValueError(f"sequence of {start + x.shape[1]} slots exceeds the backbone's {self.cfg.seq_len + self.cond_slots}")
@@ -289,7 +308,22 @@ class Backbone(nn.Module):
             x = modulate(x, *self.final_modulation(conditioning).chunk(2, dim=1))
         if return_length:
             return self.head(x), self.length_head(x[:, self.cond_slots - 1])
+        if self.cfg.code_levels:  # logit_v = (w_v + P_out^T c_v) . h + b_v, as one matrix
+            return F.linear(x, self.code_tables()[1], self.head.bias)
         return self.head(x) if self.cfg.slot_units == 1 else self.unpatch_logits(self.head(x))
+
+    def code_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``code_levels``: the input table (V + 1, d) and head matrix (V, d) with the coordinate maps folded in.
+        Sampling (no grad) reuses them until a weight changes: an AR step would otherwise rebuild both."""
+        weights = (self.tok_emb.weight, self.coords_in.weight, self.head.weight, self.coords_out.weight)
+        key = tuple((w.data_ptr(), w._version) for w in weights)
+        if torch.is_grad_enabled() or getattr(self, "_code_tables_key", None) != key:
+            tables = (self.tok_emb.weight + self.code_coords @ self.coords_in.weight.T,
+                      self.head.weight + self.code_coords[:-1] @ self.coords_out.weight)
+            if torch.is_grad_enabled():
+                return tables
+            self._code_tables, self._code_tables_key = tables, key
+        return self._code_tables
 
     def unpatch_logits(self, out: torch.Tensor) -> torch.Tensor:
         """(B, cond_slots + slots, slot_units * V) -> (B, cond_slots + L, V): each unit's logits at its own raster
@@ -297,6 +331,17 @@ class Backbone(nn.Module):
         cond, units = out[:, :self.cond_slots], out[:, self.cond_slots:]
         units = units.reshape(*units.shape[:2], self.cfg.slot_units, self.cfg.vocab_size)
         return torch.cat([cond[..., :self.cfg.vocab_size], from_slots(units, self.cfg.image, self.cfg.patch)], dim=1)
+
+
+def fsq_coordinates(levels) -> torch.Tensor:
+    """(prod(levels), len(levels)): code index i -> its FSQ level on every channel, scaled to [-1, 1]. The index is
+    the mixed-radix number of the levels, first channel least significant (FSQ's ``codes_to_indices``)."""
+    index = torch.arange(math.prod(levels))
+    digits, base = [], 1
+    for n in levels:
+        digits.append((index // base) % n / (n - 1) * 2 - 1)
+        base *= n
+    return torch.stack(digits, dim=1)
 
 
 def slot_embedding(table: nn.Embedding, tokens: torch.Tensor, cfg: BackboneConfig) -> torch.Tensor:
