@@ -44,8 +44,10 @@ the reverse SDE, Lu et al. 2022 as diffusers implements it: fresh noise at every
 number of scheduler steps. The ODE solvers follow the model's flow exactly, so a model that is
 still rough at this budget carries its early errors to the end; the stochastic samplers (DDPM,
 the SDE solver) partly forget them (Karras et al. 2022 sec. 4), which is why on our CPU-trained
-pixel models DDPM-200 still beats DPM-Solver++-20 (6.3 vs 9.6 on MNIST; docs/benchmarks.md). The final values are
-quantised back to the unit levels.
+pixel models DDPM-200 still beats DPM-Solver++-20 (6.3 vs 9.6 on MNIST; docs/benchmarks.md). A second MNIST model
+re-read with other 20-step high-order solvers (the third-order SDE-DPM-Solver++(3M), SA-Solver, Xue et al. 2023, orders
+2/2 and 3/4; ``docs/experiments/diffusion_solvers.py``) found none ahead of DDPM-200 either, so they did not join
+``SAMPLERS``. The final values are quantised back to the unit levels.
 """
 
 from __future__ import annotations
