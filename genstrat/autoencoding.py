@@ -16,7 +16,7 @@ import torch
 
 from genstrat.checkpoint import FORMAT, load_weights, read_json
 from genstrat.errors import GenstratError
-from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig, default_factor
+from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig
 from genstrat.train import Budget, train
 
 FILES = ("config.json", "model.safetensors")
@@ -35,13 +35,6 @@ class Reconstruction:
 
     def loss(self, model, units, cond):
         return model.loss(self.units.decode(units))
-
-
-def autoencoder_config(data, quantizer: str = "fsq", factor: int | None = None, **options) -> AutoencoderConfig:
-    if data.kind != "image":
-        raise GenstratError(f"auto-encoders compress images; {data.name} is {data.kind}")
-    c, h, w = data.units.shape
-    return AutoencoderConfig(channels=c, height=h, width=w, factor=factor or default_factor(h, w), quantizer=quantizer, **options)
 
 
 def fit_autoencoder(data, cfg: AutoencoderConfig, budget: Budget, out: Path, *, batch_size: int = 128, lr: float = 2e-3,

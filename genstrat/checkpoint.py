@@ -48,6 +48,23 @@ def atomic_write(path: Path, payload: bytes) -> None:
         raise GenstratError(f"cannot write {path} ({e.strerror or e}); check the folder is writable and the disk has space") from None
 
 
+def ensure_writable(path: Path, what: str, is_file: bool = False) -> Path:
+    """Check, before any long work, that ``path`` (a folder, or a file when ``is_file``) can be written: its folder
+    is created and a probe file written and removed there. One clear line otherwise."""
+    path = Path(path)
+    folder = path.parent if is_file else path
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".genstrat-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise GenstratError(f"{what} {path} cannot be written ({e.strerror or e}); choose a writable path") from None
+    if is_file and path.is_dir():
+        raise GenstratError(f"{what} {path} is a folder; give a file name")
+    return path
+
+
 def write_json(path: Path, obj: dict) -> None:
     atomic_write(path, (json.dumps(obj, indent=2) + "\n").encode())
 

@@ -51,8 +51,12 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 @dataclass
 class Budget:
+    """A training budget: ``steps`` or ``minutes`` (exactly one), and optionally a wall-clock ``limit_minutes`` that
+    ends a step budget early (a judge or reference model may not take longer than the strategies it judges)."""
+
     steps: int | None = None
     minutes: float | None = None
+    limit_minutes: float | None = None
 
     def __post_init__(self):
         if (self.steps is None) == (self.minutes is None):
@@ -62,10 +66,13 @@ class Budget:
         if self.minutes is not None and not self.minutes > 0:
             raise GenstratError(f"--minutes must be positive, got {self.minutes}")
 
+    def to_dict(self) -> dict:
+        return {"steps": self.steps, "minutes": self.minutes,
+                **({"limit_minutes": self.limit_minutes} if self.limit_minutes is not None else {})}
+
     def progress(self, step: int, elapsed_s: float) -> float:
-        if self.steps is not None:
-            return step / self.steps
-        return elapsed_s / (self.minutes * 60)
+        done = step / self.steps if self.steps is not None else elapsed_s / (self.minutes * 60)
+        return done if self.limit_minutes is None else max(done, elapsed_s / (self.limit_minutes * 60))
 
 
 def learning_rate(peak: float, step: int, progress: float, warmup: int = 100) -> float:

@@ -3,7 +3,7 @@
 ``load_dataset("digits")``, ``load_dataset("mnist", data_dir=...)`` or
 ``load_dataset("imagefolder:PATH", image_size=32)``; text: ``probe``, ``names``,
 ``shakespeare`` and ``textfile:PATH``. A new dataset is one file here plus
-one line in ``DATASETS``.
+one line: ``register_dataset(name, loader)``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,12 @@ from genstrat.errors import GenstratError
 
 DATASETS = {"digits": digits.load, "mnist": mnist.load, "probe": probe.load, "names": names.load, "shakespeare": shakespeare.load}
 PREFIXED = {"imagefolder": imagefolder.load, "textfile": textfile.load}
+
+
+def register_dataset(name: str, loader, prefixed: bool = False) -> None:
+    """Make a dataset known to every command: ``loader(**options)`` (or ``loader(path, **options)`` for a prefixed
+    name such as ``imagefolder:PATH``) returns an :class:`ImageData` or :class:`TextData`."""
+    (PREFIXED if prefixed else DATASETS)[name] = loader
 
 
 def dataset_names() -> list[str]:
@@ -44,4 +50,4 @@ def load_from_spec(spec: dict) -> ImageData:
                         channels=spec.get("channels"), levels=spec.get("levels"))
 
 
-__all__ = ["ImageData", "TextData", "load_dataset", "load_from_spec", "dataset_names"]
+__all__ = ["ImageData", "TextData", "load_dataset", "load_from_spec", "dataset_names", "register_dataset"]

@@ -27,7 +27,6 @@ class ImageData:
     test_labels: torch.Tensor
     spec: dict = field(default_factory=dict)
 
-    kind = "image"
     context_len = 0  # > 0 only for text whose condition is a window of preceding tokens
 
     @property
@@ -54,7 +53,6 @@ class TextData(ImageData):
 
     context_len: int = 0
     truth: list[dict[str, float]] | None = None
-    kind = "text"
 
     def conditions(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Labels as for images; contexts: n held-out contexts drawn at random (fixed by the generator)."""

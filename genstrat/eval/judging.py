@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from genstrat.cache import cache_root, fingerprint
 from genstrat.checkpoint import read_json, read_tensors, write_json, write_tensors
 from genstrat.eval.frechet import frechet_distance
 from genstrat.nn.judge import Judge, judge_outputs, train_judge
@@ -18,30 +20,39 @@ def real_images(data, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     return data.units.decode(units), labels
 
 
-def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None, progress: bool = True) -> tuple[Judge, float]:
-    """A judge trained on the real training split; returns (judge, its test accuracy).
+def judge_cache(data, steps: int, seed: int) -> Path:
+    """Where the judge of this data and these settings is kept: the user's cache, keyed by their fingerprint."""
+    return cache_root() / "judges" / fingerprint(data, judge_steps=steps, seed=seed)
 
-    With ``cache`` (a folder), a judge trained earlier for the same data spec is reused.
+
+def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None,
+              progress: bool = True) -> tuple[Judge, float, dict]:
+    """A judge trained on the real training split; returns (judge, its test accuracy, its cost).
+
+    With ``cache`` (a folder), a judge trained earlier for the same data and settings is reused. The cost says how
+    many seconds and steps training it took, and whether this call reused it (``cached``).
     """
     torch.manual_seed(seed)  # the initial weights too: the same judge whatever ran before it in this process
-    judge = Judge(data.units.channels, data.num_classes)
-    key = {"data": data.spec, "steps": steps, "seed": seed}
+    judge = Judge(data.units.shape[0], data.num_classes)
+    key = {"data": {k: v for k, v in data.spec.items() if k != "data_dir"}, "steps": steps, "seed": seed}
     if cache is not None and (cache / "judge.json").is_file():
         meta = read_json(cache / "judge.json", "judge config")
         if meta.get("key") == key:
             judge.load_state_dict(read_tensors(cache / "judge.safetensors", "judge weights"))
             judge.eval()
-            return judge, meta["test_accuracy"]
+            return judge, meta["test_accuracy"], {**meta.get("cost", {}), "cached": True}
     images, labels = real_images(data, "train")
+    start = time.perf_counter()
     with tqdm(total=steps, desc="train judge", disable=not progress, leave=False) as bar:
         train_judge(judge, images, labels, steps=steps, seed=seed, progress=bar)
+    cost = {"seconds": round(time.perf_counter() - start, 2), "steps": steps}
     test_images, test_labels = real_images(data, "test")
     _, preds = judge_outputs(judge, test_images)
     accuracy = (preds == test_labels).float().mean().item()
     if cache is not None:
         write_tensors(cache / "judge.safetensors", judge.state_dict())
-        write_json(cache / "judge.json", {"key": key, "test_accuracy": accuracy})
-    return judge, accuracy
+        write_json(cache / "judge.json", {"key": key, "test_accuracy": accuracy, "cost": cost})
+    return judge, accuracy, {**cost, "cached": False}
 
 
 def diversity(features: torch.Tensor, labels: torch.Tensor) -> float:

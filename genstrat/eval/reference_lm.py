@@ -4,39 +4,52 @@ Generated text is scored by its perplexity under an AR model trained on the real
 split (held-out perplexity reported beside it), the text analogue of judging images with a
 classifier: ppl_ref = exp(-(1/T) sum_t log p_ref(x_t | x_<t, c)) over every generated token and
 END (PAD excluded). Lower means more like real text to the reference; text that repeats one
-likely phrase also scores low, so read it with distinct-n. The reference is cached in the
-bench folder keyed by data, size, steps and seed.
+likely phrase also scores low, so read it with distinct-n. The reference is kept in the user's
+cache (``cache.py``), keyed by a fingerprint of the data and its settings, and its training is
+budgeted: ``steps``, ended early at ``limit_minutes`` (a bench passes its per-strategy minutes).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import torch
 
+from genstrat.cache import cache_root, fingerprint
 from genstrat.checkpoint import read_json, write_json
 from genstrat.model_io import build_model, checkpoint_config, load_model
 from genstrat.strategies import get_strategy
 from genstrat.train import Budget, train
 
 
-def fit_reference(data, steps: int, seed: int, size: str, cache: Path, progress: bool = True, device=None):
-    """(reference model, its AR strategy, held-out perplexity)."""
+def reference_cache(data, steps: int, seed: int, size: str, limit_minutes: float | None) -> Path:
+    """Where the reference AR of this data and these settings is kept."""
+    return cache_root() / "references" / fingerprint(data, steps=steps, seed=seed, size=size, limit=limit_minutes)
+
+
+def fit_reference(data, steps: int, seed: int, size: str, cache: Path | None = None, progress: bool = True,
+                  device=None, limit_minutes: float | None = None):
+    """(reference model, its AR strategy, held-out perplexity, cost: seconds, steps and whether it was cached)."""
     device = device or torch.device("cpu")
-    key = {"data": data.spec, "steps": steps, "seed": seed, "size": size}
-    if (cache / "reference.json").is_file() and read_json(cache / "reference.json", "reference config").get("key") == key:
+    cache = cache or reference_cache(data, steps, seed, size, limit_minutes)
+    record = cache / "reference.json"
+    if record.is_file() and (cache / "model" / "model.safetensors").is_file():
+        saved = read_json(record, "reference config")
         model, strategy, _ = load_model(cache / "model")
-        return model.to(device), strategy, read_json(cache / "reference.json", "reference config")["test_ppl"]
-    strategy = get_strategy("ar")
+        return model.to(device), strategy, saved["test_ppl"], {**saved.get("cost", {}), "cached": True}
+    strategy = get_strategy("ar", data.units)
     torch.manual_seed(seed + 1000)
-    model = build_model(strategy, data.units, data.num_classes, size=size, context_len=data.context_len).to(device)
+    model = build_model(strategy, data.num_classes, size=size, context_len=data.context_len).to(device)
     config = checkpoint_config(strategy, model, data, strategy.sampling_defaults(), training={})
-    train(strategy, model, data, Budget(steps=steps), seed=seed + 1000, out=cache / "model", config=config, progress=progress,
-          desc="train reference AR")
+    start = time.perf_counter()
+    summary = train(strategy, model, data, Budget(steps=steps, limit_minutes=limit_minutes), seed=seed + 1000,
+                    out=cache / "model", config=config, progress=progress, desc="train reference AR")
+    cost = {"seconds": round(time.perf_counter() - start, 2), "steps": summary["steps"]}
     test_ppl = perplexity(model, strategy, data.test_units.to(device), data.test_labels.to(device))
-    write_json(cache / "reference.json", {"key": key, "test_ppl": test_ppl})
-    return model, strategy, test_ppl
+    write_json(record, {"test_ppl": test_ppl, "cost": cost})
+    return model, strategy, test_ppl, {**cost, "cached": False}
 
 
 @torch.no_grad()

@@ -14,12 +14,11 @@ pre-LayerNorm blocks. Output: logits over the ``vocab_size`` unit values for eve
 - an explicit ``attn_mask`` (True = may attend) overrides both, e.g. coarse-to-fine's
   block-causal mask where every slot sees its own scale and every coarser one.
 - with ``latent_dim > 0`` a vector is projected and added to every slot: a random z, so
-  all positions "imagine the same thing" (the lecture's first fix; VAE decoders, with a
-  :class:`~genstrat.nn.posterior.PosteriorEncoder` q(z | x, c) for training), or
+  all positions "imagine the same thing" (the lecture's first fix; VAE decoders), or
   diffusion's noise-level features.
-- with ``length_classes`` > 0, ``return_length=True`` also returns logits over the text's
-  length read at the last condition slot (NAT's length prediction, Gu et al. 2018 sec. 3.1;
-  Mask-Predict's CMLM, Ghazvininejad et al. 2019 sec. 3).
+- ``return_features=True`` returns the final hidden states (B, S, d_model) instead of the head's
+  output, for the small parts a strategy adds to the trunk (``Strategy.parts``: the length head of
+  the strategies that predict a length, the posterior of ``latent``).
 - with ``continuous=True`` the slots hold real values (a noisy image) and the head returns
   real values per slot: ``slot_values`` of them, 1 by default, more when a slot holds a
   patch of pixels (DiT's patch tokens, Peebles & Xie 2023 sec. 3.1; U-ViT, Bao et al. 2023)
@@ -38,9 +37,9 @@ pre-LayerNorm blocks. Output: logits over the ``vocab_size`` unit values for eve
   embedding, and the head adds a matching low-rank term to its logit (h . P c_v, the output
   side of the same map, as MaskGIT ties its input and output embeddings), so codes that
   decode alike start out alike in and out instead of as 1,000 unrelated symbols.
-- with ``patch`` = p > 1 (discrete, bidirectional, over an image) a slot holds a p x p block
-  of units (``units/patches.py``): the strategy still passes (B, L) units and gets (B, S, V)
-  logits for every unit at its own position, over L / (p * p * channels) slots.
+- with ``patch`` = p > 1 (discrete, bidirectional, over a patchable layout) a slot holds a p x p
+  block of an image's units or a run of p units of a row (``units/patches.py``): the strategy still
+  passes (B, L) units and gets (B, S, V) logits for every unit at its own position.
 
 A :class:`KVCache` makes AR decoding touch one new slot per step; cached decoding gives the
 same logits as recomputing the whole prefix (tested).
@@ -55,7 +54,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genstrat.units.patches import from_slots, to_slots
+from genstrat.units.patches import from_slots, to_slots, units_per_slot
 
 
 @dataclass
@@ -69,19 +68,17 @@ class BackboneConfig:
     dropout: float = 0.0
     causal: bool = True
     latent_dim: int = 0      # > 0: every slot also receives a vector (a random z, or diffusion's time features)
-    posterior: bool = False  # build q(z | x, c) for a VAE strategy (needs latent_dim > 0)
     continuous: bool = False  # inputs are real values (B, T, slot_values), output as many per slot (diffusion)
     prediction: str = "epsilon"  # continuous head: what it predicts (diffusion: "epsilon" or "v_prediction")
     slot_values: int = 1     # continuous: real values in and out per slot (a p x p x C patch)
     context_len: int = 0     # > 0: the condition is this many preceding text tokens, not a class label
-    length_classes: int = 0  # > 0: a head predicting the unit row's length (0 .. length_classes - 1)
-    patch: int = 1           # discrete, bidirectional: a slot holds a patch x patch block of an image's units
-    image: tuple = ()        # with patch > 1: the (channels, height, width) the seq_len units tile
+    patch: int = 1           # discrete, bidirectional: a slot holds a block of patch units per side
+    layout: tuple = ()       # with patch > 1: the (channels, *sides) the seq_len units tile (units/patches.py)
     adaln: bool = False      # continuous: the latent vector and the label modulate every block (DiT's adaLN-Zero)
     code_levels: tuple = ()  # discrete FSQ codes: levels per channel; codes also embed (and score) their coordinates
 
     def __post_init__(self):
-        self.image = tuple(self.image)  # JSON gives a list
+        self.layout = tuple(self.layout)  # JSON gives a list
         self.code_levels = tuple(self.code_levels)
         if self.code_levels and (self.continuous or self.patch > 1 or math.prod(self.code_levels) != self.vocab_size):
             raise ValueError(f"code_levels {list(self.code_levels)} need one discrete FSQ code per slot and "
@@ -89,10 +86,10 @@ class BackboneConfig:
         if self.patch > 1:
             if self.continuous or self.causal or self.context_len:
                 raise ValueError("patches of discrete units need a bidirectional backbone over an image")
-            c, h, w = self.image if len(self.image) == 3 else (0, 0, 0)
-            if c * h * w != self.seq_len or h % self.patch or w % self.patch:
-                raise ValueError(f"{self.patch}x{self.patch} patches do not tile the image {self.image} of {self.seq_len} units")
-        if self.adaln and (not self.continuous or not self.latent_dim or self.context_len or self.posterior):
+            sides = self.layout[1:]
+            if not sides or math.prod(self.layout) != self.seq_len or any(s % self.patch for s in sides):
+                raise ValueError(f"patches of side {self.patch} do not tile the layout {self.layout} of {self.seq_len} units")
+        if self.adaln and (not self.continuous or not self.latent_dim or self.context_len):
             raise ValueError("adaln needs a continuous backbone with a latent vector and a label condition")
 
     @property
@@ -101,8 +98,8 @@ class BackboneConfig:
 
     @property
     def slot_units(self) -> int:
-        """Units per slot: p * p * channels with patches, else 1 (continuous slots hold ``slot_values`` reals)."""
-        return self.patch * self.patch * self.image[0] if self.patch > 1 else 1
+        """Units per slot: p ** dims * channels with patches, else 1 (continuous slots hold ``slot_values`` reals)."""
+        return units_per_slot(self.layout, self.patch) if self.patch > 1 else 1
 
     @property
     def slots(self) -> int:
@@ -191,8 +188,6 @@ class Backbone(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.slot_values if cfg.continuous else cfg.slot_units * cfg.vocab_size)
-        if cfg.length_classes:
-            self.length_head = nn.Linear(cfg.d_model, cfg.length_classes)
         if cfg.code_levels:  # + a zero row for MASK
             self.register_buffer("code_coords", F.pad(fsq_coordinates(cfg.code_levels), (0, 0, 0, 1)), persistent=False)
             self.coords_in = nn.Linear(len(cfg.code_levels), cfg.d_model, bias=False)
@@ -202,10 +197,6 @@ class Backbone(nn.Module):
             self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.d_model, 2 * cfg.d_model))
         elif cfg.latent_dim:
             self.latent_in = nn.Linear(cfg.latent_dim, cfg.d_model)
-        if cfg.posterior:
-            from genstrat.nn.posterior import PosteriorEncoder
-
-            self.posterior = PosteriorEncoder(cfg)
         self.apply(self._init)
         nn.init.normal_(self.pos_emb, std=0.02)
         for block in self.blocks:  # GPT-2's scaled init of residual projections
@@ -218,12 +209,7 @@ class Backbone(nn.Module):
 
     @staticmethod
     def _init(module):
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, std=0.02)
+        init_weights(module)
 
     @property
     def mask_id(self) -> int:
@@ -243,12 +229,7 @@ class Backbone(nn.Module):
 
     def embed_condition(self, cond: torch.Tensor) -> torch.Tensor:
         """(B,) labels or (B, C) context tokens -> (B, cond_slots, d_model), without positions."""
-        if not self.cfg.context_len:
-            return self.cond_emb(cond)[:, None]
-        if cond.dim() != 2 or cond.shape[1] != self.cfg.context_len:
-            raise ValueError(f"expected a context of shape (B, {self.cfg.context_len}), got {tuple(cond.shape)}")
-        start = self.cond_emb(torch.full_like(cond[:, 0], self.null_label))[:, None]
-        return torch.cat([start, self.tok_emb(cond)], dim=1)
+        return embed_condition(cond, self.cond_emb, self.tok_emb, self.cfg)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -281,14 +262,15 @@ class Backbone(nn.Module):
         return x + self.pos_emb[start:start + x.shape[1]]
 
     def forward(self, tokens: torch.Tensor, cond: torch.Tensor, cache: KVCache | None = None,
-                latent: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None, return_length: bool = False):
+                latent: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None, return_features: bool = False):
         """tokens (B, T) long (continuous: (B, T, slot_values) reals), cond (B,) or (B, C) long -> logits (B, S, vocab_size)
         (continuous: (B, S, slot_values)).
 
         Without a cache (or with an empty one) the condition slots are prepended, so S = T + cond_slots.
         With a cache that already holds the prefix, only the T new slots are computed: S = T.
         ``latent`` (B, latent_dim) is added to every slot; ``attn_mask`` (S, S) bool replaces
-        the causal / bidirectional pattern. ``return_length=True`` returns ``(logits, length_logits)``.
+        the causal / bidirectional pattern. ``return_features=True`` returns the final hidden states (B, S, d_model)
+        for a part the strategy added (a length head).
         """
         start = 0 if cache is None else cache.length
         x = self.embed(tokens, cond, start)
@@ -306,8 +288,8 @@ class Backbone(nn.Module):
         x = self.ln_f(x)
         if conditioning is not None:
             x = modulate(x, *self.final_modulation(conditioning).chunk(2, dim=1))
-        if return_length:
-            return self.head(x), self.length_head(x[:, self.cond_slots - 1])
+        if return_features:
+            return x
         if self.cfg.code_levels:  # logit_v = (w_v + P_out^T c_v) . h + b_v, as one matrix
             return F.linear(x, self.code_tables()[1], self.head.bias)
         return self.head(x) if self.cfg.slot_units == 1 else self.unpatch_logits(self.head(x))
@@ -330,7 +312,7 @@ class Backbone(nn.Module):
         position. The condition slots predict no unit in a bidirectional model; they keep their first V outputs."""
         cond, units = out[:, :self.cond_slots], out[:, self.cond_slots:]
         units = units.reshape(*units.shape[:2], self.cfg.slot_units, self.cfg.vocab_size)
-        return torch.cat([cond[..., :self.cfg.vocab_size], from_slots(units, self.cfg.image, self.cfg.patch)], dim=1)
+        return torch.cat([cond[..., :self.cfg.vocab_size], from_slots(units, self.cfg.layout, self.cfg.patch)], dim=1)
 
 
 def fsq_coordinates(levels) -> torch.Tensor:
@@ -353,4 +335,25 @@ def slot_embedding(table: nn.Embedding, tokens: torch.Tensor, cfg: BackboneConfi
     if tokens.shape[1] != cfg.seq_len:
         raise ValueError(f"a patched backbone reads all {cfg.seq_len} units at once, got {tokens.shape[1]}")
     place = torch.arange(cfg.slot_units, device=tokens.device) * (cfg.vocab_size + 1)
-    return table(to_slots(tokens, cfg.image, cfg.patch) + place).sum(2)
+    return table(to_slots(tokens, cfg.layout, cfg.patch) + place).sum(2)
+
+
+def embed_condition(cond: torch.Tensor, cond_emb: nn.Embedding, tok_emb: nn.Embedding, cfg: BackboneConfig) -> torch.Tensor:
+    """(B,) labels or (B, C) context tokens -> (B, cond_slots, d_model), without positions: a label's row of
+    ``cond_emb``, or a constant slot (the null label's row) followed by the context tokens' rows of ``tok_emb``."""
+    if not cfg.context_len:
+        return cond_emb(cond)[:, None]
+    if cond.dim() != 2 or cond.shape[1] != cfg.context_len:
+        raise ValueError(f"expected a context of shape (B, {cfg.context_len}), got {tuple(cond.shape)}")
+    start = cond_emb(torch.full_like(cond[:, 0], cfg.num_classes))[:, None]
+    return torch.cat([start, tok_emb(cond)], dim=1)
+
+
+def init_weights(module: nn.Module) -> None:
+    """GPT-2's initialisation: linear and embedding weights N(0, 0.02), biases zero."""
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, std=0.02)

@@ -23,9 +23,12 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def series(row: dict) -> str:
-    """The line a row belongs to: its strategy, its sampler where it has one, and "mode" for a row that read each
-    unit's most likely value (a temperature-0 override in the strategy's sweep)."""
-    return row["strategy"] + (f" {row['sampler']}" if row.get("sampler") else "") + (" mode" if row.get("temperature") == 0 else "")
+    """The line a row belongs to, as its strategy's sweep named it (``SweepPoint.series``). Rows written before rows
+    carried it: the strategy, its sampler where it has one, and "mode" for a temperature-0 row."""
+    if row.get("series"):
+        return row["series"]
+    return (row["strategy"] + (f" {row['sampler']}" if row.get("sampler") else "")
+            + (" mode" if row.get("temperature") == 0 else ""))
 
 
 def line_style(index: int, name: str) -> dict:

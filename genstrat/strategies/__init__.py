@@ -1,28 +1,93 @@
-"""Strategies: one file each, one interface (see ``base.py``). Register new ones here."""
+"""Strategies: one file each, one interface (``base.py``), one registry.
+
+A new strategy is a file with a :class:`~genstrat.strategies.base.Strategy` subclass and one line:
+``register_strategy(MyStrategy)``. The command line's choices and flags, the bench's sweeps, the plots' series and
+the report's columns are all read from here.
+"""
 
 from __future__ import annotations
 
 from genstrat.errors import GenstratError
 from genstrat.strategies.ar import AutoRegressive
-from genstrat.strategies.base import Generation, SamplingOptions, Strategy
+from genstrat.strategies.base import Generation, Option, SamplingOptions, Strategy, SweepPoint
 from genstrat.strategies.coarse_to_fine import CoarseToFine
 from genstrat.strategies.diffusion import Diffusion
 from genstrat.strategies.latent import LatentNAR
 from genstrat.strategies.mask_predict import MaskPredict
 from genstrat.strategies.nar import EndCutNAR, OneShot
 from genstrat.strategies.nar_length import LengthFirstNAR
-from genstrat.strategies.two_stage import PREFIX as TWO_STAGE, TwoStage
+from genstrat.strategies.two_stage import PREFIX as TWO_STAGE
+from genstrat.strategies.two_stage import TwoStage, quantizer_for
 
-STRATEGIES = {cls.name: cls for cls in (AutoRegressive, OneShot, EndCutNAR, LengthFirstNAR, MaskPredict, LatentNAR, CoarseToFine, Diffusion)}
+STRATEGIES: dict[str, type[Strategy]] = {}
 
 
-def get_strategy(name: str) -> Strategy:
-    """A fresh strategy by name; ``two-stage:<prior>`` wraps the prior named after the colon."""
+def register_strategy(cls: type[Strategy]) -> type[Strategy]:
+    """Make ``cls`` known by its ``name`` to every command, the bench and the report; returns it (a decorator too)."""
+    if not cls.name or cls.name.startswith(TWO_STAGE):
+        raise ValueError(f"a strategy needs a name that does not start with {TWO_STAGE!r}, got {cls.name!r}")
+    STRATEGIES[cls.name] = cls
+    return cls
+
+
+for _cls in (AutoRegressive, OneShot, EndCutNAR, LengthFirstNAR, MaskPredict, LatentNAR, CoarseToFine, Diffusion):
+    register_strategy(_cls)
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    """The class behind a plain strategy name; unknown names fail in one line that lists the known ones."""
     if name.startswith(TWO_STAGE):
-        return TwoStage(get_strategy(name[len(TWO_STAGE):]))
+        return TwoStage
     if name not in STRATEGIES:
-        raise GenstratError(f"unknown strategy '{name}'; choose one of: {', '.join(STRATEGIES)}, or {TWO_STAGE}<one of them>")
-    return STRATEGIES[name]()
+        raise GenstratError(f"unknown strategy '{name}'; choose one of: {', '.join(STRATEGIES)}, "
+                            f"or {TWO_STAGE}<one of them>")
+    return STRATEGIES[name]
 
 
-__all__ = ["STRATEGIES", "TwoStage", "get_strategy", "Strategy", "SamplingOptions", "Generation"]
+def prior_class(name: str) -> type[Strategy]:
+    """The prior of ``two-stage:<prior>``, checked: a registered strategy that can run over codes."""
+    prior = name[len(TWO_STAGE):]
+    cls = STRATEGIES.get(prior)
+    if cls is None or not cls.code_prior or "image" not in cls.modalities:
+        usable = [n for n, c in STRATEGIES.items() if c.code_prior and "image" in c.modalities]
+        raise GenstratError(f"'{prior}' cannot be a two-stage prior; use one of: "
+                            + ", ".join(TWO_STAGE + n for n in usable))
+    return cls
+
+
+def check_strategy(name: str, units) -> None:
+    """Fail in one line, before any work, when ``name`` is unknown or cannot generate in ``units``' modality."""
+    cls = strategy_class(name)
+    if cls is TwoStage:
+        prior_class(name)
+    if units.modality not in cls.modalities:
+        raise GenstratError(f"strategy '{name}' generates {' or '.join(cls.modalities)}, not {units.modality}; "
+                            f"pick another strategy or dataset")
+
+
+def stage_one_kind(name: str) -> str | None:
+    """The auto-encoder a strategy needs ('fsq' or 'continuous'), or None for a one-stage strategy."""
+    return quantizer_for(prior_class(name)) if name.startswith(TWO_STAGE) else None
+
+
+def get_strategy(name: str, units, autoencoder=None, encoded=None) -> Strategy:
+    """A strategy built bound to ``units``; ``two-stage:<prior>`` also needs its trained ``autoencoder``."""
+    check_strategy(name, units)
+    if name.startswith(TWO_STAGE):
+        return TwoStage(prior_class(name), units, autoencoder, encoded)
+    return STRATEGIES[name](units)
+
+
+def all_options() -> dict[str, Option]:
+    """Every sampling option any registered strategy reads, by name (the command line's flags)."""
+    return {o.name: o for cls in STRATEGIES.values() for o in cls.options}
+
+
+def all_sweep_keys() -> list[str]:
+    """Every option name a registered strategy's sweep varies (the report's extra columns)."""
+    return list(dict.fromkeys(k for cls in STRATEGIES.values() for k in cls.sweep_keys))
+
+
+__all__ = ["STRATEGIES", "TwoStage", "get_strategy", "register_strategy", "check_strategy", "stage_one_kind",
+           "strategy_class", "all_options", "all_sweep_keys", "Strategy", "SamplingOptions", "SweepPoint", "Option",
+           "Generation"]

@@ -15,21 +15,20 @@ import math
 import torch
 import torch.nn.functional as F
 
-from genstrat.strategies.base import Generation, SamplingOptions, Strategy
+from genstrat.strategies.base import Generation, Strategy
 from genstrat.strategies.sampling import guided_logits, sample_units
 
 
 class AutoRegressive(Strategy):
     name = "ar"
     causal = True
-    default_options = SamplingOptions(temperature=1.0, guidance=1.5)
 
-    def steps_for(self, seq_len, requested):
-        return seq_len
+    def steps_for(self, requested):
+        return self.units.seq_len
 
     def ignored(self) -> int:
-        """Target id the loss skips: PAD on text (after END nothing is generated), none on images."""
-        return self.units.pad_id if self.on_text else -100
+        """Target id the loss skips: PAD in variable-length rows (after END nothing is generated), else none."""
+        return self.units.pad_id if self.units.variable_length else -100
 
     def loss(self, model, units, cond):
         logits = model(units[:, :-1], cond)[:, model.cond_slots - 1:]  # the slot before unit i predicts it
@@ -42,13 +41,13 @@ class AutoRegressive(Strategy):
         rows = batch if opts.guidance == 1.0 else 2 * batch
         cache = model.new_cache(rows)
         units = torch.full((batch, length), model.mask_id, dtype=torch.long, device=cond.device)
-        end = self.units.end_id if self.on_text else None
+        end = self.units.end_id  # variable-length rows stop at END; fixed-length units have none
         done = torch.zeros(batch, dtype=torch.bool, device=cond.device)
         feed = units[:, :0]  # first evaluation: the condition slots alone
         for i in range(length):
             logits = guided_logits(model, feed, cond, opts.guidance, cache)[:, -1]
             value, _ = sample_units(logits, opts, generator)
-            if end is not None:  # text: rows that have ended carry PAD
+            if end is not None:  # rows that have ended carry PAD
                 value = value.masked_fill(done, self.units.pad_id)
                 done |= value == end
             units[:, i] = value

@@ -1,44 +1,106 @@
 """The one interface every strategy implements.
 
-A strategy is a training loss and a sampler over the shared backbone:
+A strategy is a training loss and a sampler over the shared trunk, built bound to the unit space it generates in:
 
+    strategy = SomeStrategy(units)
     loss(model, units, cond) -> scalar tensor
     generate(model, cond, steps, generator, on_version=None, options=None) -> Generation
 
-``generate`` returns the final units and its count of *sequential* network evaluations
-(NFE; a guided pair of conditional and unconditional rows is one batched evaluation). When
-``on_version`` is given it receives ``(index, units)`` for every intermediate version, with
-not-yet-decided positions holding the backbone's MASK id (the lecture's "first version,
-second version, ...").
+``generate`` returns the final units and its count of *sequential* network evaluations (NFE; a guided pair of
+conditional and unconditional rows is one batched evaluation). When ``on_version`` is given it receives
+``(index, units)`` for every intermediate version, with not-yet-decided positions holding the backbone's MASK id
+(the lecture's "first version, second version, ...").
+
+Each strategy declares what the rest of the code reads from it instead of keeping lists by hand: its sampling
+``options`` (the command line's flags), its ``defaults``, the ``sweep`` of rows the bench measures and the
+``sweep_keys`` those rows vary (plot series, report columns), the ``modalities`` it can generate, what it needs of
+the trunk (``backbone_options``) and the small parts it adds to it (``parts``: a length head, a posterior).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Callable, Optional
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 import torch
+import torch.nn as nn
 
-from genstrat.units.patches import patch_options
+from genstrat.errors import GenstratError
 
 VersionCallback = Callable[[int, torch.Tensor], None]
 
 
 @dataclass(frozen=True)
-class SamplingOptions:
-    temperature: float = 1.0     # softmax temperature on unit logits
-    top_k: Optional[int] = None  # keep only the k most likely values (Fan et al. 2018)
-    top_p: Optional[float] = None  # nucleus sampling (Holtzman et al. 2020)
-    guidance: float = 1.0        # classifier-free guidance scale w; 1 = plain conditional
-    noise: float = 0.0           # mask-predict: Gumbel noise scale on confidences (annealed to 0)
-    revise: bool = False         # mask-predict: decided tokens may be re-masked (Mask-Predict) or not (MaskGIT)
-    sampler: Optional[str] = None  # diffusion: ddpm, ddim, dpm-solver or dpm-solver-sde
+class Option:
+    """One sampling option a strategy reads: the flag ``--name`` (underscores as dashes) on the command line."""
 
-    def merged(self, **overrides) -> "SamplingOptions":
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+    name: str
+    default: Any
+    help: str
+    type: Callable = float
+    choices: tuple = ()
+    switch: bool = False  # a flag without a value (store_true)
+
+
+TEMPERATURE = Option("temperature", 1.0, "softmax temperature on unit logits (0 = each unit's most likely value)")
+TOP_K = Option("top_k", None, "keep only the k most likely values (Fan et al. 2018)", int)
+TOP_P = Option("top_p", None, "nucleus sampling: the smallest set holding p of the mass (Holtzman et al. 2020)")
+GUIDANCE = Option("guidance", 1.0, "classifier-free guidance scale w (Ho & Salimans 2022, eq. 6); 1 = none")
+TOKEN_OPTIONS = (TEMPERATURE, TOP_K, TOP_P, GUIDANCE)  # every strategy that draws discrete units reads these
+
+
+class SamplingOptions(Mapping):
+    """A strategy's sampling options by name (read as attributes: ``options.guidance``); immutable."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None, **more: Any):
+        object.__setattr__(self, "_values", {**(values or {}), **more})
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("SamplingOptions are immutable; use merged()")
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"SamplingOptions({self._values})"
+
+    def merged(self, **overrides: Any) -> "SamplingOptions":
+        """A copy with ``overrides`` applied; None means "keep"; a name this strategy does not read is an error."""
+        unknown = sorted(k for k, v in overrides.items() if v is not None and k not in self._values)
+        if unknown:
+            raise GenstratError(f"option {', '.join(unknown)} does not apply here; this strategy reads: "
+                                f"{', '.join(self._values)}")
+        return SamplingOptions({**self._values, **{k: v for k, v in overrides.items() if v is not None}})
+
+    def known(self, overrides: Mapping[str, Any]) -> dict:
+        """The overrides among ``overrides`` that this strategy reads (a bench passes one set to every strategy)."""
+        return {k: v for k, v in overrides.items() if k in self._values and v is not None}
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(self._values)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One bench row of a strategy: its step count, the option overrides it is sampled with, and its series label
+    (the line it belongs to in plots and tables)."""
+
+    steps: int
+    overrides: dict
+    series: str
 
 
 @dataclass
@@ -52,17 +114,19 @@ class Strategy:
 
     name: str = ""
     causal: bool = False
-    modalities: tuple[str, ...] = ("image", "text")  # the kinds of data it can generate
-    # On text, sample the model's own distribution: classifier-free guidance sharpens each
-    # position toward the condition's likeliest answer (Ho & Salimans 2022 sec. 4 trade
+    modalities: tuple[str, ...] = ("image", "text", "audio")  # the modalities (unit spaces) it can generate in
+    options: tuple[Option, ...] = TOKEN_OPTIONS
+    defaults: dict = {"guidance": 1.5}
+    # Per modality, defaults over ``defaults``. On text, sample the model's own distribution: classifier-free
+    # guidance sharpens each position toward the condition's likeliest answer (Ho & Salimans 2022 sec. 4 trade
     # diversity for fidelity), which on the probe shows up as wrong answer frequencies.
-    text_overrides: dict = {"guidance": 1.0}
-    default_options = SamplingOptions()
+    modality_defaults: dict = {"text": {"guidance": 1.0}}
+    sweep_keys: tuple[str, ...] = ()  # the option names its sweep varies besides the step count
+    continuous: bool = False          # generates real values (diffusion): a two-stage prior over continuous latents
+    code_prior: bool = True           # can be the prior of ``two-stage:<name>`` (coarse-to-fine shrinks pixels: no)
 
-    def bind(self, units) -> "Strategy":
-        """Remember the unit space (shape, levels) this strategy generates in; returns self."""
+    def __init__(self, units):
         self.units = units
-        return self
 
     @property
     def model_units(self):
@@ -73,31 +137,28 @@ class Strategy:
         """The dataset the training loop draws batches from (two-stage: the codes of every image)."""
         return data
 
-    @property
-    def on_text(self) -> bool:
-        """True when bound to a variable-length unit space (text: rows end with END, then PAD)."""
-        return bool(getattr(getattr(self, "units", None), "variable_length", False))
-
     def sampling_defaults(self) -> SamplingOptions:
-        """``default_options``, with ``text_overrides`` applied when bound to text."""
-        return self.default_options.merged(**self.text_overrides) if self.on_text else self.default_options
+        """Every option this strategy reads, at its default for the bound unit space's modality."""
+        values = {o.name: o.default for o in self.options}
+        values.update({k: v for k, v in self.defaults.items() if k in values})
+        values.update(self.modality_defaults.get(self.units.modality, {}))
+        return SamplingOptions(values)
 
     def backbone_options(self) -> dict:
-        """What this strategy needs of the backbone beyond the unit space (a longer sequence, a latent input)."""
+        """What this strategy needs of the trunk beyond the unit space (a longer sequence, a latent input, patches)."""
         return {}
 
-    def patch_options(self) -> dict:
-        """For a bidirectional strategy over discrete units: the backbone's patch settings for the bound image
-        (``units/patches.py``; none on text, small images, or before binding)."""
-        return patch_options(self.units) if hasattr(self, "units") else {}
+    def parts(self, cfg) -> dict[str, nn.Module]:
+        """Small modules this strategy adds to the trunk (trained and saved with it), by attribute name."""
+        return {}
 
-    def steps_for(self, seq_len: int, requested: int | None) -> int:
+    def steps_for(self, requested: int | None) -> int:
         """The number of passes this strategy will make (AR: fixed L; one-shot: fixed 1)."""
         return requested if requested is not None else 1
 
-    def sweep(self, seq_len: int, steps: list[int]) -> list[tuple[int, dict]]:
-        """The (steps, option overrides) rows the bench measures for a requested list of step counts."""
-        return [(k, {}) for k in sorted({self.steps_for(seq_len, s) for s in steps})]
+    def sweep(self, steps: list[int]) -> list[SweepPoint]:
+        """The rows the bench measures for a requested list of step counts."""
+        return [SweepPoint(k, {}, self.name) for k in sorted({self.steps_for(s) for s in steps})]
 
     def loss(self, model, units: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -22,7 +22,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from genstrat.strategies.base import Generation, SamplingOptions, Strategy
+from genstrat.strategies.base import Generation, Strategy
 from genstrat.strategies.sampling import guided_logits, sample_units
 from genstrat.units import PixelUnits
 
@@ -40,21 +40,20 @@ class CoarseToFine(Strategy):
     name = "coarse-to-fine"
     modalities = ("image",)
     causal = False
-    default_options = SamplingOptions(temperature=1.0, guidance=1.5)
+    code_prior = False  # it shrinks and grows pixels; codes have no coarser scale here
 
-    def bind(self, units: PixelUnits):
-        self.units = units
+    def __init__(self, units: PixelUnits):
+        super().__init__(units)
         self.spaces = [PixelUnits(units.levels, units.channels, h, w) for h, w in scale_sizes(units.height, units.width)]
         self.lengths = [s.seq_len for s in self.spaces]
         self.offsets = [sum(self.lengths[:k]) for k in range(len(self.lengths) + 1)]
         slot_scale = torch.cat([torch.tensor([-1])] + [torch.full((n,), k) for k, n in enumerate(self.lengths)])
         self.block_mask = slot_scale[None, :] <= slot_scale[:, None].clamp(min=0)  # (S, S): True = may attend
-        return self
 
     def backbone_options(self):
         return {"seq_len": self.offsets[-1]}
 
-    def steps_for(self, seq_len, requested):
+    def steps_for(self, requested):
         return len(self.spaces)
 
     def pyramid(self, units: torch.Tensor) -> list[torch.Tensor]:

@@ -59,7 +59,7 @@ import torch
 import torch.nn.functional as F
 
 from genstrat.errors import GenstratError
-from genstrat.strategies.base import Generation, SamplingOptions, Strategy
+from genstrat.strategies.base import GUIDANCE, Generation, Option, Strategy, SweepPoint
 from genstrat.strategies.sampling import guided_logits
 from genstrat.units import patches
 from genstrat.units.patches import patch_side
@@ -76,22 +76,25 @@ MAX_SLOTS = 64               # patch the image until it fits in this many slots 
 def layout_of(cfg, units) -> int:
     """The patch side p of a backbone config whose slots hold ``slot_values`` reals (p * p * channels = slot_values);
     0 for one value per slot (checkpoints written before patches)."""
-    p = 0 if cfg.slot_values == 1 and units.channels > 1 else math.isqrt(cfg.slot_values // units.channels)
-    fits = cfg.slot_values == 1 or (p * p * units.channels == cfg.slot_values and units.height % p == 0 and units.width % p == 0)
+    layout = patches.layout_of(units)
+    channels, dims = layout[0], len(layout) - 1
+    p = 0 if cfg.slot_values == 1 and channels > 1 else round((cfg.slot_values // channels) ** (1 / dims))
+    fits = cfg.slot_values == 1 or (patches.units_per_slot(layout, p) == cfg.slot_values
+                                    and all(side % p == 0 for side in layout[1:]))
     if not fits or cfg.seq_len * cfg.slot_values != units.seq_len:
-        raise GenstratError(f"the model's {cfg.seq_len} slots of {cfg.slot_values} values do not tile a "
-                            f"{units.channels}x{units.height}x{units.width} image; the checkpoint belongs to other data")
+        raise GenstratError(f"the model's {cfg.seq_len} slots of {cfg.slot_values} values do not tile units of shape "
+                            f"{'x'.join(map(str, units.shape))}; the checkpoint belongs to other data")
     return p
 
 
 def to_slots(values: torch.Tensor, units, p: int) -> torch.Tensor:
-    """(B, L) values in the units' raster order (channels innermost) -> (B, slots, p * p * channels) patches."""
-    return values[..., None] if p == 0 else patches.to_slots(values, units.shape, p)
+    """(B, L) values in the units' raster order (channels innermost) -> (B, slots, units per slot) patches."""
+    return values[..., None] if p == 0 else patches.to_slots(values, patches.layout_of(units), p)
 
 
 def from_slots(slots: torch.Tensor, units, p: int) -> torch.Tensor:
-    """The inverse of :func:`to_slots`: (B, slots, p * p * channels) -> (B, L)."""
-    return slots[..., 0] if p == 0 else patches.from_slots(slots, units.shape, p)
+    """The inverse of :func:`to_slots`: (B, slots, units per slot) -> (B, L)."""
+    return slots[..., 0] if p == 0 else patches.from_slots(slots, patches.layout_of(units), p)
 
 
 def check_prediction(prediction: str) -> None:
@@ -151,35 +154,38 @@ def weighted_error(predicted: torch.Tensor, x0: torch.Tensor, eps: torch.Tensor,
 
 class Diffusion(Strategy):
     name = "diffusion"
-    modalities = ("image",)
+    modalities = ("image", "audio")
     causal = False
-    default_options = SamplingOptions(guidance=1.2, sampler="dpm-solver")
+    continuous = True
+    options = (GUIDANCE, Option("sampler", "dpm-solver", "which diffusers scheduler samples", str, choices=SAMPLERS))
+    defaults = {"guidance": 1.2}
+    sweep_keys = ("sampler",)
 
-    def __init__(self):
+    def __init__(self, units):
+        super().__init__(units)
         self.alphas_cumprod = make_scheduler("ddpm").alphas_cumprod
 
     def backbone_options(self):
-        options = {"continuous": True, "latent_dim": TIME_FEATURES, "prediction": PREDICTION, "adaln": True}
-        if hasattr(self, "units"):  # bound to a unit space: patch it (two-stage also asks before binding)
-            p = patch_side(self.units, MAX_SLOTS)
-            options.update(seq_len=self.units.seq_len // (p * p * self.units.channels), slot_values=p * p * self.units.channels)
-        return options
+        p = patch_side(self.units, MAX_SLOTS)
+        per_slot = patches.units_per_slot(patches.layout_of(self.units), p)
+        return {"continuous": True, "latent_dim": TIME_FEATURES, "prediction": PREDICTION, "adaln": True,
+                "seq_len": self.units.seq_len // per_slot, "slot_values": per_slot}
 
-    def steps_for(self, seq_len, requested):
+    def steps_for(self, requested):
         return 20 if requested is None else requested
 
-    def sweep(self, seq_len, steps):
+    def sweep(self, steps):
         """Each sampler at its customary budget (DDPM 200, DDIM 50, DPM-Solver++ 20) plus DPM-Solver++, ODE and SDE,
         at every requested count."""
-        rows = [(200, {"sampler": "ddpm"}), (50, {"sampler": "ddim"})]
         counts = sorted(set(steps) | {20})
-        return rows + [(k, {"sampler": name}) for name in ("dpm-solver", "dpm-solver-sde") for k in counts]
+        plan = [(200, "ddpm"), (50, "ddim")] + [(k, name) for name in ("dpm-solver", "dpm-solver-sde") for k in counts]
+        return [SweepPoint(k, {"sampler": name}, f"{self.name} {name}") for k, name in plan]
 
     def to_values(self, units: torch.Tensor) -> torch.Tensor:
-        return units.float() / (self.units.levels - 1) * 2 - 1
+        return units.float() / (self.units.vocab_size - 1) * 2 - 1
 
     def to_units(self, values: torch.Tensor) -> torch.Tensor:
-        return ((values.clamp(-1, 1) + 1) / 2 * (self.units.levels - 1)).round().long()
+        return ((values.clamp(-1, 1) + 1) / 2 * (self.units.vocab_size - 1)).round().long()
 
     def loss(self, model, units, cond):
         p = layout_of(model.cfg, self.units)
@@ -194,7 +200,7 @@ class Diffusion(Strategy):
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
         opts = options or self.sampling_defaults()
-        steps = self.steps_for(model.cfg.seq_len, steps)
+        steps = self.steps_for(steps)
         scheduler = make_scheduler(opts.sampler or "dpm-solver", model.cfg.prediction)
         scheduler.set_timesteps(steps, device=cond.device)
         p = layout_of(model.cfg, self.units)

@@ -5,7 +5,7 @@ generating, then let every position generate that same thing. Model (Kingma & We
 2014, eq. 10; conditional form, Sohn et al. 2015):
 
     p(x | c) = E_{z ~ N(0, I)} prod_i p(x_i | z, c)     decoder: the shared backbone, one pass
-    q(z | x, c) = N(mu, diag(sigma^2))                   encoder: ``nn/posterior.py``
+    q(z | x, c) = N(mu, diag(sigma^2))                   encoder: ``PosteriorEncoder`` below
 
 trained on the negative ELBO, sum_i -log p(x_i | z, c) + KL(q(z | x, c) || N(0, I)), with
 z = mu + sigma * eps (the reparameterisation trick) and the KL in closed form
@@ -13,7 +13,7 @@ z = mu + sigma * eps (the reparameterisation trick) and the KL in closed form
 the other strategies'. Sampling draws z from the prior and makes one pass: NFE = 1.
 Given z, positions are still drawn independently; what z buys is that they all draw from
 the same imagined digit. On text the default reads the decoder's mode given z instead of
-sampling it (``text_overrides``): z carries the choice of answer, and independent draws
+sampling it (``modality_defaults``): z carries the choice of answer, and independent draws
 per position would only add letter noise (probe, 3 min: invalid 11.7% -> 4.6% and TV
 0.152 -> 0.097, measured on one checkpoint). On digits the same reading collapses variety
 (z carries little there), so images keep temperature 1 as the default, and the bench measures
@@ -24,12 +24,44 @@ Fréchet 104.0 against 697.9 drawn, while ``nar``'s mode collapsed to one image 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
-from genstrat.strategies.base import Generation, SamplingOptions
+from genstrat.nn.backbone import Block, embed_condition, init_weights, slot_embedding
+from genstrat.strategies.base import Generation
 from genstrat.strategies.nar import OneShot
 from genstrat.strategies.sampling import guided_logits, sample_units
+from genstrat.units.patches import patch_options
+
+
+class PosteriorEncoder(nn.Module):
+    """q(z | x, c) of a conditional VAE: a small bidirectional Transformer (the trunk's blocks, ``max(1, n_layers // 2)``
+    of them) reads the condition and the real units and returns the mean and log-variance of a diagonal Gaussian over
+    z from its condition slot. Used only in training; sampling draws z from the prior N(0, I)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        bidirectional = replace(cfg, causal=False)
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.slot_units * (cfg.vocab_size + 1), cfg.d_model)  # patches as in the trunk
+        self.cond_emb = nn.Embedding(cfg.num_classes + 1, cfg.d_model)
+        self.pos_emb = nn.Parameter(torch.randn(cfg.slots + cfg.cond_slots, cfg.d_model) * 0.02)
+        self.blocks = nn.ModuleList(Block(bidirectional) for _ in range(max(1, cfg.n_layers // 2)))
+        self.ln = nn.LayerNorm(cfg.d_model)
+        self.out = nn.Linear(cfg.d_model, 2 * cfg.latent_dim)
+
+    def forward(self, units: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) units, (B,) labels or (B, C) context -> (mean, log-variance), each (B, latent_dim)."""
+        condition = embed_condition(cond, self.cond_emb, self.tok_emb, self.cfg)
+        x = torch.cat([condition, slot_embedding(self.tok_emb, units, self.cfg)], dim=1)
+        x = x + self.pos_emb[: x.shape[1]]
+        for i, block in enumerate(self.blocks):
+            x = block(x, i, None)
+        mean, log_var = self.out(self.ln(x[:, 0])).chunk(2, dim=-1)
+        return mean, log_var.clamp(-10, 10)
 
 
 class LatentNAR(OneShot):
@@ -38,13 +70,17 @@ class LatentNAR(OneShot):
     name = "latent"
     causal = False
     latent_dim = 32
-    default_options = SamplingOptions(temperature=1.0, guidance=1.5)
     # text: read the decoder at its mode given z (Bowman et al. 2016 sec. 4; Shu et al. 2020's
     # deterministic inference for latent-variable NAT): z decides the answer, the argmax spells it
-    text_overrides = {"guidance": 1.0, "temperature": 0.0}
+    modality_defaults = {"text": {"guidance": 1.0, "temperature": 0.0}}
 
     def backbone_options(self):
-        return {"latent_dim": self.latent_dim, "posterior": True, **self.patch_options()}
+        return {"latent_dim": self.latent_dim, **patch_options(self.units)}
+
+    def parts(self, cfg):
+        posterior = PosteriorEncoder(cfg)
+        posterior.apply(init_weights)
+        return {"posterior": posterior}
 
     def loss(self, model, units, cond):
         batch, length = units.shape

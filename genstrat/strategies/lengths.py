@@ -1,8 +1,9 @@
 """Length prediction for NAR text: decide how many tokens first, then fill them in.
 
 NAT (Gu et al. 2018, sec. 3.1) and Mask-Predict's CMLM (Ghazvininejad et al. 2019, sec. 3)
-predict the target length from the source before decoding. Here the backbone's length head
-reads the last condition slot of a pass over the condition alone (no canvas, so nothing about
+predict the target length from the source before decoding. Here a length head, a part that the
+strategies predicting a length add to the trunk (``length_head``), reads the final hidden state of
+the last condition slot of a pass over the condition alone (no canvas, so nothing about
 the true length leaks into training); that pass is one extra sequential evaluation, counted
 in NFE. Given a length n, the canvas holds MASK at positions 0..n-1, END at n and PAD after,
 so every position knows where the text stops.
@@ -11,13 +12,24 @@ so every position knows where the text stops.
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
+
+from genstrat.nn.backbone import init_weights
+
+
+def length_head(cfg, units) -> dict[str, nn.Module]:
+    """The part a length-predicting strategy adds to the trunk: d_model -> one logit per length 0 .. L - 1."""
+    head = nn.Linear(cfg.d_model, units.seq_len)
+    head.apply(init_weights)
+    return {"length_head": head}
 
 
 def length_logits(model, cond: torch.Tensor) -> torch.Tensor:
     """(B, seq_len) logits over lengths 0 .. seq_len - 1, from the condition alone."""
     empty = torch.zeros(cond.shape[0], 0, dtype=torch.long, device=cond.device)
-    return model(empty, cond, return_length=True)[1]
+    hidden_BSD = model(empty, cond, return_features=True)
+    return model.length_head(hidden_BSD[:, model.cond_slots - 1])
 
 
 def length_loss(model, cond: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

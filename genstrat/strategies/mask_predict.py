@@ -34,9 +34,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from genstrat.strategies.base import Generation, SamplingOptions, Strategy
-from genstrat.strategies.lengths import length_canvas, length_loss, sample_lengths
+from genstrat.strategies.base import TOKEN_OPTIONS, Generation, Option, Strategy
+from genstrat.strategies.lengths import length_canvas, length_head, length_loss, sample_lengths
 from genstrat.strategies.sampling import guided_logits, gumbel_noise, sample_units
+from genstrat.units.patches import patch_options
 
 
 def cosine_schedule(r: torch.Tensor | float) -> torch.Tensor | float:
@@ -58,21 +59,31 @@ def masked_count_after(step: int, steps: int, length, schedule=cosine_schedule):
 class MaskPredict(Strategy):
     name = "mask-predict"
     causal = False
-    default_options = SamplingOptions(temperature=1.0, guidance=1.5, noise=4.5)
+    options = TOKEN_OPTIONS + (
+        Option("noise", 0.0, "Gumbel noise scale on confidences, annealed to 0 (MaskGIT's choice temperature)"),
+        Option("revise", False, "decided units may be re-masked too (Mask-Predict) instead of kept (MaskGIT)",
+               switch=True),
+    )
+    defaults = {"guidance": 1.5, "noise": 4.5}
 
-    def __init__(self, schedule=cosine_schedule):
+    def __init__(self, units, schedule=cosine_schedule):
+        super().__init__(units)
         self.schedule = schedule
 
-    def steps_for(self, seq_len, requested):
+    def steps_for(self, requested):
         return 8 if requested is None else requested
 
     def backbone_options(self):
-        return {"length_classes": self.units.seq_len} if self.on_text else self.patch_options()
+        return {} if self.units.variable_length else patch_options(self.units)
+
+    def parts(self, cfg):
+        """Variable-length rows predict their length first (CMLM), so they add a length head."""
+        return length_head(cfg, self.units) if self.units.variable_length else {}
 
     def loss(self, model, units, cond):
         batch, length = units.shape
         r = torch.rand(batch, device=units.device)
-        if self.on_text:  # text: mask within each row's own length
+        if self.units.variable_length:  # text: mask within each row's own length
             lengths = self.units.lengths(units)
             n_masked = torch.ceil(self.schedule(r) * lengths).clamp(min=1)
             inside = torch.arange(length, device=units.device)[None] < lengths[:, None]
@@ -84,14 +95,14 @@ class MaskPredict(Strategy):
             masked = rank < n_masked[:, None]
         logits = model(units.masked_fill(masked, model.mask_id), cond)[:, model.cond_slots:]
         loss = F.cross_entropy(logits[masked], units[masked])
-        return loss + length_loss(model, cond, lengths) if self.on_text else loss
+        return loss + length_loss(model, cond, lengths) if self.units.variable_length else loss
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
         opts = options or self.sampling_defaults()
-        steps = self.steps_for(model.cfg.seq_len, steps)
+        steps = self.steps_for(steps)
         batch, length = cond.shape[0], model.cfg.seq_len
-        if self.on_text:  # text: the length first (one more evaluation), then K passes inside it
+        if self.units.variable_length:  # text: the length first (one more evaluation), then K passes inside it
             lengths = sample_lengths(model, cond, generator)
             units = length_canvas(model, self.units, lengths)
         else:
@@ -116,4 +127,4 @@ class MaskPredict(Strategy):
             units = units.masked_fill(remask, model.mask_id)
             if on_version is not None:
                 on_version(t, units.clone())
-        return Generation(units=units, nfe=steps + int(self.on_text))
+        return Generation(units=units, nfe=steps + int(self.units.variable_length))

@@ -19,25 +19,28 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from genstrat.strategies.base import Generation, SamplingOptions, Strategy
+from genstrat.strategies.base import Generation, Strategy, SweepPoint
+from genstrat.units.patches import patch_options
 from genstrat.strategies.sampling import guided_logits, sample_units
 
 
 class OneShot(Strategy):
     name = "nar"
     causal = False
-    default_options = SamplingOptions(temperature=1.0, guidance=1.5)
+    sweep_keys = ("temperature",)
 
-    def steps_for(self, seq_len, requested):
+    def steps_for(self, requested):
         return 1
 
     def backbone_options(self):
-        return self.patch_options()
+        return patch_options(self.units)
 
-    def sweep(self, seq_len, steps):
-        """On images the one pass read two ways: drawn at the default temperature, and at each unit's most likely
-        value (temperature 0). Without z the mode is one picture per label; with z (``latent``) one per z."""
-        return [(1, {})] if self.on_text else [(1, {}), (1, {"temperature": 0.0})]
+    def sweep(self, steps):
+        """Over fixed-length units the one pass read two ways: drawn at the default temperature, and at each unit's
+        most likely value (temperature 0, the "mode" series). Without z the mode is one object per label; with z
+        (``latent``) one per z. Variable-length text keeps the drawn reading only."""
+        drawn = [SweepPoint(1, {}, self.name)]
+        return drawn if self.units.variable_length else drawn + [SweepPoint(1, {"temperature": 0.0}, f"{self.name} mode")]
 
     def blank(self, model, batch: int, device) -> torch.Tensor:
         return torch.full((batch, model.cfg.seq_len), model.mask_id, dtype=torch.long, device=device)

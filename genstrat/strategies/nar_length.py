@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from genstrat.strategies.base import Generation, SamplingOptions, Strategy
-from genstrat.strategies.lengths import length_canvas, length_loss, sample_lengths
+from genstrat.strategies.base import Generation, Strategy
+from genstrat.strategies.lengths import length_canvas, length_head, length_loss, sample_lengths
 from genstrat.strategies.sampling import guided_logits, sample_units
 
 
@@ -21,12 +21,11 @@ class LengthFirstNAR(Strategy):
     name = "nar-length"
     causal = False
     modalities = ("text",)
-    default_options = SamplingOptions(temperature=1.0, guidance=1.5)
 
-    def backbone_options(self):
-        return {"length_classes": self.units.seq_len}
+    def parts(self, cfg):
+        return length_head(cfg, self.units)
 
-    def steps_for(self, seq_len, requested):
+    def steps_for(self, requested):
         return 1
 
     def loss(self, model, units, cond):

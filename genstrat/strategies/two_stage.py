@@ -4,9 +4,8 @@ The lecture's second fix, and the shape of VQ-VAE / VQGAN + transformer (van den
 2017; Esser et al. 2021) with ``ar`` as the prior, MaskGIT (Chang et al. 2022) with
 ``mask-predict``, and latent diffusion (Rombach et al. 2022) with ``diffusion`` over continuous
 latents. The auto-encoder (``nn/autoencoder.py``) is trained first and frozen; the prior is any
-image strategy, unchanged, bound to the codes' unit space (``units/codes.py``) instead of
-pixels: on MNIST, 7 x 7 = 49 codes instead of 784 pixels, so pixel AR's 784 sequential steps
-become 49.
+strategy, unchanged, built over the codes' unit space (``units/codes.py``) instead of pixels: on
+MNIST, 7 x 7 = 49 codes instead of 784 pixels, so pixel AR's 784 sequential steps become 49.
 
 From the outside a two-stage strategy generates pixels like any other: ``generate`` runs the
 prior, decodes its codes (one decoder pass, not counted as a sequential network evaluation of
@@ -16,80 +15,63 @@ Midjourney view). Training sees the codes of every training image, computed once
 (``training_data``).
 
 FSQ codes are not arbitrary symbols: code i is a point on the quantiser's grid (its level on
-each of 4 channels), and neighbouring points decode to similar patches. The pipeline tells
-the prior's backbone so (``code_levels``, ``nn/backbone.py``): each code's input embedding
-and output logit get a learned linear function of its coordinates on top of its own row,
-the prior's strategy file unchanged. On MNIST (one bench run each, n = 1,000) this took
-two-stage AR from Fréchet 7.52 to 5.87 and two-stage mask-predict at 8 passes from 15.6 to
-14.5 (docs/benchmarks.md).
+each channel; Mentzer et al. 2024), and neighbouring points decode to similar patches. The
+pipeline tells the prior's backbone so (``code_levels``, ``nn/backbone.py``): each code's input
+embedding and output logit get a learned linear function of its coordinates on top of its own
+row, the prior's strategy file unchanged.
 
-Sampling defaults over codes (``CODE_DEFAULTS``) differ from pixels' for two priors. A sweep
-on MNIST's codes (one trained checkpoint each, n = 1,000, two sampling seeds; docs/benchmarks.md,
-"guidance over codes") found classifier-free guidance 1.5 far too strong there: the AR
-prior's Fréchet went 16.6-21.2 at w = 1.5, 7.1-7.7 at 1.2, 5.1-5.5 at 1.0 (agreement 0.975,
-0.94, 0.88), and mask-predict's at 8 passes 25.5 (w 1.5, noise 4.5) -> 14.0-16.6 (w 1.2,
-noise 8). Latent diffusion was best at w = 1.5 to 3 while its time features only entered the
-input; with adaLN-Zero it follows the label far more closely and w = 1.5 over-sharpened it too:
-DPM-Solver++ 20 scored 17.9 / 14.7 at w = 1.5, 9.6 / 8.0 at 1.2, 15.2 / 14.0 at 1.0 (sampling
-seeds 1 / 2; docs/benchmarks.md), and the same held over pixels, so diffusion's own default
-is w = 1.2. Over the 4-channel latents that replaced the 2-channel ones the best value moved
-again, to w = 1 (the plain conditional model, one network batch per step instead of two):
-DPM-Solver++ 8 steps scored 7.9 / 6.0 at w = 1.0, 9.8 / 6.8 at 1.1, 13.1 / 9.2 at 1.2 and
-17.3 / 12.9 at 1.3 (sampling seeds 2 / 3, not the bench's seed 1; docs/benchmarks.md), while
-pixels keep 1.2 (their DPM-Solver++ 20 scored 15.2 / 16.2 at w = 1.0 against 8.9 / 10.9 at 1.2).
+Sampling defaults over codes (``CODE_DEFAULTS``) differ from pixels' for three priors: a guidance
+sweep over codes found the pixel defaults too strong there (the figures are in
+docs/benchmarks.md, "guidance over codes" and the latent-diffusion sections).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import dataclasses
 
 import torch
 
 from genstrat.errors import GenstratError
-from genstrat.strategies.base import Generation, Strategy
+from genstrat.strategies.base import Generation, Strategy, SweepPoint
 from genstrat.units.codes import CodeUnits
 
 PREFIX = "two-stage:"
-CODE_DEFAULTS = {"ar": {"guidance": 1.2}, "mask-predict": {"guidance": 1.2, "noise": 8.0}, "diffusion": {"guidance": 1.0}}  # see the module docstring
+CODE_DEFAULTS = {"ar": {"guidance": 1.2}, "mask-predict": {"guidance": 1.2, "noise": 8.0},
+                 "diffusion": {"guidance": 1.0}}  # see the module docstring
+
+
+def quantizer_for(prior: type[Strategy]) -> str:
+    """The stage-one kind a prior needs: continuous latents for a strategy over real values, discrete codes otherwise."""
+    return "continuous" if prior.continuous else "fsq"
 
 
 class TwoStage(Strategy):
+    """A prior strategy over an auto-encoder's codes; built from the prior's class, the data's units and the
+    trained auto-encoder (``encoded``: its codes of the training data, when already computed)."""
+
     modalities = ("image",)
 
-    def __init__(self, prior: Strategy):
-        if isinstance(prior, TwoStage) or "image" not in prior.modalities or prior.name == "coarse-to-fine":
-            raise GenstratError(f"'{prior.name}' cannot be a two-stage prior (coarse-to-fine shrinks pixels, not codes); "
-                                f"use {PREFIX}ar, {PREFIX}mask-predict, {PREFIX}nar, {PREFIX}latent or {PREFIX}diffusion")
-        self.prior = prior
+    def __init__(self, prior: type[Strategy], units, autoencoder, encoded=None):
+        super().__init__(units)
         self.name = PREFIX + prior.name
-        self.causal = prior.causal
-        self.default_options = prior.default_options.merged(**CODE_DEFAULTS.get(prior.name, {}))
-        self.autoencoder, self.encoded = None, None
-
-    @property
-    def quantizer(self) -> str:
-        """The auto-encoder kind this prior needs: continuous latents for diffusion, discrete codes otherwise."""
-        return "continuous" if self.prior.backbone_options().get("continuous") else "fsq"
-
-    def attach(self, autoencoder, encoded=None) -> "TwoStage":
-        """Use this (trained) auto-encoder; ``encoded`` = its codes of the training data, when already computed."""
+        if autoencoder is None:
+            raise GenstratError(f"{self.name} needs an auto-encoder: pass --autoencoder DIR "
+                                f"(made by genstrat train-autoencoder)")
+        self.quantizer = quantizer_for(prior)
         if autoencoder.cfg.quantizer != self.quantizer:
-            raise GenstratError(f"{self.name} needs a '{self.quantizer}' auto-encoder, got a '{autoencoder.cfg.quantizer}' one; "
-                                f"train one with genstrat train-autoencoder --quantizer {self.quantizer}")
-        self.autoencoder, self.encoded = autoencoder.eval(), encoded
-        return self
-
-    def bind(self, units) -> "TwoStage":
-        if self.autoencoder is None:
-            raise GenstratError(f"{self.name} needs an auto-encoder: pass --autoencoder DIR (made by genstrat train-autoencoder)")
-        ae = self.autoencoder.cfg
+            raise GenstratError(f"{self.name} needs a '{self.quantizer}' auto-encoder, got a "
+                                f"'{autoencoder.cfg.quantizer}' one; train one with genstrat train-autoencoder "
+                                f"--quantizer {self.quantizer}")
+        ae = autoencoder.cfg
         if (ae.channels, ae.height, ae.width) != tuple(units.shape):
-            raise GenstratError(f"the auto-encoder was trained on {ae.channels}x{ae.height}x{ae.width} images but the data has "
-                                f"{'x'.join(map(str, units.shape))}; train one on this data")
-        self.units = units
+            raise GenstratError(f"the auto-encoder was trained on {ae.channels}x{ae.height}x{ae.width} images but the "
+                                f"data has {'x'.join(map(str, units.shape))}; train one on this data")
+        self.autoencoder, self.encoded = autoencoder.eval(), encoded
         self.codes = CodeUnits.of(self.autoencoder)
-        self.prior.bind(self.codes)
-        return self
+        self.prior = prior(self.codes)
+        self.causal = prior.causal
+        self.options, self.sweep_keys = prior.options, prior.sweep_keys
+        self.defaults = {**prior.defaults, **CODE_DEFAULTS.get(prior.name, {})}
 
     @property
     def model_units(self):
@@ -99,16 +81,21 @@ class TwoStage(Strategy):
         """The prior's options, plus its codes' FSQ levels when each slot holds one code (the backbone's
         ``code_levels``: a code's embedding and logit also see its coordinates)."""
         options = dict(self.prior.backbone_options())
-        ae = self.autoencoder.cfg if self.autoencoder is not None else None
-        if ae is not None and ae.quantizer == "fsq" and options.get("patch", 1) == 1:
+        ae = self.autoencoder.cfg
+        if ae.quantizer == "fsq" and options.get("patch", 1) == 1:
             options["code_levels"] = list(ae.fsq_levels)
         return options
 
-    def steps_for(self, seq_len, requested):
-        return self.prior.steps_for(self.codes.seq_len, requested)
+    def parts(self, cfg):
+        return self.prior.parts(cfg)
 
-    def sweep(self, seq_len, steps):
-        return self.prior.sweep(self.codes.seq_len, steps)
+    def steps_for(self, requested):
+        return self.prior.steps_for(requested)
+
+    def sweep(self, steps):
+        """The prior's sweep, its series renamed after this strategy."""
+        cut = len(self.prior.name)
+        return [SweepPoint(p.steps, p.overrides, self.name + p.series[cut:]) for p in self.prior.sweep(steps)]
 
     def encode(self, units: torch.Tensor) -> torch.Tensor:
         """Pixel units -> code units (int16: up to 1,024 codes or 256 levels)."""
@@ -118,7 +105,7 @@ class TwoStage(Strategy):
     def training_data(self, data):
         """The dataset with every image replaced by its codes (computed once per auto-encoder)."""
         if self.encoded is None:
-            self.encoded = replace(data, units=self.codes, train_units=self.encode(data.train_units),
+            self.encoded = dataclasses.replace(data, units=self.codes, train_units=self.encode(data.train_units),
                                    test_units=self.encode(data.test_units))
         return self.encoded
 

@@ -15,12 +15,16 @@ import torch
 
 @dataclass(frozen=True)
 class PixelUnits:
+    """Images of shape (C, H, W) as C * H * W units of ``levels`` values, raster order, channels innermost."""
+
     levels: int
     channels: int
     height: int
     width: int
 
+    modality = "image"
     variable_length = False  # every image has all its units; no END, no PAD
+    patchable = True
     pad_id = None
     end_id = None
 
@@ -59,7 +63,7 @@ class PixelUnits:
         return values.reshape(units.shape[0], self.height, self.width, self.channels).permute(0, 3, 1, 2).contiguous()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"type": "pixels", **asdict(self)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "PixelUnits":

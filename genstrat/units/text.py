@@ -27,7 +27,11 @@ MASK_SHOWN = "_"
 
 
 class TextUnits:
+    """Rows of text tokens, END, then PAD: shape (seq_len,), variable length, not patchable."""
+
+    modality = "text"
     variable_length = True
+    patchable = False  # a row ends anywhere: neighbouring units are not a fixed block
     pad_id, end_id = PAD, END
 
     def __init__(self, kind: str, seq_len: int, alphabet: str = "", bpe_json: str | None = None):
@@ -47,6 +51,10 @@ class TextUnits:
         tokenizer = Tokenizer.from_str(self.bpe_json)
         tokenizer.encode_special_tokens = True  # "<pad>" typed in a text is text, never the PAD id
         return tokenizer
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self.seq_len,)
 
     @property
     def vocab_size(self) -> int:
@@ -125,7 +133,7 @@ class TextUnits:
 
     # --- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "seq_len": self.seq_len, "alphabet": self.alphabet, "bpe_json": self.bpe_json}
+        return {"type": "text", "kind": self.kind, "seq_len": self.seq_len, "alphabet": self.alphabet, "bpe_json": self.bpe_json}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TextUnits":
@@ -149,9 +157,3 @@ def bpe_units(texts: list[str], seq_len: int, vocab_size: int) -> TextUnits:
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return TextUnits("bpe", seq_len, bpe_json=tokenizer.to_str())
 
-
-def units_from_dict(d: dict):
-    """A unit space back from its ``to_dict`` (pixels or text)."""
-    from genstrat.units.pixels import PixelUnits
-
-    return TextUnits.from_dict(d) if "kind" in d else PixelUnits.from_dict(d)

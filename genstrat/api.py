@@ -1,0 +1,216 @@
+"""The Python API: what the command line does, callable from a notebook or a script.
+
+    import genstrat
+    genstrat.train("digits", "mask-predict", "ckpt/mp", steps=300)
+    generator = genstrat.load("ckpt/mp")
+    out = genstrat.sample(generator, label=3, n=16, steps=8)      # out.objects: images (N, C, H, W) or strings
+    rows = genstrat.bench("digits", ["ar", "nar"], "runs/digits", train_steps=300)
+
+Every function checks its inputs and output paths before any long work and raises
+:class:`~genstrat.errors.GenstratError` with a one-line message; ``cli.py`` is a thin shell over these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from genstrat.checkpoint import ensure_writable
+from genstrat.errors import GenstratError
+from genstrat.train import Budget
+
+
+def default_device(name: str | None = None) -> torch.device:
+    """CUDA when present, else the CPU; a named device is checked."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GenstratError(f"device {name} asked for, but no CUDA device is available; use cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise GenstratError(f"unknown device '{name}'; use cpu or cuda") from None
+
+
+@dataclass
+class Generator:
+    """A trained strategy ready to sample: its network, its strategy (bound to its unit space) and its config."""
+
+    model: torch.nn.Module
+    strategy: Any
+    config: dict
+    options: Any  # the sampling options it was saved with
+
+    @property
+    def units(self):
+        return self.strategy.units
+
+
+@dataclass
+class Samples:
+    units: torch.Tensor                  # (N, L) generated units
+    objects: Any                         # what the unit space decodes them to: images (N, C, H, W) or strings
+    nfe: int                             # sequential network evaluations
+    versions: list = field(default_factory=list)  # every intermediate version (N, L) when asked for
+
+
+def train(data: str, strategy: str, out: str | Path, *, steps: int | None = None, minutes: float | None = None,
+          autoencoder: str | Path | None = None, size: str = "small", batch_size: int = 128, lr: float = 2e-3,
+          seed: int = 0, ema: float | None = None, precision: str = "fp32", resume: bool = False,
+          save_every_minutes: float = 5.0, save_every_steps: int | None = None, sampling: dict | None = None,
+          data_options: dict | None = None, device: str | torch.device | None = None, progress: bool = True) -> dict:
+    """Train ``strategy`` on ``data`` for ``steps`` or ``minutes``; the checkpoint goes to ``out``.
+    Returns the training summary (steps, seconds, loss). ``two-stage:<prior>`` needs ``autoencoder``, a folder
+    written by :func:`train_autoencoder`."""
+    from genstrat.autoencoding import copy_autoencoder, load_autoencoder
+    from genstrat.data import load_dataset
+    from genstrat.model_io import build_model, checkpoint_config
+    from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
+    from genstrat.train import train as train_loop
+    from genstrat.train import world
+
+    budget = Budget(steps=steps, minutes=minutes)
+    out = ensure_writable(Path(out), "--out")
+    device = device if isinstance(device, torch.device) else default_device(device)
+    loaded = load_dataset(data, **(data_options or {}))
+    check_strategy(strategy, loaded.units)
+    ae = None
+    if stage_one_kind(strategy):
+        if autoencoder is None:
+            raise GenstratError(f"{strategy} needs --autoencoder DIR (made by genstrat train-autoencoder)")
+        ae = load_autoencoder(autoencoder)
+    bound = get_strategy(strategy, loaded.units, ae)
+    if ae is not None and world()[0] == 0:
+        copy_autoencoder(Path(autoencoder), out)
+    torch.manual_seed(seed)
+    model = build_model(bound, loaded.num_classes, size=size, context_len=loaded.context_len).to(device)
+    options = bound.sampling_defaults().merged(**(sampling or {}))
+    config = checkpoint_config(bound, model, loaded, options, training={})
+    return train_loop(bound, model, loaded, budget, batch_size=batch_size, lr=lr, seed=seed, out=out, config=config,
+                      save_every_s=save_every_minutes * 60, save_every_steps=save_every_steps, resume=resume,
+                      progress=progress, ema=ema, precision=precision)
+
+
+def load(path: str | Path, device: str | torch.device | None = None) -> Generator:
+    """A checkpoint folder written by :func:`train` (or ``genstrat train``), ready to sample."""
+    from genstrat.model_io import load_model, saved_options
+
+    model, strategy, config = load_model(path)
+    model.to(device if isinstance(device, torch.device) else default_device(device))
+    return Generator(model, strategy, config, saved_options(strategy, config))
+
+
+def conditions(generator: Generator, n: int, label: int | None = None, prompt: str | None = None) -> torch.Tensor:
+    """The condition tensor for n samples: a class label, or for context-window text the prompt's last tokens."""
+    config, units = generator.config, generator.units
+    context_len = config["backbone"].get("context_len", 0)
+    if context_len:
+        if prompt is None:
+            raise GenstratError("this model continues text: give --prompt 'some text' (its last tokens are the context)")
+        try:
+            ids = units.tokenize([prompt])[0][-context_len:]
+        except ValueError as e:
+            raise GenstratError(f"--prompt: {e}") from None
+        return torch.tensor([[units.pad_id] * (context_len - len(ids)) + ids] * n, dtype=torch.long)
+    classes = config["class_names"]
+    if label is None:
+        raise GenstratError(f"give --label: this model knows labels 0..{len(classes) - 1} ({', '.join(classes)})")
+    if not 0 <= label < len(classes):
+        raise GenstratError(f"--label {label} is out of range; this model knows labels 0..{len(classes) - 1} "
+                            f"({', '.join(classes)})")
+    return torch.full((n,), label, dtype=torch.long)
+
+
+def sample(generator: Generator | str | Path, *, label: int | None = None, prompt: str | None = None, n: int = 16,
+           steps: int | None = None, seed: int = 0, options: dict | None = None, versions: bool = False) -> Samples:
+    """n samples for one condition (``label``, or ``prompt`` for context-window text); ``steps`` passes for the
+    iterative strategies; ``options`` override the saved sampling options (e.g. ``{"guidance": 1.0}``)."""
+    if not isinstance(generator, Generator):
+        generator = load(generator)
+    if n < 1:
+        raise GenstratError(f"n must be at least 1, got {n}")
+    device = next(generator.model.parameters()).device
+    cond = conditions(generator, n, label, prompt).to(device)
+    chosen = generator.options.merged(**(options or {}))
+    kept: list[torch.Tensor] = []
+    on_version = (lambda i, u: kept.append(u.cpu())) if versions else None
+    result = generator.strategy.generate(generator.model, cond, steps, torch.Generator(device).manual_seed(seed),
+                                         on_version=on_version, options=chosen)
+    units = result.units.cpu()
+    return Samples(units=units, objects=generator.units.decode(units), nfe=result.nfe, versions=kept)
+
+
+def train_autoencoder(data: str, out: str | Path, *, quantizer: str = "fsq", steps: int | None = None,
+                      minutes: float | None = None, factor: int | None = None, latent_channels: int | None = None,
+                      batch_size: int = 128, lr: float = 2e-3, seed: int = 0, judge_steps: int = 2000,
+                      resume: bool = False, data_options: dict | None = None, device: str | torch.device | None = None,
+                      progress: bool = True) -> dict:
+    """Train the stage one of two-stage generation on ``data`` and judge its reconstructions (``out/metrics.json``).
+    Returns the metrics with the training steps and seconds."""
+    from genstrat.autoencoding import fit_autoencoder
+    from genstrat.checkpoint import write_json
+    from genstrat.data import load_dataset
+    from genstrat.eval.judging import fit_judge, judge_cache, real_images
+    from genstrat.eval.reconstruction import reconstruction_metrics
+    from genstrat.modalities import modality_of
+    from genstrat.nn.judge import judge_outputs
+
+    budget = Budget(steps=steps, minutes=minutes)
+    out = ensure_writable(Path(out), "--out")
+    loaded = load_dataset(data, **(data_options or {}))
+    stage_one = modality_of(loaded.units).stage_one
+    if stage_one is None:
+        raise GenstratError(f"{loaded.name} is {loaded.units.modality}; no auto-encoder is registered for it")
+    if latent_channels and quantizer != "continuous":
+        raise GenstratError("--latent-channels sets continuous latents; add --quantizer continuous, or drop it")
+    cfg = stage_one(loaded, quantizer, factor, **({"latent_channels": latent_channels} if latent_channels else {}))
+    device = device if isinstance(device, torch.device) else default_device(device)
+    model, summary = fit_autoencoder(loaded, cfg, budget, out, batch_size=batch_size, lr=lr, seed=seed, resume=resume,
+                                     progress=progress, device=device)
+    judge, accuracy, _ = fit_judge(loaded, steps=judge_steps, seed=seed, cache=judge_cache(loaded, judge_steps, seed),
+                                   progress=progress)
+    reference, _ = judge_outputs(judge, real_images(loaded, "test")[0])
+    metrics = reconstruction_metrics(model, loaded, judge, reference, min(1000, loaded.test_units.shape[0]),
+                                     torch.Generator().manual_seed(seed))
+    metrics.update(judge_test_accuracy=round(accuracy, 4), train_steps=summary["steps"],
+                   train_seconds=summary["seconds"])
+    write_json(out / "metrics.json", metrics)
+    return {**metrics, "config": cfg}
+
+
+def bench(data: str, strategies: Sequence[str], out: str | Path, *, train_steps: int | None = None,
+          train_minutes: float | None = None, steps: Sequence[int] = (1, 4, 8, 16), resume: bool = False,
+          command: str = "", progress: bool = True, device: str | torch.device | None = None,
+          **settings: Any) -> list[dict]:
+    """Train every strategy on one budget and measure them side by side into ``out`` (``results.json``,
+    ``report.md``). ``settings`` are :class:`~genstrat.bench.config.BenchConfig`'s other fields (``n``, ``size``,
+    ``batch_size``, ``ema``, ``overrides``, ``ae_budget``, ...). Returns the rows."""
+    from genstrat.bench.config import BenchConfig
+    from genstrat.bench.run import run_bench
+
+    device = device if isinstance(device, torch.device) else default_device(device)
+    try:
+        config = BenchConfig(data=data, strategies=tuple(strategies), steps=tuple(steps), device=device.type,
+                             budget=Budget(steps=train_steps, minutes=train_minutes), **settings)
+    except TypeError as e:
+        raise GenstratError(f"bench: {e}") from None
+    return run_bench(config, Path(out), command=command, resume=resume, progress=progress)
+
+
+def report(folder: str | Path) -> Path:
+    """Rewrite ``report.md`` of a bench folder from its ``results.json`` and ``meta.json``."""
+    import json
+
+    from genstrat.checkpoint import read_json
+    from genstrat.report.markdown import write_report
+
+    folder = Path(folder)
+    try:
+        rows = json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError) as e:
+        raise GenstratError(f"cannot read {folder / 'results.json'} ({e.__class__.__name__}); run `genstrat bench "
+                            f"--out {folder}` first") from None
+    return write_report(rows, read_json(folder / "meta.json", "bench metadata"), folder)

@@ -1,0 +1,67 @@
+"""The bench's settings, frozen: one object that is also the settings file a resumed run must match."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from dataclasses import dataclass, field
+
+import torch
+
+from genstrat.errors import GenstratError
+from genstrat.train import Budget
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Every setting of one bench run. ``budget`` is each strategy's training budget; ``ae_budget`` the share of it
+    a two-stage row's auto-encoder takes (default: 30% of the minutes, or the same steps)."""
+
+    data: str
+    strategies: tuple[str, ...]
+    budget: Budget
+    steps: tuple[int, ...] = (1, 4, 8, 16)
+    data_dir: str | None = None
+    image_size: int | None = None
+    channels: int | None = None
+    levels: int | None = None
+    n: int | None = None                   # samples per row; None: the modality evaluator's default
+    size: str = "small"
+    batch_size: int = 128
+    lr: float = 2e-3
+    seed: int = 0
+    throughput_batch: int = 100
+    latency_repeats: int = 5
+    judge_steps: int = 2000
+    overrides: dict = field(default_factory=dict)  # sampling options given by the user, applied where they apply
+    ema: float | None = None
+    ae_budget: Budget | None = None
+    ae_batch_size: int = 128
+    device: str = "cpu"
+    precision: str = "fp32"
+
+    def __post_init__(self):
+        if self.n is not None and self.n < 2:
+            raise GenstratError(f"--n must be at least 2 (a Fréchet distance needs a covariance), got {self.n}")
+        if not self.steps or any(s < 1 for s in self.steps):
+            raise GenstratError(f"every --steps value must be at least 1, got {list(self.steps)}")
+        if not self.strategies:
+            raise GenstratError("give at least one strategy")
+
+    def stage_one_budget(self) -> Budget:
+        if self.ae_budget is not None:
+            return self.ae_budget
+        return Budget(minutes=0.3 * self.budget.minutes) if self.budget.minutes is not None else self.budget
+
+    def data_options(self) -> dict:
+        return dict(data_dir=self.data_dir, image_size=self.image_size, channels=self.channels, levels=self.levels)
+
+    def settings(self, n: int, data_spec: dict) -> dict:
+        """What a resumed run must match: every field (the data as its spec, without the folder it was read from),
+        the resolved n, the machine and the thread count."""
+        fields = dataclasses.asdict(self)
+        for key in ("data", "data_dir", "image_size", "channels", "levels"):
+            fields.pop(key)
+        return {**fields, "data": {k: v for k, v in data_spec.items() if k != "data_dir"}, "n": n,
+                "ae_budget": dataclasses.asdict(self.stage_one_budget()), "machine": platform.machine(),
+                "threads": torch.get_num_threads()}

@@ -1,0 +1,67 @@
+"""The bench's row store: every measured row on disk the moment it is measured, and the rules of resuming.
+
+Layout of a bench folder: ``bench.json`` (settings and the command), ``rows/<strategy>.json`` (a strategy finished:
+its rows and its version strip), ``rows/<strategy>/<row>.json`` (one measured row), ``checkpoints/``,
+``autoencoders/``, ``samples/``, ``versions/``, then ``results.json``, ``meta.json`` and ``report.md``.
+Without ``resume`` a run starts afresh and deletes what an earlier run left; with it, the settings must match.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from genstrat.checkpoint import read_json, write_json
+from genstrat.errors import GenstratError
+
+SETTINGS_FILE = "bench.json"
+
+
+def file_name(strategy_name: str) -> str:
+    """A strategy's name as a file or folder name ("two-stage:ar" -> "two-stage-ar": a colon reads as a URL scheme)."""
+    return strategy_name.replace(":", "-")
+
+
+class RowStore:
+    def __init__(self, out: Path, settings: dict, resume: bool, command: str = ""):
+        self.out, self.resume = Path(out), resume
+        self.resumed = self.open(settings, command)
+
+    def open(self, settings: dict, command: str) -> int:
+        """Record this bench's settings; when resuming, refuse a folder measured under other settings.
+        Returns how many times this bench has been resumed (0 for a fresh run, which also drops any kept rows)."""
+        path = self.out / SETTINGS_FILE
+        if not self.resume:  # nothing of an earlier run may be mistaken for this one's by a later resume
+            for stale in ("rows", "checkpoints", "autoencoders"):
+                shutil.rmtree(self.out / stale, ignore_errors=True)
+            write_json(path, {"settings": settings, "resumed": 0, "command": command})
+            return 0
+        if not path.is_file():
+            raise GenstratError(f"cannot resume: {self.out} holds no bench ({SETTINGS_FILE}); run without --resume first")
+        saved = read_json(path, "bench settings")
+        before = saved.get("settings", {})
+        changed = sorted(k for k in set(settings) | set(before) if settings.get(k) != before.get(k))
+        if changed:
+            raise GenstratError(f"cannot resume {self.out}: it was measured with other settings ({', '.join(changed)}); "
+                                f"repeat its command ({saved.get('command') or path}) or give a new --out")
+        resumed = int(saved.get("resumed", 0)) + 1
+        write_json(path, {**saved, "resumed": resumed})
+        return resumed
+
+    def finished(self, strategy: str) -> dict | None:
+        """A strategy's kept rows and version strip, when resuming and it had finished."""
+        path = self.out / "rows" / f"{file_name(strategy)}.json"
+        return read_json(path, "finished bench rows") if self.resume and path.is_file() else None
+
+    def finish(self, strategy: str, rows: list[dict], versions: str) -> None:
+        write_json(self.out / "rows" / f"{file_name(strategy)}.json", {"rows": rows, "versions": versions})
+
+    def row_path(self, strategy: str, row_name: str) -> Path:
+        return self.out / "rows" / file_name(strategy) / f"{row_name}.json"
+
+    def kept_row(self, strategy: str, row_name: str) -> dict | None:
+        path = self.row_path(strategy, row_name)
+        return read_json(path, "a measured bench row") if self.resume and path.is_file() else None
+
+    def keep(self, strategy: str, row_name: str, row: dict) -> None:
+        write_json(self.row_path(strategy, row_name), row)
