@@ -73,10 +73,10 @@ def train(data: str, strategy: str, out: str | Path, *, steps: int | None = None
     from genstrat.train import world
 
     budget = Budget(steps=steps, minutes=minutes)
-    out = ensure_writable(Path(out), "--out")
     device = device if isinstance(device, torch.device) else default_device(device)
     loaded = load_dataset(data, **(data_options or {}))
     check_strategy(strategy, loaded.units)
+    out = ensure_writable(Path(out), "--out")
     ae = None
     if stage_one_kind(strategy):
         if autoencoder is None:
@@ -159,13 +159,13 @@ def train_autoencoder(data: str, out: str | Path, *, quantizer: str = "fsq", ste
     from genstrat.nn.judge import judge_outputs
 
     budget = Budget(steps=steps, minutes=minutes)
-    out = ensure_writable(Path(out), "--out")
     loaded = load_dataset(data, **(data_options or {}))
     stage_one = modality_of(loaded.units).stage_one
     if stage_one is None:
         raise GenstratError(f"{loaded.name} is {loaded.units.modality}; no auto-encoder is registered for it")
     if latent_channels and quantizer != "continuous":
         raise GenstratError("--latent-channels sets continuous latents; add --quantizer continuous, or drop it")
+    out = ensure_writable(Path(out), "--out")
     cfg = stage_one(loaded, quantizer, factor, **({"latent_channels": latent_channels} if latent_channels else {}))
     device = device if isinstance(device, torch.device) else default_device(device)
     model, summary = fit_autoencoder(loaded, cfg, budget, out, batch_size=batch_size, lr=lr, seed=seed, resume=resume,

@@ -59,7 +59,7 @@ def ensure_writable(path: Path, what: str, is_file: bool = False) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise GenstratError(f"{what} {path} cannot be written ({e.strerror or e}); choose a writable path") from None
+        raise GenstratError(f"cannot write {what} {path} ({e.strerror or e}); choose a writable path") from None
     if is_file and path.is_dir():
         raise GenstratError(f"{what} {path} is a folder; give a file name")
     return path

@@ -1,7 +1,8 @@
 import torch
 
 from genstrat.nn import Backbone, BackboneConfig
-from genstrat.strategies import SamplingOptions, get_strategy
+from genstrat.strategies import get_strategy
+from genstrat.units import PixelUnits
 from genstrat.strategies.sampling import sample_units
 
 
@@ -46,8 +47,9 @@ def test_cached_ar_sampling_equals_recompute_sampling():
     model = make()
     cond = torch.tensor([0, 1, 2, 1])
     for guidance in (1.0, 2.0):
-        options = SamplingOptions(guidance=guidance, top_k=4)
-        fast = get_strategy("ar").generate(model, cond, None, torch.Generator().manual_seed(7), options=options).units
+        ar = get_strategy("ar", PixelUnits(levels=model.cfg.vocab_size, channels=1, height=1, width=model.cfg.seq_len))
+        options = ar.sampling_defaults().merged(guidance=guidance, top_k=4)
+        fast = ar.generate(model, cond, None, torch.Generator().manual_seed(7), options=options).units
         g = torch.Generator().manual_seed(7)
         slow = torch.empty(4, 0, dtype=torch.long)
         with torch.no_grad():

@@ -47,12 +47,14 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
     appears once; a resume under other settings, or into a folder with no bench, is refused with one clear line."""
     import pytest
 
+    import genstrat.bench.measure as measure
     import genstrat.bench.run as run
+    from genstrat.bench.config import BenchConfig
     from genstrat.errors import GenstratError
     from genstrat.train import Budget
 
     calls, stop_at = [], [None]
-    real_sample_all = run.sample_all
+    real_sample_all = measure.sample_all
 
     def counting(*args, **kwargs):
         calls.append(args[0].name)
@@ -60,21 +62,26 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
             raise KeyboardInterrupt
         return real_sample_all(*args, **kwargs)
 
-    monkeypatch.setattr(run, "sample_all", counting)
+    monkeypatch.setattr(measure, "sample_all", counting)
     settings = dict(budget=Budget(steps=3), size="tiny", batch_size=16, n=20, judge_steps=100, throughput_batch=10,
-                    progress=False, latency_repeats=1)
+                    latency_repeats=1)
+
+    def bench(strategies, steps, out, resume=False):
+        config = BenchConfig(data="digits", strategies=tuple(strategies), steps=tuple(steps), **settings)
+        return run.run_bench(config, out, resume=resume, progress=False)
+
     strategies, steps = ["ar", "two-stage:ar", "two-stage:mask-predict", "two-stage:diffusion"], [1, 2]
-    whole = run.run_bench("digits", strategies, steps, tmp_path / "whole", **settings)
+    whole = bench(strategies, steps, tmp_path / "whole")
 
     out = tmp_path / "stopped"
     stop_at[0], calls[:] = 4, []
     with pytest.raises(KeyboardInterrupt):  # in two-stage:mask-predict's second row, before the continuous auto-encoder
-        run.run_bench("digits", strategies, steps, out, **settings)
+        bench(strategies, steps, out)
     assert (out / "rows" / "two-stage-ar.json").is_file() and (out / "rows" / "two-stage-mask-predict").is_dir()
     stamp = (out / "autoencoders" / "fsq" / "model.safetensors").stat().st_mtime_ns
 
     stop_at[0], calls[:] = None, []
-    rows = run.run_bench("digits", strategies, steps, out, resume=True, **settings)
+    rows = bench(strategies, steps, out, resume=True)
     assert calls == ["two-stage:mask-predict"] + ["two-stage:diffusion"] * 8  # only the missing rows were sampled
     timing = {"latency_b1_s", "throughput_per_s", "train_seconds", "ae_seconds", "ae_train_steps"}
     same = lambda table: [{k: v for k, v in r.items() if k not in timing} for r in table]  # noqa: E731
@@ -84,13 +91,13 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
     assert json.loads((out / "meta.json").read_text())["resumed"] == 1
 
     calls[:] = []
-    again = run.run_bench("digits", strategies, steps, out, resume=True, **settings)
+    again = bench(strategies, steps, out, resume=True)
     assert calls == [] and same(again) == same(rows)
     with pytest.raises(GenstratError, match=r"other settings \(steps\)"):
-        run.run_bench("digits", strategies, [1, 4], out, resume=True, **settings)
+        bench(strategies, [1, 4], out, resume=True)
     assert main(["bench", "--data", "digits", "--train-steps", "3", "--out", str(tmp_path / "empty"), "--resume"]) == 2
     assert "holds no bench" in capsys.readouterr().err
-    run.run_bench("digits", ["ar"], [1], out, **settings)  # without resume: a fresh run, nothing earlier is kept
+    bench(["ar"], [1], out)  # without resume: a fresh run, nothing earlier is kept
     assert not (out / "rows" / "two-stage-ar.json").exists() and not (out / "autoencoders").exists()
 
 

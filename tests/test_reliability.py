@@ -81,7 +81,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, digits):
     from genstrat.strategies import get_strategy
     from genstrat.train import Budget, train
 
-    strategy = get_strategy("ar")
+    strategy = get_strategy("ar", digits.units)
     calls = {"n": 0}
     real_loss = strategy.loss
 
@@ -91,7 +91,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, digits):
         return loss * float("nan") if calls["n"] == 7 else loss
 
     strategy.loss = poisoned
-    model = build_model(strategy, digits.units, digits.num_classes, size="tiny")
+    model = build_model(strategy, digits.num_classes, size="tiny")
     with pytest.raises(GenstratError, match=r"loss became nan at step 6.*last good checkpoint"):
         train(strategy, model, digits, Budget(steps=50), batch_size=8, out=tmp_path, save_every_steps=2, progress=False)
     assert saved_step(tmp_path) == 6  # the save at step 6 is intact and loadable
@@ -165,8 +165,8 @@ def test_weight_average_resumes_exactly_and_is_what_is_saved(tmp_path, digits):
 
     def run(out, steps, resume=False):
         torch.manual_seed(0)
-        strategy = get_strategy("mask-predict")
-        model = build_model(strategy, digits.units, digits.num_classes, size="tiny")
+        strategy = get_strategy("mask-predict", digits.units)
+        model = build_model(strategy, digits.num_classes, size="tiny")
         train(strategy, model, digits, Budget(steps=steps), batch_size=8, out=out, progress=False, ema=0.9, resume=resume)
         return model
 

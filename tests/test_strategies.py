@@ -5,21 +5,27 @@ import torch
 
 from genstrat.errors import GenstratError
 from genstrat.nn import Backbone, BackboneConfig
-from genstrat.strategies import STRATEGIES, SamplingOptions, get_strategy
+from genstrat.strategies import STRATEGIES, get_strategy
 from genstrat.strategies.mask_predict import cosine_schedule, masked_count_after
 from genstrat.strategies.sampling import filter_logits
 
 
-def model_for(strategy, seq_len=16):
-    """A tiny backbone for ``strategy`` over 4-level images of seq_len pixels (a 4x4 grid when 16)."""
+def make(name, seq_len=16):
+    """``name`` built over 4-level images of seq_len pixels (a 4x4 grid when 16), and a tiny backbone for it."""
+    from genstrat.model_io import assemble
     from genstrat.units import PixelUnits
 
     side = int(seq_len ** 0.5)
-    units = PixelUnits(levels=4, channels=1, height=side, width=seq_len // side)
-    strategy.bind(units)
+    strategy = get_strategy(name, PixelUnits(levels=4, channels=1, height=side, width=seq_len // side))
     options = {"seq_len": seq_len, **strategy.backbone_options()}
-    cfg = BackboneConfig(vocab_size=4, num_classes=2, d_model=32, n_layers=1, n_heads=2, causal=strategy.causal, **options)
-    return Backbone(cfg).eval()
+    cfg = BackboneConfig(vocab_size=4, num_classes=2, d_model=32, n_layers=1, n_heads=2, causal=strategy.causal,
+                         **options)
+    return strategy, assemble(strategy, cfg).eval()
+
+
+def options(strategy, **overrides):
+    """The strategy's options with guidance 1 (the plain conditional model) and ``overrides``."""
+    return strategy.sampling_defaults().merged(**{"guidance": 1.0, **overrides})
 
 
 def test_cosine_schedule_endpoints_and_monotone():
@@ -38,8 +44,7 @@ def test_masked_counts_fall_to_zero(steps):
 
 def test_training_masks_follow_schedule():
     """With r ~ U(0,1) and gamma = cos(pi r / 2), the mean masked fraction is 2/pi."""
-    strategy = get_strategy("mask-predict")
-    model = model_for(strategy, seq_len=64)
+    strategy, model = make("mask-predict", seq_len=64)
     seen = []
     original = model.forward
 
@@ -57,11 +62,10 @@ def test_training_masks_follow_schedule():
 
 @pytest.mark.parametrize("steps", [1, 3, 8, 16])
 def test_mask_predict_decodes_everything_in_k_passes(steps):
-    strategy = get_strategy("mask-predict")
-    model = model_for(strategy)
+    strategy, model = make("mask-predict")
     versions = []
     out = strategy.generate(model, torch.tensor([0, 1, 1]), steps, torch.Generator().manual_seed(0),
-                            on_version=lambda i, u: versions.append(u))
+                            on_version=lambda i, u: versions.append(u), options=options(strategy, noise=0.0))
     assert out.nfe == steps and len(versions) == steps
     assert not (out.units == model.mask_id).any()
     masked = [int((v == model.mask_id).sum()) for v in versions]
@@ -72,40 +76,37 @@ def test_mask_predict_decodes_everything_in_k_passes(steps):
 
 
 def test_mask_predict_revise_ends_fully_decoded():
-    strategy = get_strategy("mask-predict")
-    model = model_for(strategy)
-    options = SamplingOptions(noise=2.0, revise=True)
+    strategy, model = make("mask-predict")
     counts = []
-    out = strategy.generate(model, torch.tensor([0, 1]), 6, torch.Generator().manual_seed(0), options=options,
+    out = strategy.generate(model, torch.tensor([0, 1]), 6, torch.Generator().manual_seed(0),
+                            options=options(strategy, noise=2.0, revise=True),
                             on_version=lambda i, u: counts.append(int((u[0] == model.mask_id).sum())))
     assert out.nfe == 6 and not (out.units == model.mask_id).any()
     assert counts == [masked_count_after(t, 6, 16) for t in range(1, 7)]
 
 
 def test_every_strategy_same_interface():
-    for name in STRATEGIES:  # on images; text strategies are exercised in test_text.py
-        strategy = get_strategy(name)
-        if "image" not in strategy.modalities:
+    for name, cls in STRATEGIES.items():  # on images; text strategies are exercised in test_text.py
+        if "image" not in cls.modalities:
             continue
-        model = model_for(strategy)
+        strategy, model = make(name)
         units = torch.randint(0, 4, (5, 16))
         loss = strategy.loss(model, units, torch.randint(0, 2, (5,)))
         assert loss.dim() == 0 and torch.isfinite(loss)
         versions = []
         out = strategy.generate(model, torch.tensor([0, 1]), 4, torch.Generator().manual_seed(1),
-                                on_version=lambda i, u: versions.append(i), options=SamplingOptions(guidance=1.5))
+                                on_version=lambda i, u: versions.append(i), options=options(strategy, guidance=1.5))
         assert out.units.shape == (2, 16) and out.units.max() < 4 and out.units.min() >= 0
-        assert out.nfe == {"ar": 16, "nar": 1, "nar-end": 1, "mask-predict": 4, "latent": 1, "coarse-to-fine": 3, "diffusion": 4}[name]
+        assert out.nfe == strategy.steps_for(4)  # the passes the strategy declares for a request of 4
         assert versions == list(range(1, out.nfe + 1))
 
 
 def test_nar_positions_are_independent_given_condition():
     """One-shot NAR draws every position from its own marginal: with a fixed model, the joint of two
     positions is the product of their marginals (no coordination, the multi-modality problem)."""
-    strategy = get_strategy("nar")
-    model = model_for(strategy, seq_len=2)
+    strategy, model = make("nar", seq_len=2)
     cond = torch.zeros(20000, dtype=torch.long)
-    u = strategy.generate(model, cond, 1, torch.Generator().manual_seed(0)).units
+    u = strategy.generate(model, cond, 1, torch.Generator().manual_seed(0), options=options(strategy)).units
     joint = torch.zeros(4, 4)
     joint.index_put_((u[:, 0], u[:, 1]), torch.ones(len(u)), accumulate=True)
     joint /= joint.sum()
@@ -129,7 +130,7 @@ def test_scale_pyramids():
 
 
 def test_coarse_to_fine_pyramid_and_block_causality(digits):
-    strategy = get_strategy("coarse-to-fine").bind(digits.units)
+    strategy = get_strategy("coarse-to-fine", digits.units)
     units = digits.train_units[:3].long()
     scales = strategy.pyramid(units)
     assert [s.shape[1] for s in scales] == [1, 4, 16, 64] and torch.equal(scales[-1], units)
@@ -139,7 +140,7 @@ def test_coarse_to_fine_pyramid_and_block_causality(digits):
     assert torch.equal(scales[0], mean_level)  # the 1x1 scale is the image's mean grey, quantised
     from genstrat.model_io import build_model
 
-    model = build_model(strategy, digits.units, digits.num_classes, size="tiny").eval()
+    model = build_model(strategy, digits.num_classes, size="tiny").eval()
     cond = torch.tensor([1, 2, 3])
     mask = strategy.block_mask
     tokens = strategy.inputs(scales[:-1], model.mask_id)
@@ -151,8 +152,7 @@ def test_coarse_to_fine_pyramid_and_block_causality(digits):
 
 
 def test_latent_decoder_listens_to_z():
-    strategy = get_strategy("latent")
-    model = model_for(strategy)
+    strategy, model = make("latent")
     blank = torch.full((2, 16), model.mask_id)
     cond = torch.tensor([0, 0])
     z = torch.randn(2, model.cfg.latent_dim)
@@ -173,7 +173,7 @@ def test_diffusion_patches_tile_the_image_and_come_back_exactly():
     assert side(PixelUnits(256, 1, 28, 28)) == 4 and diffusion.patch_side(PixelUnits(256, 1, 28, 28)) == 2
     assert side(PixelUnits(17, 1, 8, 8)) == 1
     assert side(PixelUnits(256, 2, 7, 7)) == 1
-    assert get_strategy("diffusion").bind(PixelUnits(8, 1, 28, 28)).backbone_options()["slot_values"] == 16
+    assert get_strategy("diffusion", PixelUnits(8, 1, 28, 28)).backbone_options()["slot_values"] == 16
     units = PixelUnits(levels=4, channels=3, height=4, width=6)
     values = torch.randn(2, units.seq_len)
     slots = diffusion.to_slots(values, units, 2)
@@ -188,7 +188,7 @@ def test_diffusion_patches_tile_the_image_and_come_back_exactly():
         with pytest.raises(GenstratError, match="do not tile"):
             diffusion.layout_of(wrong, units)
     # a latent-diffusion checkpoint from before patches: one value per slot over a 2-channel grid, still samples
-    strategy = get_strategy("diffusion").bind(PixelUnits(levels=256, channels=2, height=4, width=4))
+    strategy = get_strategy("diffusion", PixelUnits(levels=256, channels=2, height=4, width=4))
     old = Backbone(BackboneConfig(vocab_size=256, num_classes=2, seq_len=32, d_model=32, n_layers=1, n_heads=2, causal=False,
                                   continuous=True, latent_dim=diffusion.TIME_FEATURES, prediction="epsilon")).eval()
     assert strategy.generate(old, torch.zeros(2, dtype=torch.long), 2, torch.Generator().manual_seed(0)).units.shape == (2, 32)
@@ -204,16 +204,16 @@ def test_discrete_patches_keep_every_unit_its_own_value_and_prediction():
     from genstrat.units.patches import patch_options
 
     mnist = PixelUnits(levels=8, channels=1, height=28, width=28)
-    assert patch_options(mnist) == {"patch": 2, "image": (1, 28, 28)}
-    assert patch_options(PixelUnits(levels=17, channels=1, height=8, width=8)) == {"patch": 2, "image": (1, 8, 8)}
+    assert patch_options(mnist) == {"patch": 2, "layout": (1, 28, 28)}
+    assert patch_options(PixelUnits(levels=17, channels=1, height=8, width=8)) == {"patch": 2, "layout": (1, 8, 8)}
     assert patch_options(PixelUnits(levels=4, channels=3, height=64, width=64))["patch"] == 4  # 2 would leave 1,024 slots
     assert patch_options(PixelUnits(levels=1000, channels=1, height=7, width=7)) == {}  # a code grid: no side divides
     assert patch_options(PixelUnits(levels=4, channels=1, height=4, width=4)) == {}  # 2 x 2 would leave 4 slots
-    assert get_strategy("ar").bind(mnist).backbone_options() == {}
+    assert get_strategy("ar", mnist).backbone_options() == {}
     units = PixelUnits(levels=4, channels=1, height=8, width=8)
     cfg = BackboneConfig(vocab_size=4, num_classes=2, seq_len=64, d_model=32, n_layers=1, n_heads=2, causal=False,
-                         patch=2, image=[1, 8, 8])  # a list, as JSON gives it
-    assert cfg.slots == 16 and cfg.slot_units == 4 and cfg.image == (1, 8, 8)
+                         patch=2, layout=[1, 8, 8])  # a list, as JSON gives it
+    assert cfg.slots == 16 and cfg.slot_units == 4 and cfg.layout == (1, 8, 8)
     model = Backbone(cfg).eval()
     tokens = torch.randint(0, 4, (1, 64))
     tokens[0, 0], tokens[0, 1] = 0, 3  # units 0 and 1 share patch 0
@@ -230,18 +230,22 @@ def test_discrete_patches_keep_every_unit_its_own_value_and_prediction():
     rows, cols = torch.arange(64) // 8, torch.arange(64) % 8
     assert torch.equal(moved, (rows % 2 == 1) & (cols % 2 == 1))
     for name in ("nar", "latent", "mask-predict"):
-        strategy = get_strategy(name).bind(units)
-        options = {**strategy.backbone_options(), "patch": 2, "image": (1, 8, 8)}
-        patched = Backbone(BackboneConfig(vocab_size=4, num_classes=2, seq_len=64, d_model=32, n_layers=1, n_heads=2,
-                                          causal=False, **options))
+        from genstrat.model_io import assemble
+
+        strategy = get_strategy(name, units)
+        settings = {**strategy.backbone_options(), "patch": 2, "layout": (1, 8, 8)}
+        patched = assemble(strategy, BackboneConfig(vocab_size=4, num_classes=2, seq_len=64, d_model=32, n_layers=1,
+                                                    n_heads=2, causal=False, **settings))
         loss = strategy.loss(patched, torch.randint(0, 4, (3, 64)), torch.tensor([0, 1, 0]))
         loss.backward()
         assert torch.isfinite(loss) and patched.tok_emb.weight.grad.abs().sum() > 0
-        out = strategy.generate(patched.eval(), torch.tensor([0, 1]), 4, torch.Generator().manual_seed(0))
+        out = strategy.generate(patched.eval(), torch.tensor([0, 1]), 4, torch.Generator().manual_seed(0),
+                                options=options(strategy))
         assert out.units.shape == (2, 64) and 0 <= out.units.min() and out.units.max() < 4
-    for wrong in ({"causal": True}, {"image": (1, 4, 4)}, {"image": (1, 7, 9)}, {"continuous": True}):
+    for wrong in ({"causal": True}, {"layout": (1, 4, 4)}, {"layout": (1, 7, 9)}, {"continuous": True}):
         with pytest.raises(ValueError, match="patch"):
-            BackboneConfig(**{**dict(vocab_size=4, num_classes=2, seq_len=64, causal=False, patch=2, image=(1, 8, 8)), **wrong})
+            BackboneConfig(**{**dict(vocab_size=4, num_classes=2, seq_len=64, causal=False, patch=2, layout=(1, 8, 8)),
+                              **wrong})
 
 
 @pytest.mark.parametrize("prediction", ["v_prediction", "epsilon"])
@@ -256,8 +260,7 @@ def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, st
 
     monkeypatch.setattr(diffusion, "MAX_SLOTS", max_slots)
     monkeypatch.setattr(patches, "MIN_SLOTS", 1)
-    strategy = get_strategy("diffusion")
-    model = model_for(strategy)
+    strategy, model = make("diffusion")
     assert (model.cfg.seq_len, model.cfg.slot_values) == ((16, 1) if max_slots == 256 else (4, 4))
     model.cfg.prediction = prediction
     target = torch.randint(0, 4, (3, 16))
@@ -275,7 +278,7 @@ def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, st
             return torch.cat([torch.zeros(len(x), 1, out.shape[-1]), out], 1)
 
     out = strategy.generate(Oracle(), torch.zeros(3, dtype=torch.long), steps, torch.Generator().manual_seed(0),
-                            options=SamplingOptions(guidance=1.0, sampler=sampler))
+                            options=options(strategy, sampler=sampler))
     assert out.nfe == steps
     assert torch.equal(out.units, target)
 
@@ -291,8 +294,7 @@ def test_diffusion_loss_is_zero_only_for_its_own_target(prediction, max_slots, m
 
     monkeypatch.setattr(diffusion, "MAX_SLOTS", max_slots)
     monkeypatch.setattr(patches, "MIN_SLOTS", 1)
-    strategy = get_strategy("diffusion")
-    model = model_for(strategy)
+    strategy, model = make("diffusion")
     p = diffusion.layout_of(model.cfg, strategy.units)
     assert p == (1 if max_slots == 256 else 2)
     assert model.cfg.prediction == "v_prediction"  # what new checkpoints record

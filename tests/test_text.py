@@ -79,8 +79,8 @@ def test_text_strategies_train_and_sample(probe):
     cond = torch.arange(6)
     for name in ("ar", "nar-end", "nar-length", "mask-predict", "latent"):
         torch.manual_seed(0)
-        strategy = get_strategy(name)
-        model = build_model(strategy, probe.units, probe.num_classes, size="tiny")
+        strategy = get_strategy(name, probe.units)
+        model = build_model(strategy, probe.num_classes, size="tiny")
         batch, labels = probe.test_units[:256].long(), probe.test_labels[:256]
         with torch.no_grad():
             before = strategy.loss(model, batch, labels).item()
@@ -89,7 +89,8 @@ def test_text_strategies_train_and_sample(probe):
             after = strategy.loss(model, batch, labels).item()
         assert after < 0.8 * before, (name, before, after)
         versions = []
-        out = strategy.generate(model, cond, 4, torch.Generator().manual_seed(0), on_version=lambda i, u: versions.append(u))
+        out = strategy.generate(model, cond, 4, torch.Generator().manual_seed(0), on_version=lambda i, u: versions.append(u),
+                                options=strategy.sampling_defaults())
         units = out.units
         assert units.shape == (6, probe.units.seq_len) and (units < probe.units.vocab_size).all(), name
         assert versions and torch.equal(versions[-1], units), name
@@ -106,8 +107,8 @@ def test_text_strategies_train_and_sample(probe):
 def test_nar_length_canvas_marks_the_length(probe):
     from genstrat.strategies.lengths import length_canvas
 
-    strategy = get_strategy("nar-length")
-    model = build_model(strategy, probe.units, probe.num_classes, size="tiny")
+    strategy = get_strategy("nar-length", probe.units)
+    model = build_model(strategy, probe.num_classes, size="tiny")
     canvas = length_canvas(model, probe.units, torch.tensor([3, 0]))
     assert canvas[0, :3].eq(model.mask_id).all() and canvas[0, 3] == END and canvas[0, 4:].eq(PAD).all()
     assert canvas[1, 0] == END
@@ -118,9 +119,9 @@ def test_image_only_strategies_refuse_text(probe):
 
     for name in ("coarse-to-fine", "diffusion"):
         with pytest.raises(GenstratError, match="not text"):
-            build_model(get_strategy(name), probe.units, probe.num_classes, size="tiny")
+            get_strategy(name, probe.units)
     with pytest.raises(GenstratError, match="not image"):
-        build_model(get_strategy("nar-length"), load_dataset("digits").units, 10, size="tiny")
+        get_strategy("nar-length", load_dataset("digits").units)
 
 
 def test_names_dataset():

@@ -15,8 +15,8 @@ def test_training_lowers_the_loss(tmp_path, digits):
     from genstrat.strategies import get_strategy
     from genstrat.train import Budget, train
 
-    strategy = get_strategy("ar")
-    model = build_model(strategy, digits.units, digits.num_classes, size="tiny")
+    strategy = get_strategy("ar", digits.units)
+    model = build_model(strategy, digits.num_classes, size="tiny")
     g = torch.Generator().manual_seed(0)
     units, cond = digits.train_batch(256, g)
     before = strategy.loss(model, units, cond).item()
@@ -68,8 +68,8 @@ def test_bf16_training_runs_under_autocast_and_keeps_fp32_weights(tmp_path, digi
 
     def run(precision):
         torch.manual_seed(0)
-        strategy = get_strategy(name)
-        model = build_model(strategy, digits.units, digits.num_classes, size="tiny")
+        strategy = get_strategy(name, digits.units)
+        model = build_model(strategy, digits.num_classes, size="tiny")
         summary = train(strategy, model, digits, Budget(steps=30), batch_size=16, out=tmp_path / precision,
                         progress=False, precision=precision)
         return model, summary
@@ -88,7 +88,7 @@ def test_unknown_precision_is_a_clear_error(digits):
     from genstrat.strategies import get_strategy
     from genstrat.train import Budget, train
 
-    strategy = get_strategy("ar")
-    model = build_model(strategy, digits.units, digits.num_classes, size="tiny")
+    strategy = get_strategy("ar", digits.units)
+    model = build_model(strategy, digits.num_classes, size="tiny")
     with pytest.raises(GenstratError, match="unknown precision 'fp16'"):
         train(strategy, model, digits, Budget(steps=1), batch_size=4, progress=False, precision="fp16")

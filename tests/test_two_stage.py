@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from genstrat.autoencoding import autoencoder_config, fit_autoencoder, load_autoencoder
+from genstrat.autoencoding import fit_autoencoder, load_autoencoder
+from genstrat.modalities.image import autoencoder_config
 from genstrat.cli import main
 from genstrat.errors import GenstratError
 from genstrat.eval.reconstruction import reconstruction_metrics
@@ -56,7 +57,7 @@ def test_training_improves_reconstructions_and_reloads(trained, digits):
     from genstrat.eval.judging import fit_judge, real_images
     from genstrat.nn.judge import judge_outputs
 
-    judge, _ = fit_judge(digits, steps=100, progress=False)
+    judge, _, _ = fit_judge(digits, steps=100, progress=False)
     reference, _ = judge_outputs(judge, real_images(digits, "test")[0])
     fresh = Autoencoder(model.cfg).eval()
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
@@ -71,24 +72,24 @@ def test_training_improves_reconstructions_and_reloads(trained, digits):
 
 def test_two_stage_names_and_errors(trained, digits):
     model, _ = trained
-    assert get_strategy("two-stage:ar").name == "two-stage:ar"
+    assert get_strategy("two-stage:ar", digits.units, model).name == "two-stage:ar"
     with pytest.raises(GenstratError, match="cannot be a two-stage prior"):
-        get_strategy("two-stage:coarse-to-fine")
+        get_strategy("two-stage:coarse-to-fine", digits.units, model)
     with pytest.raises(GenstratError, match="cannot be a two-stage prior"):
-        get_strategy("two-stage:two-stage:ar")
-    with pytest.raises(GenstratError, match="unknown strategy"):
-        get_strategy("two-stage:gan")
+        get_strategy("two-stage:two-stage:ar", digits.units, model)
+    with pytest.raises(GenstratError, match="cannot be a two-stage prior"):
+        get_strategy("two-stage:gan", digits.units, model)
     with pytest.raises(GenstratError, match="needs a 'continuous' auto-encoder"):
-        get_strategy("two-stage:diffusion").attach(model)
+        get_strategy("two-stage:diffusion", digits.units, model)
     with pytest.raises(GenstratError, match="needs an auto-encoder"):
-        get_strategy("two-stage:ar").bind(digits.units)
+        get_strategy("two-stage:ar", digits.units)
 
 
 @pytest.mark.parametrize("prior", ["ar", "mask-predict"])
 def test_prior_trains_on_codes_and_generates_pixels(trained, digits, prior):
     model, _ = trained
-    strategy = get_strategy(f"two-stage:{prior}").attach(model)
-    net = build_model(strategy, digits.units, digits.num_classes, size="tiny")
+    strategy = get_strategy(f"two-stage:{prior}", digits.units, model)
+    net = build_model(strategy, digits.num_classes, size="tiny")
     assert net.cfg.seq_len == 16 and net.cfg.vocab_size == 1000  # 4x4 FSQ codes, not 64 pixels
     assert net.cfg.code_levels == (8, 5, 5, 5)  # codes embed their FSQ coordinates
     codes = strategy.training_data(digits)
@@ -141,7 +142,7 @@ def test_bench_counts_the_autoencoder_against_two_stage_rows(tmp_path):
     assert (out / "checkpoints" / "two-stage-ar" / "autoencoder" / "config.json").is_file()
     assert "two-stage-ar" in (out / "report.md").read_text()
     with pytest.raises(GenstratError, match="left none"):
-        from genstrat.bench.run import remaining_budget
+        from genstrat.bench.stage_one import remaining_budget
         remaining_budget(Budget(minutes=1), 61)
 
 
@@ -149,11 +150,18 @@ def test_code_priors_sample_at_their_own_guidance_while_discrete_pixels_keep_1_5
     """Guidance 1.5 over-sharpens codes (docs/benchmarks.md, "guidance over codes"): the AR and mask-predict priors
     default to w = 1.2 (mask-predict with noise 8) and latent diffusion over 4-channel latents to w = 1 (no guidance);
     AR and mask-predict over pixels keep 1.5, diffusion (adaLN-Zero) samples pixels at 1.2."""
+    from genstrat.units import PixelUnits
+
+    fsq = Autoencoder(AutoencoderConfig(1, 8, 8, factor=2, quantizer="fsq"))
+    continuous = Autoencoder(AutoencoderConfig(1, 8, 8, factor=2, quantizer="continuous"))
+    pixels = PixelUnits(17, 1, 8, 8)
     for name in ("ar", "mask-predict", "diffusion"):
-        assert get_strategy(name).sampling_defaults().guidance == (1.2 if name == "diffusion" else 1.5)
-        assert get_strategy(f"two-stage:{name}").sampling_defaults().guidance == (1.0 if name == "diffusion" else 1.2)
-    assert get_strategy("two-stage:mask-predict").sampling_defaults().noise == 8.0
-    assert get_strategy("two-stage:diffusion").sampling_defaults().sampler == "dpm-solver"
+        stage_one = continuous if name == "diffusion" else fsq
+        assert get_strategy(name, pixels).sampling_defaults().guidance == (1.2 if name == "diffusion" else 1.5)
+        two_stage = get_strategy(f"two-stage:{name}", pixels, stage_one).sampling_defaults()
+        assert two_stage.guidance == (1.0 if name == "diffusion" else 1.2)
+    assert get_strategy("two-stage:mask-predict", pixels, fsq).sampling_defaults().noise == 8.0
+    assert get_strategy("two-stage:diffusion", pixels, continuous).sampling_defaults().sampler == "dpm-solver"
 
 
 def test_fsq_coordinates_are_the_quantiser_s_own_codes(trained):
@@ -170,5 +178,8 @@ def test_fsq_coordinates_are_the_quantiser_s_own_codes(trained):
         design = torch.stack([library[:, j], torch.ones(len(library))], dim=1)
         fit = torch.linalg.lstsq(design, ours[:, j:j + 1]).solution
         assert torch.allclose(design @ fit, ours[:, j:j + 1], atol=1e-5)
-    cont = get_strategy("two-stage:diffusion").attach(Autoencoder(AutoencoderConfig(1, 8, 8, factor=2, quantizer="continuous")))
+    from genstrat.units import PixelUnits
+
+    cont = get_strategy("two-stage:diffusion", PixelUnits(17, 1, 8, 8),
+                        Autoencoder(AutoencoderConfig(1, 8, 8, factor=2, quantizer="continuous")))
     assert "code_levels" not in cont.backbone_options()  # continuous latents have no code coordinates

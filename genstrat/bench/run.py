@@ -45,12 +45,11 @@ def row_name(strategy_name: str, point) -> str:
 def run_bench(config: BenchConfig, out: Path, *, command: str = "", resume: bool = False,
               progress: bool = True) -> list[dict]:
     """Run (or resume) the bench of ``config`` into ``out``; returns its rows (also in ``out/results.json``)."""
-    out = Path(out)
-    ensure_writable(out, "--out")
     device = torch.device(config.device)
     data = load_dataset(config.data, **config.data_options())
     for name in config.strategies:  # unknown or unfit names fail before any training
         check_strategy(name, data.units)
+    out = ensure_writable(Path(out), "--out")
     modality = modality_of(data.units)
     evaluator_class = modality.evaluator
     n = config.n or evaluator_class.default_n
@@ -67,7 +66,7 @@ def run_bench(config: BenchConfig, out: Path, *, command: str = "", resume: bool
         kind = stage_one_kind(name)
         if kind is not None and kind not in seen_kinds:  # the first row of this kind: its reconstruction row joins
             seen_kinds.add(kind)
-            rows.append({**common, **stage_one.record(kind)["row"]})
+            rows.append({**common, **stage_one.record(name, kind)["row"]})
         kept = store.finished(name)
         if kept is not None:
             rows += [{**common, **r} for r in kept["rows"]]
@@ -97,7 +96,7 @@ def bench_strategy(name: str, kind: str | None, config: BenchConfig, data, evalu
     autoencoder = encoded = None
     if kind is not None:  # two-stage: the auto-encoder's time counts against the prior's budget
         autoencoder, encoded = stage_one.model(name, kind)
-        record = stage_one.record(kind)
+        record = stage_one.record(name, kind)
         trained_with = {"ae_quantizer": kind, "ae_seconds": record["seconds"], "ae_train_steps": record["steps"]}
         budget = remaining_budget(budget, record["seconds"])
     strategy = get_strategy(name, data.units, autoencoder, encoded)

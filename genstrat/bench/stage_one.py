@@ -17,6 +17,7 @@ from genstrat.autoencoding import copy_autoencoder, fit_autoencoder, load_autoen
 from genstrat.checkpoint import read_json, write_json
 from genstrat.errors import GenstratError
 from genstrat.modalities import modality_of
+from genstrat.strategies import get_strategy
 from genstrat.train import STATE_FILE, Budget
 
 RECORD_FILE = "stage_one.json"  # an auto-encoder's time, steps and reconstruction row, once trained
@@ -29,31 +30,28 @@ class StageOneCache:
         self.records: dict[str, dict] = {}
         self.models: dict[str, tuple] = {}
 
-    def record(self, kind: str) -> dict:
-        """The kind's record (seconds, steps, reconstruction row): read when a resumed bench kept it, else trained."""
+    def record(self, strategy_name: str, kind: str) -> dict:
+        """The kind's record (seconds, steps, reconstruction row): read when a resumed bench kept it, else trained
+        (for ``strategy_name``, a two-stage strategy that needs this kind)."""
         if kind not in self.records:
             path = self.folder / kind / RECORD_FILE
             if self.resume and path.is_file():
                 self.records[kind] = read_json(path, "auto-encoder record of the bench")
             else:
-                self.fit(kind)
+                self.fit(strategy_name, kind)
         return self.records[kind]
 
     def model(self, strategy_name: str, kind: str) -> tuple:
         """(auto-encoder in eval mode, the training set encoded) for a two-stage row that is still to be trained."""
         if kind not in self.models:
-            self.record(kind)
+            self.record(strategy_name, kind)
             if kind not in self.models:  # the record was kept from an earlier run: load its model, encode again
-                from genstrat.strategies import get_strategy
-
                 autoencoder = load_autoencoder(self.folder / kind).to(self.training.get("device") or "cpu")
                 encoded = get_strategy(strategy_name, self.data.units, autoencoder).training_data(self.data)
                 self.models[kind] = (autoencoder, encoded)
         return self.models[kind]
 
-    def fit(self, kind: str) -> None:
-        from genstrat.strategies import TWO_STAGE, STRATEGIES, get_strategy, stage_one_kind
-
+    def fit(self, strategy_name: str, kind: str) -> None:
         stage_one = modality_of(self.data.units).stage_one
         if stage_one is None:
             raise GenstratError(f"two-stage rows need a stage one for {self.data.units.modality}, and none is registered")
@@ -61,8 +59,7 @@ class StageOneCache:
         autoencoder, summary = fit_autoencoder(self.data, stage_one(self.data, kind), self.budget, folder,
                                                resume=self.resume and (folder / STATE_FILE).is_file(), **self.training)
         start = time.perf_counter()
-        prior = next(n for n in STRATEGIES if stage_one_kind(TWO_STAGE + n) == kind)  # any prior of this kind
-        encoded = get_strategy(TWO_STAGE + prior, self.data.units, autoencoder).training_data(self.data)
+        encoded = get_strategy(strategy_name, self.data.units, autoencoder).training_data(self.data)
         seconds = summary["seconds"] + time.perf_counter() - start  # training (its own clock, across resumes) + encoding
         judged = self.evaluator.reconstruction(autoencoder, torch.Generator().manual_seed(self.training["seed"] + 3))
         row = {"strategy": f"reconstruction:{kind}", **judged, "n": self.evaluator.n, "ae_seconds": round(seconds, 2),

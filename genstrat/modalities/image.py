@@ -100,7 +100,7 @@ def report_intro(rows: list[dict], meta: dict) -> list[str]:
                else ".")]
 
 
-def report_samples(rows: list[dict], meta: dict, out: Path, series) -> list[str]:
+def report_samples(rows: list[dict], generated: list[dict], meta: dict, out: Path, series) -> list[str]:
     text = []
     if meta.get("versions"):
         text += ["## Versions", "", "One sample per strategy, first version to final (long chains thinned to 16 "
@@ -108,7 +108,7 @@ def report_samples(rows: list[dict], meta: dict, out: Path, series) -> list[str]
         for name, strip in meta["versions"].items():
             text += [f"**{name}**", "", f"![{name} versions]({strip})", ""]
     text += ["## Samples", "", "One column per requested label, 8 samples each.", ""]
-    for r in rows:
+    for r in generated:
         text += [f"### {series(r)}, {r['steps']} steps (NFE {r['nfe']})", "", f"![{series(r)} {r['steps']}]({r['grid']})",
                  ""]
     return text

@@ -23,7 +23,7 @@ class Modality:
     write_samples: Callable         # (units space, units (B, L), path without suffix) -> path written
     print_samples: Callable         # (units space, units (B, L), versions, out path or None) -> lines for the CLI
     report_intro: Callable          # (rows, meta) -> markdown lines: what n means and what the reference rows are
-    report_samples: Callable        # (rows, meta, out folder) -> markdown lines: versions and samples
+    report_samples: Callable        # (rows, generated rows, meta, out, series) -> markdown: versions and samples
     stage_one: Callable | None = None  # (data, kind, **options) -> the auto-encoder config of two-stage rows
 
 

@@ -128,7 +128,7 @@ def report_intro(rows: list[dict], meta: dict) -> list[str]:
             "`independent` = every position drawn independently from its marginal (what one-shot NAR tends to)."]
 
 
-def report_samples(rows: list[dict], meta: dict, out: Path, series) -> list[str]:
+def report_samples(rows: list[dict], generated: list[dict], meta: dict, out: Path, series) -> list[str]:
     text = []
     mixed = [r for r in rows if r.get("mixed_examples")]
     if mixed:
@@ -149,7 +149,7 @@ def report_samples(rows: list[dict], meta: dict, out: Path, series) -> list[str]
                 lines = lines[:9] + ["  ..."] + lines[-8:]
             text += [f"**{name}**", "", "```", *lines, "```", ""]
     text += ["## Samples", "", "The first samples of each row (condition → output).", ""]
-    for r in rows:
+    for r in generated:
         sample_file = out / r["grid"]
         lines = sample_file.read_text(encoding="utf-8").splitlines()[:12] if sample_file.is_file() else []
         text += [f"### {series(r)}, {r['steps']} steps (NFE {r['nfe']})", "", "```", *lines, "```", ""]

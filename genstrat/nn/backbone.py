@@ -229,7 +229,7 @@ class Backbone(nn.Module):
 
     def embed_condition(self, cond: torch.Tensor) -> torch.Tensor:
         """(B,) labels or (B, C) context tokens -> (B, cond_slots, d_model), without positions."""
-        return embed_condition(cond, self.cond_emb, self.tok_emb, self.cfg)
+        return embed_condition(cond, self.cond_emb, None if self.cfg.continuous else self.tok_emb, self.cfg)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -338,7 +338,8 @@ def slot_embedding(table: nn.Embedding, tokens: torch.Tensor, cfg: BackboneConfi
     return table(to_slots(tokens, cfg.layout, cfg.patch) + place).sum(2)
 
 
-def embed_condition(cond: torch.Tensor, cond_emb: nn.Embedding, tok_emb: nn.Embedding, cfg: BackboneConfig) -> torch.Tensor:
+def embed_condition(cond: torch.Tensor, cond_emb: nn.Embedding, tok_emb: nn.Embedding | None,
+                    cfg: BackboneConfig) -> torch.Tensor:
     """(B,) labels or (B, C) context tokens -> (B, cond_slots, d_model), without positions: a label's row of
     ``cond_emb``, or a constant slot (the null label's row) followed by the context tokens' rows of ``tok_emb``."""
     if not cfg.context_len:

@@ -75,7 +75,7 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
     ]
     for p in plots:
         text += [f"![{p.stem}]({p.name})", ""]
-    text += modality.report_samples(generated, meta, out, series)
+    text += modality.report_samples(rows, generated, meta, out, series)
     path = out / "report.md"
     path.write_text("\n".join(text), encoding="utf-8")
     return path

@@ -34,14 +34,14 @@ class TextUnits:
     patchable = False  # a row ends anywhere: neighbouring units are not a fixed block
     pad_id, end_id = PAD, END
 
-    def __init__(self, kind: str, seq_len: int, alphabet: str = "", bpe_json: str | None = None):
-        if kind not in ("char", "bpe"):
-            raise ValueError(f"unknown tokenizer '{kind}'; choose char or bpe")
-        if kind == "bpe" and not bpe_json:
+    def __init__(self, tokenizer: str, seq_len: int, alphabet: str = "", bpe_json: str | None = None):
+        if tokenizer not in ("char", "bpe"):
+            raise ValueError(f"unknown tokenizer '{tokenizer}'; choose char or bpe")
+        if tokenizer == "bpe" and not bpe_json:
             raise ValueError("a bpe tokenizer needs its trained JSON")
         if seq_len < 2:
             raise ValueError(f"text seq_len must be at least 2 (one token and END), got {seq_len}")
-        self.kind, self.seq_len, self.alphabet, self.bpe_json = kind, int(seq_len), alphabet, bpe_json
+        self.tokenizer, self.seq_len, self.alphabet, self.bpe_json = tokenizer, int(seq_len), alphabet, bpe_json
         self.char_ids = {c: i + len(SPECIALS) for i, c in enumerate(alphabet)}
 
     @cached_property
@@ -58,12 +58,12 @@ class TextUnits:
 
     @property
     def vocab_size(self) -> int:
-        return len(SPECIALS) + len(self.alphabet) if self.kind == "char" else self.bpe.get_vocab_size()
+        return len(SPECIALS) + len(self.alphabet) if self.tokenizer == "char" else self.bpe.get_vocab_size()
 
     # --- tokens <-> strings ----------------------------------------------------------------
     def tokenize(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text (no END, no padding); characters outside the alphabet are an error."""
-        if self.kind == "bpe":
+        if self.tokenizer == "bpe":
             return [e.ids for e in self.bpe.encode_batch(list(texts), add_special_tokens=False)]
         out = []
         for text in texts:
@@ -75,7 +75,7 @@ class TextUnits:
 
     def detokenize(self, ids: list[int]) -> str:
         size = self.vocab_size
-        if self.kind == "bpe":  # runs of real tokens decoded together; MASK shown as _
+        if self.tokenizer == "bpe":  # runs of real tokens decoded together; MASK shown as _
             pieces, run = [], []
             for i in ids + [size]:
                 if len(SPECIALS) <= i < size:
@@ -133,11 +133,11 @@ class TextUnits:
 
     # --- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"type": "text", "kind": self.kind, "seq_len": self.seq_len, "alphabet": self.alphabet, "bpe_json": self.bpe_json}
+        return {"type": "text", "kind": self.tokenizer, "seq_len": self.seq_len, "alphabet": self.alphabet, "bpe_json": self.bpe_json}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TextUnits":
-        return cls(kind=d["kind"], seq_len=int(d["seq_len"]), alphabet=d.get("alphabet", ""), bpe_json=d.get("bpe_json"))
+        return cls(tokenizer=d["kind"], seq_len=int(d["seq_len"]), alphabet=d.get("alphabet", ""), bpe_json=d.get("bpe_json"))
 
 
 def char_units(texts: list[str], seq_len: int) -> TextUnits:
