@@ -20,7 +20,7 @@ import torch
 
 from genstrat.checkpoint import ensure_writable
 from genstrat.errors import GenstratError
-from genstrat.train import Budget
+from genstrat.training import Budget
 
 
 def default_device(name: str | None = None) -> torch.device:
@@ -69,8 +69,8 @@ def train(data: str, strategy: str, out: str | Path, *, steps: int | None = None
     from genstrat.data import load_dataset
     from genstrat.model_io import build_model, checkpoint_config
     from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
-    from genstrat.train import train as train_loop
-    from genstrat.train import world
+    from genstrat.training import train as train_loop
+    from genstrat.training import world
 
     budget = Budget(steps=steps, minutes=minutes)
     device = device if isinstance(device, torch.device) else default_device(device)
@@ -186,10 +186,10 @@ def bench(data: str, strategies: Sequence[str], out: str | Path, *, train_steps:
           command: str = "", progress: bool = True, device: str | torch.device | None = None,
           **settings: Any) -> list[dict]:
     """Train every strategy on one budget and measure them side by side into ``out`` (``results.json``,
-    ``report.md``). ``settings`` are :class:`~genstrat.bench.config.BenchConfig`'s other fields (``n``, ``size``,
+    ``report.md``). ``settings`` are :class:`~genstrat.benchmark.config.BenchConfig`'s other fields (``n``, ``size``,
     ``batch_size``, ``ema``, ``overrides``, ``ae_budget``, ...). Returns the rows."""
-    from genstrat.bench.config import BenchConfig
-    from genstrat.bench.run import run_bench
+    from genstrat.benchmark.config import BenchConfig
+    from genstrat.benchmark.run import run_bench
 
     device = device if isinstance(device, torch.device) else default_device(device)
     try:
@@ -205,7 +205,7 @@ def report(folder: str | Path) -> Path:
     import json
 
     from genstrat.checkpoint import read_json
-    from genstrat.report.markdown import write_report
+    from genstrat.reporting.markdown import write_report
 
     folder = Path(folder)
     try:

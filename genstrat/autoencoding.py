@@ -1,6 +1,6 @@
 """Train, save and load the image auto-encoder of two-stage generation.
 
-Training goes through the same loop as every strategy (``train.py``: cosine schedule, atomic
+Training goes through the same loop as every strategy (``training.py``: cosine schedule, atomic
 checkpoints, resume, NaN guard), with a reconstruction objective in place of a strategy's loss
 and no label dropout (the auto-encoder ignores labels). A checkpoint is a folder with
 ``config.json`` (kind ``autoencoder``) and ``model.safetensors``; a two-stage checkpoint keeps a
@@ -17,7 +17,7 @@ import torch
 from genstrat.checkpoint import FORMAT, load_weights, read_json
 from genstrat.errors import GenstratError
 from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig
-from genstrat.train import Budget, train
+from genstrat.training import Budget, train
 
 FILES = ("config.json", "model.safetensors")
 

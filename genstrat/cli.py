@@ -122,7 +122,7 @@ def cmd_train(args) -> int:
     import torch
 
     from genstrat import api
-    from genstrat.train import world
+    from genstrat.training import world
 
     if args.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS needs it before CUDA starts
@@ -190,7 +190,7 @@ def code_description(cfg) -> str:
 
 def bench_autoencoder_budget(args):
     """The auto-encoder's share of a two-stage row's budget, when given: --ae-minutes or --ae-steps."""
-    from genstrat.train import Budget
+    from genstrat.training import Budget
 
     if args.ae_minutes is not None or args.ae_steps is not None:
         return Budget(minutes=args.ae_minutes, steps=args.ae_steps)

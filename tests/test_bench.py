@@ -17,7 +17,7 @@ def test_bench_on_a_tiny_budget(tmp_path):
             ("latent", 1), ("coarse-to-fine", 4), ("diffusion", 200), ("diffusion", 50), ("diffusion", 20), ("diffusion", 2)} <= by
     readings = {(r["strategy"], r.get("temperature")) for r in rows if r["strategy"] in ("nar", "latent")}
     assert readings == {("nar", None), ("nar", 0.0), ("latent", None), ("latent", 0.0)}  # drawn, and read at the mode
-    from genstrat.report.plot import series
+    from genstrat.reporting.plot import series
     assert series(next(r for r in rows if r.get("temperature") == 0.0 and r["strategy"] == "latent")) == "latent mode"
     assert "| temperature |" in (out / "report.md").read_text()
     assert {r["grid"] for r in rows if r["strategy"] == "latent"} == {"samples/latent-1.png", "samples/latent-0.0-1.png"}
@@ -47,11 +47,11 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
     appears once; a resume under other settings, or into a folder with no bench, is refused with one clear line."""
     import pytest
 
-    import genstrat.bench.measure as measure
-    import genstrat.bench.run as run
-    from genstrat.bench.config import BenchConfig
+    import genstrat.benchmark.measure as measure
+    import genstrat.benchmark.run as run
+    from genstrat.benchmark.config import BenchConfig
     from genstrat.errors import GenstratError
-    from genstrat.train import Budget
+    from genstrat.training import Budget
 
     calls, stop_at = [], [None]
     real_sample_all = measure.sample_all
@@ -102,7 +102,7 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
 
 
 def test_pareto_front():
-    from genstrat.report.plot import pareto_front
+    from genstrat.reporting.plot import pareto_front
 
     points = [(1, 10), (2, 5), (3, 7), (0.5, 20), (4, 1)]
     assert pareto_front(points) == [3, 0, 1, 4]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from genstrat.checkpoint import read_tensors
 from genstrat.cli import main
 from genstrat.errors import GenstratError
-from genstrat.train import STATE_FILE
+from genstrat.training import STATE_FILE
 
 TRAIN = ["train", "--data", "digits", "--size", "tiny", "--no-progress"]
 
@@ -79,7 +79,7 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, digits):
     from genstrat.model_io import build_model
     from genstrat.strategies import get_strategy
-    from genstrat.train import Budget, train
+    from genstrat.training import Budget, train
 
     strategy = get_strategy("ar", digits.units)
     calls = {"n": 0}
@@ -161,7 +161,7 @@ def test_weight_average_resumes_exactly_and_is_what_is_saved(tmp_path, digits):
     from genstrat.checkpoint import read_tensors
     from genstrat.model_io import build_model
     from genstrat.strategies import get_strategy
-    from genstrat.train import Budget, train
+    from genstrat.training import Budget, train
 
     def run(out, steps, resume=False):
         torch.manual_seed(0)

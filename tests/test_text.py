@@ -10,7 +10,7 @@ from genstrat.data import load_dataset
 from genstrat.eval.text_metrics import distinct_n, is_mixture, probe_scores
 from genstrat.model_io import build_model
 from genstrat.strategies import get_strategy
-from genstrat.train import Budget, train
+from genstrat.training import Budget, train
 from genstrat.units.text import END, PAD, TextUnits, bpe_units, char_units
 
 

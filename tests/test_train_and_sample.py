@@ -13,7 +13,7 @@ from genstrat.model_io import load_model
 def test_training_lowers_the_loss(tmp_path, digits):
     from genstrat.model_io import build_model
     from genstrat.strategies import get_strategy
-    from genstrat.train import Budget, train
+    from genstrat.training import Budget, train
 
     strategy = get_strategy("ar", digits.units)
     model = build_model(strategy, digits.num_classes, size="tiny")
@@ -64,7 +64,7 @@ def test_resume_continues_from_saved_state(tmp_path):
 def test_bf16_training_runs_under_autocast_and_keeps_fp32_weights(tmp_path, digits, name):
     from genstrat.model_io import build_model
     from genstrat.strategies import get_strategy
-    from genstrat.train import Budget, train
+    from genstrat.training import Budget, train
 
     def run(precision):
         torch.manual_seed(0)
@@ -86,7 +86,7 @@ def test_bf16_training_runs_under_autocast_and_keeps_fp32_weights(tmp_path, digi
 def test_unknown_precision_is_a_clear_error(digits):
     from genstrat.model_io import build_model
     from genstrat.strategies import get_strategy
-    from genstrat.train import Budget, train
+    from genstrat.training import Budget, train
 
     strategy = get_strategy("ar", digits.units)
     model = build_model(strategy, digits.num_classes, size="tiny")

@@ -13,7 +13,7 @@ from genstrat.eval.reconstruction import reconstruction_metrics
 from genstrat.model_io import build_model, load_model
 from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig
 from genstrat.strategies import TwoStage, get_strategy
-from genstrat.train import Budget, train
+from genstrat.training import Budget, train
 from genstrat.units.codes import CodeUnits
 
 
@@ -142,7 +142,7 @@ def test_bench_counts_the_autoencoder_against_two_stage_rows(tmp_path):
     assert (out / "checkpoints" / "two-stage-ar" / "autoencoder" / "config.json").is_file()
     assert "two-stage-ar" in (out / "report.md").read_text()
     with pytest.raises(GenstratError, match="left none"):
-        from genstrat.bench.stage_one import remaining_budget
+        from genstrat.benchmark.stage_one import remaining_budget
         remaining_budget(Budget(minutes=1), 61)
 
 

@@ -23,8 +23,8 @@ import torch
 from diffusers import DPMSolverMultistepScheduler, SASolverScheduler
 
 import genstrat.strategies.diffusion as diffusion
-from genstrat.bench.evaluators import evaluator_for
-from genstrat.bench.run import sample_all
+from genstrat.benchmark.evaluators import evaluator_for
+from genstrat.benchmark.run import sample_all
 from genstrat.checkpoint import read_json
 from genstrat.data import load_dataset
 from genstrat.model_io import load_model

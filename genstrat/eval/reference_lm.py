@@ -21,7 +21,7 @@ from genstrat.cache import cache_root, fingerprint
 from genstrat.checkpoint import read_json, write_json
 from genstrat.model_io import build_model, checkpoint_config, load_model
 from genstrat.strategies import get_strategy
-from genstrat.train import Budget, train
+from genstrat.training import Budget, train
 
 
 def reference_cache(data, steps: int, seed: int, size: str, limit_minutes: float | None) -> Path:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import torch
 
 from genstrat.errors import GenstratError
-from genstrat.train import Budget
+from genstrat.training import Budget
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from genstrat.checkpoint import read_json, write_json
 from genstrat.errors import GenstratError
 from genstrat.modalities import modality_of
 from genstrat.strategies import get_strategy
-from genstrat.train import STATE_FILE, Budget
+from genstrat.training import STATE_FILE, Budget
 
 RECORD_FILE = "stage_one.json"  # an auto-encoder's time, steps and reconstruction row, once trained
 

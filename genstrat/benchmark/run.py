@@ -1,7 +1,7 @@
 """`genstrat bench`: train every strategy with the same backbone size and the same budget, sample n objects from
 each at each step count, judge them, time them, write the results.
 
-The parts: a frozen :class:`~genstrat.bench.config.BenchConfig` (its fields are the settings file), the modality's
+The parts: a frozen :class:`~genstrat.benchmark.config.BenchConfig` (its fields are the settings file), the modality's
 evaluator (judge cached by fingerprint outside the bench folder, ``cache.py``), the stage-one cache
 (``stage_one.py``), a plan of rows per strategy (its ``sweep``), ``measure(job) -> row`` (``measure.py``) and the row
 store that owns resume (``store.py``). Two reference rows, ``real`` and ``independent``, are measured with the same
@@ -25,17 +25,17 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from genstrat.bench.config import BenchConfig
-from genstrat.bench.measure import Job, measure
-from genstrat.bench.stage_one import StageOneCache, remaining_budget
-from genstrat.bench.store import RowStore, file_name
+from genstrat.benchmark.config import BenchConfig
+from genstrat.benchmark.measure import Job, measure
+from genstrat.benchmark.stage_one import StageOneCache, remaining_budget
+from genstrat.benchmark.store import RowStore, file_name
 from genstrat.checkpoint import ensure_writable, write_json
 from genstrat.data import load_dataset
 from genstrat.modalities import modality_of
 from genstrat.model_io import build_model, checkpoint_config
-from genstrat.report.markdown import write_report
+from genstrat.reporting.markdown import write_report
 from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
-from genstrat.train import STATE_FILE, train
+from genstrat.training import STATE_FILE, train
 
 
 def row_name(strategy_name: str, point) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from genstrat.modalities import modality_named
-from genstrat.report.plot import pareto_front, plot_quality_vs, series
+from genstrat.reporting.plot import pareto_front, plot_quality_vs, series
 from genstrat.strategies import all_sweep_keys
 
 
