@@ -1,5 +1,5 @@
 # Two commands: `make demo` (set up, then run the main job on the embedded default data)
-# and `make test` (set up, then run the test suite). Both create .venv when it is missing.
+# and `make test` (set up, then lint with ruff and run the test suite). Both create .venv when it is missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,4 +18,5 @@ demo: setup
 	$(BIN)/genstrat demo
 
 test: setup
+	$(BIN)/ruff check genstrat tests docs/experiments
 	$(BIN)/python -m pytest -q

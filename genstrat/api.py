@@ -51,17 +51,34 @@ class Generator:
 
 @dataclass
 class Samples:
-    units: torch.Tensor                  # (N, L) generated units
-    objects: Any                         # what the unit space decodes them to: images (N, C, H, W) or strings
-    nfe: int                             # sequential network evaluations
+    units: torch.Tensor  # (N, L) generated units
+    objects: Any  # what the unit space decodes them to: images (N, C, H, W) or strings
+    nfe: int  # sequential network evaluations
     versions: list = field(default_factory=list)  # every intermediate version (N, L) when asked for
 
 
-def train(data: str, strategy: str, out: str | Path, *, steps: int | None = None, minutes: float | None = None,
-          autoencoder: str | Path | None = None, size: str = "small", batch_size: int = 128, lr: float = 2e-3,
-          seed: int = 0, ema: float | None = None, precision: str = "fp32", resume: bool = False,
-          save_every_minutes: float = 5.0, save_every_steps: int | None = None, sampling: dict | None = None,
-          data_options: dict | None = None, device: str | torch.device | None = None, progress: bool = True) -> dict:
+def train(
+    data: str,
+    strategy: str,
+    out: str | Path,
+    *,
+    steps: int | None = None,
+    minutes: float | None = None,
+    autoencoder: str | Path | None = None,
+    size: str = "small",
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    seed: int = 0,
+    ema: float | None = None,
+    precision: str = "fp32",
+    resume: bool = False,
+    save_every_minutes: float = 5.0,
+    save_every_steps: int | None = None,
+    sampling: dict | None = None,
+    data_options: dict | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> dict:
     """Train ``strategy`` on ``data`` for ``steps`` or ``minutes``; the checkpoint goes to ``out``.
     Returns the training summary (steps, seconds, loss). ``two-stage:<prior>`` needs ``autoencoder``, a folder
     written by :func:`train_autoencoder`."""
@@ -89,9 +106,23 @@ def train(data: str, strategy: str, out: str | Path, *, steps: int | None = None
     model = build_model(bound, loaded.num_classes, size=size, context_len=loaded.context_len).to(device)
     options = bound.sampling_defaults().merged(**(sampling or {}))
     config = checkpoint_config(bound, model, loaded, options, training={})
-    return train_loop(bound, model, loaded, budget, batch_size=batch_size, lr=lr, seed=seed, out=out, config=config,
-                      save_every_s=save_every_minutes * 60, save_every_steps=save_every_steps, resume=resume,
-                      progress=progress, ema=ema, precision=precision)
+    return train_loop(
+        bound,
+        model,
+        loaded,
+        budget,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        out=out,
+        config=config,
+        save_every_s=save_every_minutes * 60,
+        save_every_steps=save_every_steps,
+        resume=resume,
+        progress=progress,
+        ema=ema,
+        precision=precision,
+    )
 
 
 def load(path: str | Path, device: str | torch.device | None = None) -> Generator:
@@ -109,7 +140,9 @@ def conditions(generator: Generator, n: int, label: int | None = None, prompt: s
     context_len = config["backbone"].get("context_len", 0)
     if context_len:
         if prompt is None:
-            raise GenstratError("this model continues text: give --prompt 'some text' (its last tokens are the context)")
+            raise GenstratError(
+                "this model continues text: give --prompt 'some text' (its last tokens are the context)"
+            )
         try:
             ids = units.tokenize([prompt])[0][-context_len:]
         except ValueError as e:
@@ -119,13 +152,23 @@ def conditions(generator: Generator, n: int, label: int | None = None, prompt: s
     if label is None:
         raise GenstratError(f"give --label: this model knows labels 0..{len(classes) - 1} ({', '.join(classes)})")
     if not 0 <= label < len(classes):
-        raise GenstratError(f"--label {label} is out of range; this model knows labels 0..{len(classes) - 1} "
-                            f"({', '.join(classes)})")
+        raise GenstratError(
+            f"--label {label} is out of range; this model knows labels 0..{len(classes) - 1} ({', '.join(classes)})"
+        )
     return torch.full((n,), label, dtype=torch.long)
 
 
-def sample(generator: Generator | str | Path, *, label: int | None = None, prompt: str | None = None, n: int = 16,
-           steps: int | None = None, seed: int = 0, options: dict | None = None, versions: bool = False) -> Samples:
+def sample(
+    generator: Generator | str | Path,
+    *,
+    label: int | None = None,
+    prompt: str | None = None,
+    n: int = 16,
+    steps: int | None = None,
+    seed: int = 0,
+    options: dict | None = None,
+    versions: bool = False,
+) -> Samples:
     """n samples for one condition (``label``, or ``prompt`` for context-window text); ``steps`` passes for the
     iterative strategies; ``options`` override the saved sampling options (e.g. ``{"guidance": 1.0}``)."""
     if not isinstance(generator, Generator):
@@ -137,17 +180,31 @@ def sample(generator: Generator | str | Path, *, label: int | None = None, promp
     chosen = generator.options.merged(**(options or {}))
     kept: list[torch.Tensor] = []
     on_version = (lambda i, u: kept.append(u.cpu())) if versions else None
-    result = generator.strategy.generate(generator.model, cond, steps, torch.Generator(device).manual_seed(seed),
-                                         on_version=on_version, options=chosen)
+    result = generator.strategy.generate(
+        generator.model, cond, steps, torch.Generator(device).manual_seed(seed), on_version=on_version, options=chosen
+    )
     units = result.units.cpu()
     return Samples(units=units, objects=generator.units.decode(units), nfe=result.nfe, versions=kept)
 
 
-def train_autoencoder(data: str, out: str | Path, *, quantizer: str = "fsq", steps: int | None = None,
-                      minutes: float | None = None, factor: int | None = None, latent_channels: int | None = None,
-                      batch_size: int = 128, lr: float = 2e-3, seed: int = 0, judge_steps: int = 2000,
-                      resume: bool = False, data_options: dict | None = None, device: str | torch.device | None = None,
-                      progress: bool = True) -> dict:
+def train_autoencoder(
+    data: str,
+    out: str | Path,
+    *,
+    quantizer: str = "fsq",
+    steps: int | None = None,
+    minutes: float | None = None,
+    factor: int | None = None,
+    latent_channels: int | None = None,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    seed: int = 0,
+    judge_steps: int = 2000,
+    resume: bool = False,
+    data_options: dict | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> dict:
     """Train the stage one of two-stage generation on ``data`` and judge its reconstructions (``out/metrics.json``).
     Returns the metrics with the training steps and seconds."""
     from genstrat.autoencoding import fit_autoencoder
@@ -168,23 +225,46 @@ def train_autoencoder(data: str, out: str | Path, *, quantizer: str = "fsq", ste
     out = ensure_writable(Path(out), "--out")
     cfg = stage_one(loaded, quantizer, factor, **({"latent_channels": latent_channels} if latent_channels else {}))
     device = device if isinstance(device, torch.device) else default_device(device)
-    model, summary = fit_autoencoder(loaded, cfg, budget, out, batch_size=batch_size, lr=lr, seed=seed, resume=resume,
-                                     progress=progress, device=device)
-    judge, accuracy, _ = fit_judge(loaded, steps=judge_steps, seed=seed, cache=judge_cache(loaded, judge_steps, seed),
-                                   progress=progress)
+    model, summary = fit_autoencoder(
+        loaded,
+        cfg,
+        budget,
+        out,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        resume=resume,
+        progress=progress,
+        device=device,
+    )
+    judge, accuracy, _ = fit_judge(
+        loaded, steps=judge_steps, seed=seed, cache=judge_cache(loaded, judge_steps, seed), progress=progress
+    )
     reference, _ = judge_outputs(judge, real_images(loaded, "test")[0])
-    metrics = reconstruction_metrics(model, loaded, judge, reference, min(1000, loaded.test_units.shape[0]),
-                                     torch.Generator().manual_seed(seed))
-    metrics.update(judge_test_accuracy=round(accuracy, 4), train_steps=summary["steps"],
-                   train_seconds=summary["seconds"])
+    metrics = reconstruction_metrics(
+        model, loaded, judge, reference, min(1000, loaded.test_units.shape[0]), torch.Generator().manual_seed(seed)
+    )
+    metrics.update(
+        judge_test_accuracy=round(accuracy, 4), train_steps=summary["steps"], train_seconds=summary["seconds"]
+    )
     write_json(out / "metrics.json", metrics)
     return {**metrics, "config": cfg}
 
 
-def bench(data: str, strategies: Sequence[str], out: str | Path, *, train_steps: int | None = None,
-          train_minutes: float | None = None, steps: Sequence[int] = (1, 4, 8, 16), resume: bool = False,
-          command: str = "", progress: bool = True, device: str | torch.device | None = None,
-          **settings: Any) -> list[dict]:
+def bench(
+    data: str,
+    strategies: Sequence[str],
+    out: str | Path,
+    *,
+    train_steps: int | None = None,
+    train_minutes: float | None = None,
+    steps: Sequence[int] = (1, 4, 8, 16),
+    resume: bool = False,
+    command: str = "",
+    progress: bool = True,
+    device: str | torch.device | None = None,
+    **settings: Any,
+) -> list[dict]:
     """Train every strategy on one budget and measure them side by side into ``out`` (``results.json``,
     ``report.md``). ``settings`` are :class:`~genstrat.benchmark.config.BenchConfig`'s other fields (``n``, ``size``,
     ``batch_size``, ``ema``, ``overrides``, ``ae_budget``, ...). Returns the rows."""
@@ -193,8 +273,14 @@ def bench(data: str, strategies: Sequence[str], out: str | Path, *, train_steps:
 
     device = device if isinstance(device, torch.device) else default_device(device)
     try:
-        config = BenchConfig(data=data, strategies=tuple(strategies), steps=tuple(steps), device=device.type,
-                             budget=Budget(steps=train_steps, minutes=train_minutes), **settings)
+        config = BenchConfig(
+            data=data,
+            strategies=tuple(strategies),
+            steps=tuple(steps),
+            device=device.type,
+            budget=Budget(steps=train_steps, minutes=train_minutes),
+            **settings,
+        )
     except TypeError as e:
         raise GenstratError(f"bench: {e}") from None
     return run_bench(config, Path(out), command=command, resume=resume, progress=progress)
@@ -211,6 +297,7 @@ def report(folder: str | Path) -> Path:
     try:
         rows = json.loads((folder / "results.json").read_text())
     except (OSError, ValueError) as e:
-        raise GenstratError(f"cannot read {folder / 'results.json'} ({e.__class__.__name__}); run `genstrat bench "
-                            f"--out {folder}` first") from None
+        raise GenstratError(
+            f"cannot read {folder / 'results.json'} ({e.__class__.__name__}); run `genstrat bench --out {folder}` first"
+        ) from None
     return write_report(rows, read_json(folder / "meta.json", "bench metadata"), folder)

@@ -20,8 +20,11 @@ def cache_root() -> Path:
 def fingerprint(data, **settings) -> str:
     """16 hex digits of SHA-256 over the dataset's units and labels (both splits), its unit space and ``settings``."""
     digest = hashlib.sha256()
-    digest.update(json.dumps({"units": data.units.to_dict(), "classes": data.class_names, **settings},
-                             sort_keys=True, default=str).encode())
+    digest.update(
+        json.dumps(
+            {"units": data.units.to_dict(), "classes": data.class_names, **settings}, sort_keys=True, default=str
+        ).encode()
+    )
     for tensor in (data.train_units, data.train_labels, data.test_units, data.test_labels):
         digest.update(tensor.contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]

@@ -62,8 +62,12 @@ def add_data(p: argparse.ArgumentParser) -> None:
     from genstrat.data import dataset_names
 
     p.add_argument("--data", default="digits", help=f"one of: {', '.join(dataset_names())} (default digits)")
-    p.add_argument("--data-dir", default=None, help="folder with the dataset's files (else $GENSTRAT_DATA, then the cache)")
-    p.add_argument("--image-size", type=positive_int, default=None, help="imagefolder: resize images to this square size")
+    p.add_argument(
+        "--data-dir", default=None, help="folder with the dataset's files (else $GENSTRAT_DATA, then the cache)"
+    )
+    p.add_argument(
+        "--image-size", type=positive_int, default=None, help="imagefolder: resize images to this square size"
+    )
     p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="imagefolder: 1 = grey, 3 = colour")
     p.add_argument("--levels", type=positive_int, default=None, help="quantise pixels to this many levels")
 
@@ -129,15 +133,32 @@ def cmd_train(args) -> int:
         torch.use_deterministic_algorithms(True)
     device, distributed = start_distributed(select_device(args.device))
     try:
-        summary = api.train(args.data, args.strategy, args.out, steps=args.steps, minutes=args.minutes,
-                            autoencoder=args.autoencoder, size=args.size, batch_size=args.batch_size, lr=args.lr,
-                            seed=args.seed, ema=args.ema, precision=args.precision, resume=args.resume,
-                            save_every_minutes=args.save_every_minutes, save_every_steps=args.save_every_steps,
-                            sampling=sampling_overrides(args), data_options=data_options(args), device=device,
-                            progress=not args.no_progress)
+        summary = api.train(
+            args.data,
+            args.strategy,
+            args.out,
+            steps=args.steps,
+            minutes=args.minutes,
+            autoencoder=args.autoencoder,
+            size=args.size,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            ema=args.ema,
+            precision=args.precision,
+            resume=args.resume,
+            save_every_minutes=args.save_every_minutes,
+            save_every_steps=args.save_every_steps,
+            sampling=sampling_overrides(args),
+            data_options=data_options(args),
+            device=device,
+            progress=not args.no_progress,
+        )
         if world()[0] == 0:
-            print(f"trained {args.strategy} on {args.data}: {summary['steps']} steps in {summary['seconds']:.0f} s, "
-                  f"loss {summary['loss']:.4f}; checkpoint in {args.out}")
+            print(
+                f"trained {args.strategy} on {args.data}: {summary['steps']} steps in {summary['seconds']:.0f} s, "
+                f"loss {summary['loss']:.4f}; checkpoint in {args.out}"
+            )
         if distributed:  # leave together: without this barrier a rank could abort in gloo's teardown
             import torch.distributed as dist
 
@@ -159,9 +180,18 @@ def cmd_sample(args) -> int:
         ensure_writable(Path(args.out), "--out", is_file=True)
     generator = api.load(args.checkpoint, device=args.device)
     overrides = {k: v for k, v in sampling_overrides(args).items() if v is not None}
-    out = api.sample(generator, label=args.label, prompt=args.prompt, n=args.n, steps=args.steps, seed=args.seed,
-                     options=overrides, versions=args.versions)
-    what = f"label {args.label}" if args.prompt is None else f"prompt {args.prompt[-40:]!r}"
+    out = api.sample(
+        generator,
+        label=args.label,
+        prompt=args.prompt,
+        n=args.n,
+        steps=args.steps,
+        seed=args.seed,
+        options=overrides,
+        versions=args.versions,
+    )
+    classes = generator.config["class_names"]
+    what = f"prompt {args.prompt[-40:]!r}" if args.prompt is not None else f"label {args.label} ({classes[args.label]})"
     print(f"{generator.strategy.name}: {args.n} samples for {what} in {out.nfe} sequential network evaluations")
     for line in modality_of(generator.units).print_samples(generator.units, out.units, out.versions, args.out):
         print(line)
@@ -171,15 +201,30 @@ def cmd_sample(args) -> int:
 def cmd_train_autoencoder(args) -> int:
     from genstrat import api
 
-    metrics = api.train_autoencoder(args.data, args.out, quantizer=args.quantizer, steps=args.steps,
-                                    minutes=args.minutes, factor=args.factor, latent_channels=args.latent_channels,
-                                    batch_size=args.batch_size, lr=args.lr, seed=args.seed, judge_steps=args.judge_steps,
-                                    resume=args.resume, data_options=data_options(args),
-                                    device=select_device(args.device), progress=not args.no_progress)
+    metrics = api.train_autoencoder(
+        args.data,
+        args.out,
+        quantizer=args.quantizer,
+        steps=args.steps,
+        minutes=args.minutes,
+        factor=args.factor,
+        latent_channels=args.latent_channels,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        judge_steps=args.judge_steps,
+        resume=args.resume,
+        data_options=data_options(args),
+        device=select_device(args.device),
+        progress=not args.no_progress,
+    )
     cfg = metrics.pop("config")
     h, w = cfg.grid
-    print(f"auto-encoder ({cfg.quantizer}) on {args.data}: {h}x{w}x{code_description(cfg)} codes; "
-          + ", ".join(f"{k} {v}" for k, v in metrics.items()) + f"; checkpoint in {args.out}")
+    print(
+        f"auto-encoder ({cfg.quantizer}) on {args.data}: {h}x{w}x{code_description(cfg)} codes; "
+        + ", ".join(f"{k} {v}" for k, v in metrics.items())
+        + f"; checkpoint in {args.out}"
+    )
     return 0
 
 
@@ -200,13 +245,31 @@ def bench_autoencoder_budget(args):
 def cmd_bench(args, command: str) -> int:
     from genstrat import api
 
-    rows = api.bench(args.data, args.strategies, args.out, train_steps=args.train_steps,
-                     train_minutes=args.train_minutes, steps=args.steps, resume=args.resume, command=command,
-                     progress=not args.no_progress, device=args.device, n=args.n, size=args.size,
-                     batch_size=args.batch_size, lr=args.lr, seed=args.seed, throughput_batch=args.throughput_batch,
-                     judge_steps=args.judge_steps, overrides=sampling_overrides(args), ema=args.ema,
-                     ae_budget=bench_autoencoder_budget(args), ae_batch_size=args.ae_batch_size,
-                     precision=args.precision, **data_options(args))
+    rows = api.bench(
+        args.data,
+        args.strategies,
+        args.out,
+        train_steps=args.train_steps,
+        train_minutes=args.train_minutes,
+        steps=args.steps,
+        resume=args.resume,
+        command=command,
+        progress=not args.no_progress,
+        device=args.device,
+        n=args.n,
+        size=args.size,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        throughput_batch=args.throughput_batch,
+        judge_steps=args.judge_steps,
+        overrides=sampling_overrides(args),
+        ema=args.ema,
+        ae_budget=bench_autoencoder_budget(args),
+        ae_batch_size=args.ae_batch_size,
+        precision=args.precision,
+        **data_options(args),
+    )
     print(f"{len(rows)} rows -> {Path(args.out) / 'results.json'}; report: {Path(args.out) / 'report.md'}")
     return 0
 
@@ -222,14 +285,23 @@ def build_parser() -> argparse.ArgumentParser:
     from genstrat.model_io import SIZES
     from genstrat.strategies import STRATEGIES
 
-    parser = argparse.ArgumentParser(prog="genstrat", description="Generation strategies, trained and measured side by side.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,train-autoencoder,sample,bench,report,demo}")
+    parser = argparse.ArgumentParser(
+        prog="genstrat", description="Generation strategies, trained and measured side by side."
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{train,train-autoencoder,sample,bench,report,demo}"
+    )
 
     p = sub.add_parser("train", help="train one strategy on one dataset")
     add_data(p)
-    p.add_argument("--strategy", required=True, help=f"{', '.join(STRATEGIES)}, or two-stage:<prior> "
-                   "(e.g. two-stage:ar, with --autoencoder)")
-    p.add_argument("--autoencoder", default=None, help="two-stage strategies: the folder genstrat train-autoencoder wrote")
+    p.add_argument(
+        "--strategy",
+        required=True,
+        help=f"{', '.join(STRATEGIES)}, or two-stage:<prior> (e.g. two-stage:ar, with --autoencoder)",
+    )
+    p.add_argument(
+        "--autoencoder", default=None, help="two-stage strategies: the folder genstrat train-autoencoder wrote"
+    )
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=positive_float)
     budget.add_argument("--steps", type=positive_int)
@@ -241,17 +313,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-every-minutes", type=positive_float, default=5.0, help="write the training state this often")
     p.add_argument("--save-every-steps", type=positive_int, default=None, help="... and/or every this many steps")
     p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)")
-    p.add_argument("--ema", type=positive_float, default=None, help="keep an exponential moving average of the weights (e.g. 0.999) and save it")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: forward pass under bfloat16 autocast (weights stay fp32)")
+    p.add_argument(
+        "--ema",
+        type=positive_float,
+        default=None,
+        help="keep an exponential moving average of the weights (e.g. 0.999) and save it",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="bf16: forward pass under bfloat16 autocast (weights stay fp32)",
+    )
     add_sampling(p)
     add_common(p)
 
-    p = sub.add_parser("train-autoencoder", help="train the image auto-encoder of two-stage generation and report its reconstructions")
+    p = sub.add_parser(
+        "train-autoencoder", help="train the image auto-encoder of two-stage generation and report its reconstructions"
+    )
     add_data(p)
-    p.add_argument("--quantizer", choices=("fsq", "continuous"), default="fsq",
-                   help="fsq: discrete codes (priors ar, mask-predict, nar, latent); continuous: latents for diffusion")
-    p.add_argument("--factor", type=positive_int, default=None, help="downsampling per side (default 4 for 28x28 -> 7x7, 2 for 8x8)")
-    p.add_argument("--latent-channels", type=positive_int, default=None, help="continuous: channels per latent position (default 4)")
+    p.add_argument(
+        "--quantizer",
+        choices=("fsq", "continuous"),
+        default="fsq",
+        help="fsq: discrete codes (priors ar, mask-predict, nar, latent); continuous: latents for diffusion",
+    )
+    p.add_argument(
+        "--factor",
+        type=positive_int,
+        default=None,
+        help="downsampling per side (default 4 for 28x28 -> 7x7, 2 for 8x8)",
+    )
+    p.add_argument(
+        "--latent-channels",
+        type=positive_int,
+        default=None,
+        help="continuous: channels per latent position (default 4)",
+    )
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=positive_float)
     budget.add_argument("--steps", type=positive_int)
@@ -259,28 +357,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the training state saved in --out")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--lr", type=positive_float, default=2e-3)
-    p.add_argument("--judge-steps", type=positive_int, default=2000, help="training steps of the judge that scores reconstructions")
+    p.add_argument(
+        "--judge-steps", type=positive_int, default=2000, help="training steps of the judge that scores reconstructions"
+    )
     add_common(p)
 
     p = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid")
     p.add_argument("checkpoint")
-    p.add_argument("--label", type=int, default=None, help="the class to draw (labelled data: digits, mnist, probe, names, ...)")
-    p.add_argument("--prompt", default=None, help="text to continue (context-window text data: shakespeare, textfile:PATH)")
-    p.add_argument("--steps", type=positive_int, default=None, help="passes for iterative strategies (AR always takes L)")
+    p.add_argument(
+        "--label", type=int, default=None, help="the class to draw (labelled data: digits, mnist, probe, names, ...)"
+    )
+    p.add_argument(
+        "--prompt", default=None, help="text to continue (context-window text data: shakespeare, textfile:PATH)"
+    )
+    p.add_argument(
+        "--steps", type=positive_int, default=None, help="passes for iterative strategies (AR always takes L)"
+    )
     p.add_argument("--n", type=positive_int, default=16)
-    p.add_argument("--out", default=None, help="image grid (PNG, default samples.png); text models print, and write "
-                   "a .txt here if named so")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="image grid (PNG, default samples.png); text models print, and write a .txt here if named so",
+    )
     p.add_argument("--versions", action="store_true", help="also write every intermediate version as a strip and a GIF")
     add_sampling(p)
     add_common(p)
 
     for name in ("bench", "demo"):
-        p = sub.add_parser(name, help="train every strategy on one budget and measure them side by side" if name == "bench"
-                           else "the bench on digits, 3 minutes per strategy (about 10 minutes on 2 cores)")
+        p = sub.add_parser(
+            name,
+            help="train every strategy on one budget and measure them side by side"
+            if name == "bench"
+            else "the bench on digits, 3 minutes per strategy (about 10 minutes on 2 cores)",
+        )
         if name == "bench":
             add_data(p)
-        p.add_argument("--strategies", type=name_list, default=["ar", "nar", "mask-predict"],
-                       help=f"comma-separated: {', '.join(STRATEGIES)}, two-stage:<prior>")
+        p.add_argument(
+            "--strategies",
+            type=name_list,
+            default=["ar", "nar", "mask-predict"],
+            help=f"comma-separated: {', '.join(STRATEGIES)}, two-stage:<prior>",
+        )
         p.add_argument("--steps", type=int_list, default=[1, 4, 8, 16], help="step counts for iterative strategies")
         budget = p.add_mutually_exclusive_group(required=(name == "bench"))
         budget.add_argument("--train-minutes", type=positive_float, default=None)
@@ -291,17 +408,46 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--batch-size", type=positive_int, default=128)
         p.add_argument("--lr", type=positive_float, default=2e-3)
         p.add_argument("--throughput-batch", type=positive_int, default=100)
-        p.add_argument("--ema", type=positive_float, default=None, help="train with an exponential moving average of the weights (e.g. 0.999)")
-        p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                       help="bf16: train under bfloat16 autocast (weights stay fp32)")
-        p.add_argument("--judge-steps", type=positive_int, default=2000, help="training steps of the judge (images) or reference AR (text)")
+        p.add_argument(
+            "--ema",
+            type=positive_float,
+            default=None,
+            help="train with an exponential moving average of the weights (e.g. 0.999)",
+        )
+        p.add_argument(
+            "--precision",
+            choices=("fp32", "bf16"),
+            default="fp32",
+            help="bf16: train under bfloat16 autocast (weights stay fp32)",
+        )
+        p.add_argument(
+            "--judge-steps",
+            type=positive_int,
+            default=2000,
+            help="training steps of the judge (images) or reference AR (text)",
+        )
         ae = p.add_mutually_exclusive_group()
-        ae.add_argument("--ae-minutes", type=positive_float, default=None,
-                        help="two-stage rows: the auto-encoder's share of --train-minutes (default 30%%); the prior gets the rest")
-        ae.add_argument("--ae-steps", type=positive_int, default=None, help="two-stage rows with --train-steps: auto-encoder steps (default the same)")
-        p.add_argument("--ae-batch-size", type=positive_int, default=128, help="two-stage rows: the auto-encoder's batch size")
-        p.add_argument("--resume", action="store_true",
-                       help="continue an interrupted bench in --out with the same settings: keep its measured rows, resume its trainings")
+        ae.add_argument(
+            "--ae-minutes",
+            type=positive_float,
+            default=None,
+            help="two-stage rows: the auto-encoder's share of --train-minutes (default 30%%); the prior gets the rest",
+        )
+        ae.add_argument(
+            "--ae-steps",
+            type=positive_int,
+            default=None,
+            help="two-stage rows with --train-steps: auto-encoder steps (default the same)",
+        )
+        p.add_argument(
+            "--ae-batch-size", type=positive_int, default=128, help="two-stage rows: the auto-encoder's batch size"
+        )
+        p.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue an interrupted bench in --out with the same settings: keep its measured rows, "
+            "resume its trainings",
+        )
         add_sampling(p)
         add_common(p)
 

@@ -15,7 +15,7 @@ SIZES = {  # backbone sizes by name: (d_model, n_layers, n_heads)
     "small": (128, 4, 4),
     "base": (256, 6, 8),
 }
-LEGACY_KEYS = {"image": "layout"}        # backbone config keys renamed since (old name -> new name)
+LEGACY_KEYS = {"image": "layout"}  # backbone config keys renamed since (old name -> new name)
 DROPPED_KEYS = ("posterior", "length_classes")  # parts that strategies now add themselves (Strategy.parts)
 
 
@@ -27,8 +27,9 @@ def assemble(strategy: Strategy, cfg: BackboneConfig) -> Backbone:
     return model
 
 
-def build_model(strategy: Strategy, num_classes: int, size: str = "small", dropout: float = 0.0,
-                context_len: int = 0) -> Backbone:
+def build_model(
+    strategy: Strategy, num_classes: int, size: str = "small", dropout: float = 0.0, context_len: int = 0
+) -> Backbone:
     """A fresh backbone for ``strategy`` over its unit space; ``context_len`` > 0 when the condition is a window
     of preceding text rather than a class label."""
     if size not in SIZES:
@@ -36,8 +37,16 @@ def build_model(strategy: Strategy, num_classes: int, size: str = "small", dropo
     d, layers, heads = SIZES[size]
     space = strategy.model_units  # two-stage: the backbone works over the auto-encoder's codes
     options = {"seq_len": space.seq_len, "context_len": context_len, **strategy.backbone_options()}
-    cfg = BackboneConfig(vocab_size=space.vocab_size, num_classes=num_classes, d_model=d, n_layers=layers,
-                         n_heads=heads, dropout=dropout, causal=strategy.causal, **options)
+    cfg = BackboneConfig(
+        vocab_size=space.vocab_size,
+        num_classes=num_classes,
+        d_model=d,
+        n_layers=layers,
+        n_heads=heads,
+        dropout=dropout,
+        causal=strategy.causal,
+        **options,
+    )
     return assemble(strategy, cfg)
 
 
@@ -66,8 +75,9 @@ def load_model(folder: str | Path) -> tuple[Backbone, Strategy, dict]:
     try:
         units = units_from_dict(config["units"])
     except (TypeError, ValueError, KeyError) as e:
-        raise GenstratError(f"checkpoint config in {folder} has malformed units ({e}); the file is corrupt "
-                            f"or from another version") from None
+        raise GenstratError(
+            f"checkpoint config in {folder} has malformed units ({e}); the file is corrupt or from another version"
+        ) from None
     autoencoder = None
     if stage_one_kind(config["strategy"]):  # a two-stage checkpoint carries its auto-encoder
         from genstrat.autoencoding import load_autoencoder
@@ -78,11 +88,14 @@ def load_model(folder: str | Path) -> tuple[Backbone, Strategy, dict]:
         cfg = backbone_config(config["backbone"])
         model = assemble(strategy, cfg)
     except (TypeError, ValueError, KeyError) as e:
-        raise GenstratError(f"checkpoint config in {folder} is malformed ({e}); the file is corrupt "
-                            f"or from another version") from None
+        raise GenstratError(
+            f"checkpoint config in {folder} is malformed ({e}); the file is corrupt or from another version"
+        ) from None
     if cfg.causal != strategy.causal:
-        raise GenstratError(f"checkpoint {folder}: strategy '{strategy.name}' needs causal={strategy.causal} "
-                            f"but the config says {cfg.causal}")
+        raise GenstratError(
+            f"checkpoint {folder}: strategy '{strategy.name}' needs causal={strategy.causal} "
+            f"but the config says {cfg.causal}"
+        )
     load_weights(folder, model)
     model.eval()
     return model, strategy, config

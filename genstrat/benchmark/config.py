@@ -25,7 +25,7 @@ class BenchConfig:
     image_size: int | None = None
     channels: int | None = None
     levels: int | None = None
-    n: int | None = None                   # samples per row; None: the modality evaluator's default
+    n: int | None = None  # samples per row; None: the modality evaluator's default
     size: str = "small"
     batch_size: int = 128
     lr: float = 2e-3
@@ -62,6 +62,11 @@ class BenchConfig:
         fields = dataclasses.asdict(self)
         for key in ("data", "data_dir", "image_size", "channels", "levels"):
             fields.pop(key)
-        return {**fields, "data": {k: v for k, v in data_spec.items() if k != "data_dir"}, "n": n,
-                "ae_budget": dataclasses.asdict(self.stage_one_budget()), "machine": platform.machine(),
-                "threads": torch.get_num_threads()}
+        return {
+            **fields,
+            "data": {k: v for k, v in data_spec.items() if k != "data_dir"},
+            "n": n,
+            "ae_budget": dataclasses.asdict(self.stage_one_budget()),
+            "machine": platform.machine(),
+            "threads": torch.get_num_threads(),
+        }

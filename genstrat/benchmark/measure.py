@@ -48,8 +48,9 @@ def sample_all(strategy, model, labels: torch.Tensor, steps: int, options, batch
     return torch.cat(units), nfe, seconds
 
 
-def measure(job: Job, evaluator, conditions: torch.Tensor, *, throughput_batch: int, latency_repeats: int,
-            seed: int) -> tuple[dict, torch.Tensor]:
+def measure(
+    job: Job, evaluator, conditions: torch.Tensor, *, throughput_batch: int, latency_repeats: int, seed: int
+) -> tuple[dict, torch.Tensor]:
     """The measured part of a row (NFE, latency, throughput, quality) and the samples it judged."""
     strategy, model, k, options = job.strategy, job.model, job.point.steps, job.options
     device = next(model.parameters()).device
@@ -65,7 +66,15 @@ def measure(job: Job, evaluator, conditions: torch.Tensor, *, throughput_batch: 
     batches = conditions.split(throughput_batch)
     full = [s for s, b in zip(batch_seconds, batches) if len(b) == throughput_batch] or batch_seconds
     throughput = throughput_batch / sorted(full)[len(full) // 2]
-    row = {"strategy": strategy.name, **job.point.overrides, "series": job.point.series, "steps": k, "nfe": nfe,
-           "latency_b1_s": round(latency, 5), "throughput_per_s": round(throughput, 2),
-           "throughput_batch": throughput_batch, **quality}
+    row = {
+        "strategy": strategy.name,
+        **job.point.overrides,
+        "series": job.point.series,
+        "steps": k,
+        "nfe": nfe,
+        "latency_b1_s": round(latency, 5),
+        "throughput_per_s": round(throughput, 2),
+        "throughput_batch": throughput_batch,
+        **quality,
+    }
     return row, units

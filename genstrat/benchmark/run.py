@@ -42,8 +42,9 @@ def row_name(strategy_name: str, point) -> str:
     return "-".join([file_name(strategy_name), *map(str, point.overrides.values()), str(point.steps)])
 
 
-def run_bench(config: BenchConfig, out: Path, *, command: str = "", resume: bool = False,
-              progress: bool = True) -> list[dict]:
+def run_bench(
+    config: BenchConfig, out: Path, *, command: str = "", resume: bool = False, progress: bool = True
+) -> list[dict]:
     """Run (or resume) the bench of ``config`` into ``out``; returns its rows (also in ``out/results.json``)."""
     device = torch.device(config.device)
     data = load_dataset(config.data, **config.data_options())
@@ -54,13 +55,31 @@ def run_bench(config: BenchConfig, out: Path, *, command: str = "", resume: bool
     evaluator_class = modality.evaluator
     n = config.n or evaluator_class.default_n
     store = RowStore(out, json.loads(json.dumps(config.settings(n, data.spec))), resume, command)
-    evaluator = evaluator_class(data, n=n, seed=config.seed, judge_steps=config.judge_steps, size=config.size,
-                                progress=progress, device=device, limit_minutes=config.budget.minutes)
+    evaluator = evaluator_class(
+        data,
+        n=n,
+        seed=config.seed,
+        judge_steps=config.judge_steps,
+        size=config.size,
+        progress=progress,
+        device=device,
+        limit_minutes=config.budget.minutes,
+    )
     common = {"data": data.name, "n_test": evaluator.meta["n_test"]}
     rows = [{**common, **r} for r in evaluator.reference_rows(torch.Generator().manual_seed(config.seed))]
     conditions = data.conditions(n, torch.Generator().manual_seed(config.seed + 2))
-    stage_one = StageOneCache(out, data, evaluator, config.stage_one_budget(), resume, batch_size=config.ae_batch_size,
-                              lr=config.lr, seed=config.seed, progress=progress, device=device)
+    stage_one = StageOneCache(
+        out,
+        data,
+        evaluator,
+        config.stage_one_budget(),
+        resume,
+        batch_size=config.ae_batch_size,
+        lr=config.lr,
+        seed=config.seed,
+        progress=progress,
+        device=device,
+    )
     strips, seen_kinds = {}, set()
     for name in config.strategies:
         kind = stage_one_kind(name)
@@ -74,23 +93,45 @@ def run_bench(config: BenchConfig, out: Path, *, command: str = "", resume: bool
             if progress:
                 tqdm.write(f"{name:>14} kept {len(kept['rows'])} finished rows")
             continue
-        measured, strips[name] = bench_strategy(name, kind, config, data, evaluator, conditions, stage_one, store,
-                                                out, progress)
+        measured, strips[name] = bench_strategy(
+            name, kind, config, data, evaluator, conditions, stage_one, store, out, progress
+        )
         rows += [{**common, **r} for r in measured]
-    meta = {"versions": strips, "command": command, "date": time.strftime("%Y-%m-%d %H:%M"),
-            "python": sys.version.split()[0], "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "n": n, "data": data.name, "modality": data.units.modality,
-            "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
-            "quality_key": evaluator.quality_key, "quality_label": evaluator.quality_label, "resumed": store.resumed,
-            **evaluator.meta}
+    meta = {
+        "versions": strips,
+        "command": command,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "n": n,
+        "data": data.name,
+        "modality": data.units.modality,
+        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        "quality_key": evaluator.quality_key,
+        "quality_label": evaluator.quality_label,
+        "resumed": store.resumed,
+        **evaluator.meta,
+    }
     write_json(out / "meta.json", meta)
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     write_report(rows, meta, out)
     return rows
 
 
-def bench_strategy(name: str, kind: str | None, config: BenchConfig, data, evaluator, conditions, stage_one, store,
-                   out: Path, progress: bool) -> tuple[list[dict], str]:
+def bench_strategy(
+    name: str,
+    kind: str | None,
+    config: BenchConfig,
+    data,
+    evaluator,
+    conditions,
+    stage_one,
+    store,
+    out: Path,
+    progress: bool,
+) -> tuple[list[dict], str]:
     """Train one strategy within the budget, then measure every row of its sweep; returns (rows, version strip)."""
     budget, trained_with = config.budget, {}
     autoencoder = encoded = None
@@ -107,15 +148,34 @@ def bench_strategy(name: str, kind: str | None, config: BenchConfig, data, evalu
     ckpt = out / "checkpoints" / file_name(name)
     if kind is not None:
         stage_one.copy_into(kind, ckpt)
-    summary = train(strategy, model, data, budget, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
-                    out=ckpt, config=checkpoint_config(strategy, model, data, base_options, training={}),
-                    progress=progress, desc=f"train {name}", ema=config.ema, precision=config.precision,
-                    resume=store.resume and (ckpt / STATE_FILE).is_file())
+    summary = train(
+        strategy,
+        model,
+        data,
+        budget,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        seed=config.seed,
+        out=ckpt,
+        config=checkpoint_config(strategy, model, data, base_options, training={}),
+        progress=progress,
+        desc=f"train {name}",
+        ema=config.ema,
+        precision=config.precision,
+        resume=store.resume and (ckpt / STATE_FILE).is_file(),
+    )
     likelihood = evaluator.own_likelihood(strategy, model, torch.device(config.device))
-    training = {"train_budget": config.budget.to_dict(), "train_steps": summary["steps"],
-                "train_seconds": summary["seconds"], **trained_with, "train_loss": round(summary["loss"], 4),
-                "ema": config.ema, "precision": config.precision, "params": model.num_params(),
-                "model_size": config.size}
+    training = {
+        "train_budget": config.budget.to_dict(),
+        "train_steps": summary["steps"],
+        "train_seconds": summary["seconds"],
+        **trained_with,
+        "train_loss": round(summary["loss"], 4),
+        "ema": config.ema,
+        "precision": config.precision,
+        "params": model.num_params(),
+        "model_size": config.size,
+    }
     measured = []
     for point in strategy.sweep(list(config.steps)):
         label = row_name(name, point)
@@ -123,15 +183,23 @@ def bench_strategy(name: str, kind: str | None, config: BenchConfig, data, evalu
         if row is None:
             options = base_options.merged(**point.overrides)
             job = Job(strategy, model, point, options, label)
-            row, units = measure(job, evaluator, conditions, throughput_batch=config.throughput_batch,
-                                 latency_repeats=config.latency_repeats, seed=config.seed)
+            row, units = measure(
+                job,
+                evaluator,
+                conditions,
+                throughput_batch=config.throughput_batch,
+                latency_repeats=config.latency_repeats,
+                seed=config.seed,
+            )
             row.update(n=len(conditions), **training, sampling=options.to_dict(), **likelihood)
             row["grid"] = str(evaluator.show(units, conditions, out / "samples" / label).relative_to(out))
             store.keep(name, label, row)
             if progress:
-                tqdm.write(f"{point.series:>22} steps={point.steps:<4} nfe={row['nfe']:<4} "
-                           f"{evaluator.quality_key}={row[evaluator.quality_key]:.4g} "
-                           f"latency_b1={row['latency_b1_s'] * 1000:.1f} ms throughput={row['throughput_per_s']:.1f}/s")
+                tqdm.write(
+                    f"{point.series:>22} steps={point.steps:<4} nfe={row['nfe']:<4} "
+                    f"{evaluator.quality_key}={row[evaluator.quality_key]:.4g} "
+                    f"latency_b1={row['latency_b1_s'] * 1000:.1f} ms throughput={row['throughput_per_s']:.1f}/s"
+                )
         measured.append(row)
     strip = evaluator.versions(strategy, model, base_options, out / "versions" / file_name(name), config.seed)
     store.finish(name, measured, str(strip.relative_to(out)))

@@ -54,16 +54,31 @@ class StageOneCache:
     def fit(self, strategy_name: str, kind: str) -> None:
         stage_one = modality_of(self.data.units).stage_one
         if stage_one is None:
-            raise GenstratError(f"two-stage rows need a stage one for {self.data.units.modality}, and none is registered")
+            raise GenstratError(
+                f"two-stage rows need a stage one for {self.data.units.modality}, and none is registered"
+            )
         folder = self.folder / kind
-        autoencoder, summary = fit_autoencoder(self.data, stage_one(self.data, kind), self.budget, folder,
-                                               resume=self.resume and (folder / STATE_FILE).is_file(), **self.training)
+        autoencoder, summary = fit_autoencoder(
+            self.data,
+            stage_one(self.data, kind),
+            self.budget,
+            folder,
+            resume=self.resume and (folder / STATE_FILE).is_file(),
+            **self.training,
+        )
         start = time.perf_counter()
         encoded = get_strategy(strategy_name, self.data.units, autoencoder).training_data(self.data)
-        seconds = summary["seconds"] + time.perf_counter() - start  # training (its own clock, across resumes) + encoding
+        seconds = (
+            summary["seconds"] + time.perf_counter() - start
+        )  # training (its own clock, across resumes) + encoding
         judged = self.evaluator.reconstruction(autoencoder, torch.Generator().manual_seed(self.training["seed"] + 3))
-        row = {"strategy": f"reconstruction:{kind}", **judged, "n": self.evaluator.n, "ae_seconds": round(seconds, 2),
-               "ae_train_steps": summary["steps"]}
+        row = {
+            "strategy": f"reconstruction:{kind}",
+            **judged,
+            "n": self.evaluator.n,
+            "ae_seconds": round(seconds, 2),
+            "ae_train_steps": summary["steps"],
+        }
         self.records[kind] = {"seconds": round(seconds, 2), "steps": summary["steps"], "row": row}
         self.models[kind] = (autoencoder, encoded)
         write_json(folder / RECORD_FILE, self.records[kind])
@@ -79,6 +94,8 @@ def remaining_budget(budget: Budget, used_seconds: float) -> Budget:
         return budget
     left = budget.minutes - used_seconds / 60
     if left <= 0:
-        raise GenstratError(f"the auto-encoder took {used_seconds / 60:.1f} of the {budget.minutes} training minutes "
-                            f"and left none for the prior; give a smaller --ae-minutes")
+        raise GenstratError(
+            f"the auto-encoder took {used_seconds / 60:.1f} of the {budget.minutes} training minutes "
+            f"and left none for the prior; give a smaller --ae-minutes"
+        )
     return Budget(minutes=left)

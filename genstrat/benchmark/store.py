@@ -15,6 +15,7 @@ from genstrat.checkpoint import read_json, write_json
 from genstrat.errors import GenstratError
 
 SETTINGS_FILE = "bench.json"
+FORMAT = 2  # bench.json's layout; folders from before it (no "format") read and report, but cannot resume
 
 
 def file_name(strategy_name: str) -> str:
@@ -34,16 +35,25 @@ class RowStore:
         if not self.resume:  # nothing of an earlier run may be mistaken for this one's by a later resume
             for stale in ("rows", "checkpoints", "autoencoders"):
                 shutil.rmtree(self.out / stale, ignore_errors=True)
-            write_json(path, {"settings": settings, "resumed": 0, "command": command})
+            write_json(path, {"format": FORMAT, "settings": settings, "resumed": 0, "command": command})
             return 0
         if not path.is_file():
-            raise GenstratError(f"cannot resume: {self.out} holds no bench ({SETTINGS_FILE}); run without --resume first")
+            raise GenstratError(
+                f"cannot resume: {self.out} holds no bench ({SETTINGS_FILE}); run without --resume first"
+            )
         saved = read_json(path, "bench settings")
+        if saved.get("format") != FORMAT:
+            raise GenstratError(
+                f"cannot resume {self.out}: it was written by an earlier genstrat; its results still read "
+                f"(genstrat report {self.out}), but a resumed run needs a new --out"
+            )
         before = saved.get("settings", {})
         changed = sorted(k for k in set(settings) | set(before) if settings.get(k) != before.get(k))
         if changed:
-            raise GenstratError(f"cannot resume {self.out}: it was measured with other settings ({', '.join(changed)}); "
-                                f"repeat its command ({saved.get('command') or path}) or give a new --out")
+            raise GenstratError(
+                f"cannot resume {self.out}: it was measured with other settings ({', '.join(changed)}); "
+                f"repeat its command ({saved.get('command') or path}) or give a new --out"
+            )
         resumed = int(saved.get("resumed", 0)) + 1
         write_json(path, {**saved, "resumed": resumed})
         return resumed

@@ -25,8 +25,14 @@ from genstrat.reporting.versions import save_versions
 def one_sample_versions(strategy, model, cond: torch.Tensor, options, seed: int) -> list[torch.Tensor]:
     """Every version of one sample, first to final, on the CPU."""
     versions = []
-    strategy.generate(model, cond, None, torch.Generator(cond.device).manual_seed(seed), options=options,
-                      on_version=lambda i, u: versions.append(u.cpu()))
+    strategy.generate(
+        model,
+        cond,
+        None,
+        torch.Generator(cond.device).manual_seed(seed),
+        options=options,
+        on_version=lambda i, u: versions.append(u.cpu()),
+    )
     return versions
 
 
@@ -34,19 +40,31 @@ class ImageEvaluator:
     quality_key, quality_label = "fd", "Fréchet distance (judge features; lower is better)"
     default_n = 1000
 
-    def __init__(self, data, n: int, seed: int, judge_steps: int, size: str, progress: bool, device,
-                 limit_minutes: float | None = None):
+    def __init__(
+        self,
+        data,
+        n: int,
+        seed: int,
+        judge_steps: int,
+        size: str,
+        progress: bool,
+        device,
+        limit_minutes: float | None = None,
+    ):
         self.data, self.n = data, n
-        self.judge, accuracy, cost = fit_judge(data, steps=judge_steps, seed=seed,
-                                               cache=judge_cache(data, judge_steps, seed), progress=progress)
+        self.judge, accuracy, cost = fit_judge(
+            data, steps=judge_steps, seed=seed, cache=judge_cache(data, judge_steps, seed), progress=progress
+        )
         test_images, _ = real_images(data, "test")
         self.reference_features, _ = judge_outputs(self.judge, test_images)
         self.meta = {"judge_test_accuracy": accuracy, "n_test": int(test_images.shape[0]), "judge_cost": cost}
 
     def reference_rows(self, generator: torch.Generator) -> list[dict]:
         real = real_row(self.data, self.judge, self.reference_features, self.n, generator)
-        return [{**real, "judge_test_accuracy": round(self.meta["judge_test_accuracy"], 4)},
-                independent_row(self.data, self.judge, self.reference_features, self.n, generator)]
+        return [
+            {**real, "judge_test_accuracy": round(self.meta["judge_test_accuracy"], 4)},
+            independent_row(self.data, self.judge, self.reference_features, self.n, generator),
+        ]
 
     def reconstruction(self, autoencoder, generator: torch.Generator) -> dict:
         """The auto-encoder's reconstructions of n held-out images, judged like samples (two-stage's floor)."""
@@ -63,8 +81,9 @@ class ImageEvaluator:
 
     def show(self, units: torch.Tensor, cond: torch.Tensor, path: Path) -> Path:
         images = self.data.units.decode(units)
-        return save_grid(images[: self.data.num_classes * 8], path.with_name(path.name + ".png"),
-                         columns=self.data.num_classes)
+        return save_grid(
+            images[: self.data.num_classes * 8], path.with_name(path.name + ".png"), columns=self.data.num_classes
+        )
 
     def versions(self, strategy, model, options, path: Path, seed: int) -> Path:
         device = next(model.parameters()).device
@@ -90,27 +109,41 @@ def print_samples(units_space, units: torch.Tensor, versions: list, out: str | N
 
 def report_intro(rows: list[dict], meta: dict) -> list[str]:
     has_codes = any(r["strategy"].startswith("reconstruction:") for r in rows)
-    return [f"Judge test accuracy: {meta['judge_test_accuracy']:.4f}. Fréchet distances use n = {meta['n']} samples "
-            f"against the {rows[0]['n_test']} held-out images (a different n gives a different number).",
-            "",
-            "Reference rows: `real` = real training images vs held-out; `independent` = every pixel drawn "
-            "independently from its per-class marginal (what one-shot NAR tends to without a latent vector)"
-            + ("; `reconstruction:*` = held-out images through an auto-encoder (the floor of its two-stage rows; "
-               "its training and encoding seconds count against every two-stage row that uses it)." if has_codes
-               else ".")]
+    return [
+        f"Judge test accuracy: {meta['judge_test_accuracy']:.4f}. Fréchet distances use n = {meta['n']} samples "
+        f"against the {rows[0]['n_test']} held-out images (a different n gives a different number).",
+        "",
+        "Reference rows: `real` = real training images vs held-out; `independent` = every pixel drawn "
+        "independently from its per-class marginal (what one-shot NAR tends to without a latent vector)"
+        + (
+            "; `reconstruction:*` = held-out images through an auto-encoder (the floor of its two-stage rows; "
+            "its training and encoding seconds count against every two-stage row that uses it)."
+            if has_codes
+            else "."
+        ),
+    ]
 
 
 def report_samples(rows: list[dict], generated: list[dict], meta: dict, out: Path, series) -> list[str]:
     text = []
     if meta.get("versions"):
-        text += ["## Versions", "", "One sample per strategy, first version to final (long chains thinned to 16 "
-                 "frames; undecided positions grey). A GIF of each lies beside its strip.", ""]
+        text += [
+            "## Versions",
+            "",
+            "One sample per strategy, first version to final (long chains thinned to 16 "
+            "frames; undecided positions grey). A GIF of each lies beside its strip.",
+            "",
+        ]
         for name, strip in meta["versions"].items():
             text += [f"**{name}**", "", f"![{name} versions]({strip})", ""]
     text += ["## Samples", "", "One column per requested label, 8 samples each.", ""]
     for r in generated:
-        text += [f"### {series(r)}, {r['steps']} steps (NFE {r['nfe']})", "", f"![{series(r)} {r['steps']}]({r['grid']})",
-                 ""]
+        text += [
+            f"### {series(r)}, {r['steps']} steps (NFE {r['nfe']})",
+            "",
+            f"![{series(r)} {r['steps']}]({r['grid']})",
+            "",
+        ]
     return text
 
 
@@ -119,15 +152,35 @@ def autoencoder_config(data, quantizer: str = "fsq", factor: int | None = None, 
     from genstrat.nn.autoencoder import AutoencoderConfig, default_factor
 
     c, h, w = data.units.shape
-    return AutoencoderConfig(channels=c, height=h, width=w, factor=factor or default_factor(h, w), quantizer=quantizer,
-                             **options)
+    return AutoencoderConfig(
+        channels=c, height=h, width=w, factor=factor or default_factor(h, w), quantizer=quantizer, **options
+    )
 
 
-COLUMNS = [("steps", "steps"), ("nfe", "NFE"), ("latency_b1_s", "batch-1 latency (s)"), ("throughput_per_s", "throughput (img/s)"),
-           ("agree", "agreement"), ("fd", "Fréchet"), ("diversity", "diversity"),
-           ("nll_bits_per_unit", "NLL (bits/unit)"), ("psnr", "PSNR (dB)"), ("code_perplexity", "code perplexity"),
-           ("dead_codes", "dead codes"), ("ae_seconds", "auto-encoder s")]
+COLUMNS = [
+    ("steps", "steps"),
+    ("nfe", "NFE"),
+    ("latency_b1_s", "batch-1 latency (s)"),
+    ("throughput_per_s", "throughput (img/s)"),
+    ("agree", "agreement"),
+    ("fd", "Fréchet"),
+    ("diversity", "diversity"),
+    ("nll_bits_per_unit", "NLL (bits/unit)"),
+    ("psnr", "PSNR (dB)"),
+    ("code_perplexity", "code perplexity"),
+    ("dead_codes", "dead codes"),
+    ("ae_seconds", "auto-encoder s"),
+]
 
-IMAGE = register_modality(Modality(name="image", evaluator=ImageEvaluator, columns=COLUMNS, write_samples=write_samples,
-                                   print_samples=print_samples, report_intro=report_intro,
-                                   report_samples=report_samples, stage_one=autoencoder_config))
+IMAGE = register_modality(
+    Modality(
+        name="image",
+        evaluator=ImageEvaluator,
+        columns=COLUMNS,
+        write_samples=write_samples,
+        print_samples=print_samples,
+        report_intro=report_intro,
+        report_samples=report_samples,
+        stage_one=autoencoder_config,
+    )
+)

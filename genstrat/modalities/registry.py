@@ -18,12 +18,12 @@ from genstrat.errors import GenstratError
 @dataclass(frozen=True)
 class Modality:
     name: str
-    evaluator: type                 # (data, n, seed, judge_steps, size, progress, device, limit_minutes) -> evaluator
-    columns: list                   # [(row key, column header)] of the report table, in order
-    write_samples: Callable         # (units space, units (B, L), path without suffix) -> path written
-    print_samples: Callable         # (units space, units (B, L), versions, out path or None) -> lines for the CLI
-    report_intro: Callable          # (rows, meta) -> markdown lines: what n means and what the reference rows are
-    report_samples: Callable        # (rows, generated rows, meta, out, series) -> markdown: versions and samples
+    evaluator: type  # (data, n, seed, judge_steps, size, progress, device, limit_minutes) -> evaluator
+    columns: list  # [(row key, column header)] of the report table, in order
+    write_samples: Callable  # (units space, units (B, L), path without suffix) -> path written
+    print_samples: Callable  # (units space, units (B, L), versions, out path or None) -> lines for the CLI
+    report_intro: Callable  # (rows, meta) -> markdown lines: what n means and what the reference rows are
+    report_samples: Callable  # (rows, generated rows, meta, out, series) -> markdown: versions and samples
     stage_one: Callable | None = None  # (data, kind, **options) -> the auto-encoder config of two-stage rows
 
 
@@ -44,4 +44,3 @@ def modality_named(name: str) -> Modality:
     if name not in MODALITIES:
         raise GenstratError(f"no modality '{name}' is registered; known: {', '.join(MODALITIES)}")
     return MODALITIES[name]
-

@@ -24,19 +24,37 @@ from genstrat.modalities.registry import Modality, register_modality
 class TextEvaluator:
     default_n = 6000
 
-    def __init__(self, data, n: int, seed: int, judge_steps: int, size: str, progress: bool, device,
-                 limit_minutes: float | None = None):
+    def __init__(
+        self,
+        data,
+        n: int,
+        seed: int,
+        judge_steps: int,
+        size: str,
+        progress: bool,
+        device,
+        limit_minutes: float | None = None,
+    ):
         self.data, self.n, self.device = data, n, device
         self.probe = data.truth is not None
         self.meta = {"n_test": int(data.test_units.shape[0])}
         if self.probe:
-            self.quality_key, self.quality_label = "tv", "total variation to the true answer frequencies (lower is better)"
+            self.quality_key, self.quality_label = (
+                "tv",
+                "total variation to the true answer frequencies (lower is better)",
+            )
             self.reference = None
         else:
             self.quality_key, self.quality_label = "ppl_ref", "perplexity under the reference AR (lower is better)"
             self.reference, self.reference_strategy, test_ppl, cost = fit_reference(
-                data, steps=judge_steps, seed=seed, size=size, progress=progress, device=device,
-                limit_minutes=limit_minutes)
+                data,
+                steps=judge_steps,
+                seed=seed,
+                size=size,
+                progress=progress,
+                device=device,
+                limit_minutes=limit_minutes,
+            )
             self.meta.update(reference_test_ppl=test_ppl, judge_cost=cost)
 
     def reference_rows(self, generator: torch.Generator) -> list[dict]:
@@ -55,8 +73,9 @@ class TextEvaluator:
             groups = [(cond == c, train[self.data.train_labels == c]) for c in range(self.data.num_classes)]
         samples = torch.empty(cond.shape[0], self.data.units.seq_len, dtype=torch.long)
         for rows, members in groups:
-            counts = torch.stack([torch.bincount(members[:, i], minlength=self.data.units.vocab_size)
-                                  for i in range(members.shape[1])]).float()
+            counts = torch.stack(
+                [torch.bincount(members[:, i], minlength=self.data.units.vocab_size) for i in range(members.shape[1])]
+            ).float()
             samples[rows] = torch.multinomial(counts + 1e-6, int(rows.sum()), replacement=True, generator=generator).T
         return samples
 
@@ -64,8 +83,12 @@ class TextEvaluator:
         space = self.data.units
         units = space.canonical(units.long())
         texts, tokens = space.decode(units), space.token_lists(units)
-        row = {"mean_length": round(sum(map(len, tokens)) / len(tokens), 3), "distinct_1": round(distinct_n(tokens, 1), 4),
-               "distinct_2": round(distinct_n(tokens, 2), 4), "unique": round(len(set(texts)) / len(texts), 4)}
+        row = {
+            "mean_length": round(sum(map(len, tokens)) / len(tokens), 3),
+            "distinct_1": round(distinct_n(tokens, 1), 4),
+            "distinct_2": round(distinct_n(tokens, 2), 4),
+            "unique": round(len(set(texts)) / len(texts), 4),
+        }
         if self.probe:
             row.update(probe_scores(texts, cond.tolist(), self.data.truth))
         else:
@@ -114,34 +137,50 @@ def write_samples(units_space, units: torch.Tensor, path: Path) -> Path:
 def print_samples(units_space, units: torch.Tensor, versions: list, out: str | None) -> list[str]:
     """`genstrat sample` on text: the samples and versions printed; written too when ``out`` names a .txt file."""
     texts = units_space.decode(units)
-    lines = [f"  {t}" for t in texts] + [f"  version {i}: {units_space.decode(v[:1])[0]}" for i, v in enumerate(versions, 1)]
+    lines = [f"  {t}" for t in texts] + [
+        f"  version {i}: {units_space.decode(v[:1])[0]}" for i, v in enumerate(versions, 1)
+    ]
     if out is not None and out.endswith(".txt"):
         lines.append(f"-> {write_samples(units_space, units, Path(out))}")
     return lines
 
 
 def report_intro(rows: list[dict], meta: dict) -> list[str]:
-    judge = (f"Reference AR: held-out perplexity {meta['reference_test_ppl']:.3f} on {rows[0]['n_test']} held-out rows."
-             if "reference_test_ppl" in meta else "Probe: every output checked exactly against the grammar.")
-    return [f"n = {meta['n']} generated texts per row; conditions drawn as the `real` row's. {judge}", "",
-            "Reference rows: `real` = held-out texts (for the probe, its TV is the noise floor of n draws); "
-            "`independent` = every position drawn independently from its marginal (what one-shot NAR tends to)."]
+    judge = (
+        f"Reference AR: held-out perplexity {meta['reference_test_ppl']:.3f} on {rows[0]['n_test']} held-out rows."
+        if "reference_test_ppl" in meta
+        else "Probe: every output checked exactly against the grammar."
+    )
+    return [
+        f"n = {meta['n']} generated texts per row; conditions drawn as the `real` row's. {judge}",
+        "",
+        "Reference rows: `real` = held-out texts (for the probe, its TV is the noise floor of n draws); "
+        "`independent` = every position drawn independently from its marginal (what one-shot NAR tends to).",
+    ]
 
 
 def report_samples(rows: list[dict], generated: list[dict], meta: dict, out: Path, series) -> list[str]:
     text = []
     mixed = [r for r in rows if r.get("mixed_examples")]
     if mixed:
-        text += ["## Mixed outputs", "", "Outputs made of pieces of two or more valid answers (the lecture's 演授), "
-                 "as generated:", ""]
+        text += [
+            "## Mixed outputs",
+            "",
+            "Outputs made of pieces of two or more valid answers (the lecture's 演授), as generated:",
+            "",
+        ]
         for r in mixed:
             shown = "; ".join(f"{example}" for _, example in r["mixed_examples"])
             steps = f", {r['steps']} steps" if r.get("steps") else ""
             text += [f"- **{series(r)}{steps}** (mixed {r['mixed']:.2%}): {shown}"]
         text += [""]
     if meta.get("versions"):
-        text += ["## Versions", "", "One sample per strategy, every version from first to final (`_` = not yet "
-                 "decided).", ""]
+        text += [
+            "## Versions",
+            "",
+            "One sample per strategy, every version from first to final (`_` = not yet decided).",
+            "",
+        ]
         for name, path in meta["versions"].items():
             versions_file = out / path
             lines = versions_file.read_text(encoding="utf-8").splitlines() if versions_file.is_file() else []
@@ -156,11 +195,29 @@ def report_samples(rows: list[dict], generated: list[dict], meta: dict, out: Pat
     return text
 
 
-COLUMNS = [("steps", "steps"), ("nfe", "NFE"), ("latency_b1_s", "batch-1 latency (s)"),
-           ("throughput_per_s", "throughput (texts/s)"), ("valid", "valid"), ("mixed", "mixed"), ("tv", "TV distance"),
-           ("ppl_ref", "ppl under reference"), ("distinct_2", "distinct-2"), ("unique", "unique"),
-           ("mean_length", "mean length"), ("bits_per_char", "own bits/char")]
+COLUMNS = [
+    ("steps", "steps"),
+    ("nfe", "NFE"),
+    ("latency_b1_s", "batch-1 latency (s)"),
+    ("throughput_per_s", "throughput (texts/s)"),
+    ("valid", "valid"),
+    ("mixed", "mixed"),
+    ("tv", "TV distance"),
+    ("ppl_ref", "ppl under reference"),
+    ("distinct_2", "distinct-2"),
+    ("unique", "unique"),
+    ("mean_length", "mean length"),
+    ("bits_per_char", "own bits/char"),
+]
 
-TEXT = register_modality(Modality(name="text", evaluator=TextEvaluator, columns=COLUMNS, write_samples=write_samples,
-                                  print_samples=print_samples, report_intro=report_intro,
-                                  report_samples=report_samples))
+TEXT = register_modality(
+    Modality(
+        name="text",
+        evaluator=TextEvaluator,
+        columns=COLUMNS,
+        write_samples=write_samples,
+        print_samples=print_samples,
+        report_intro=report_intro,
+        report_samples=report_samples,
+    )
+)

@@ -17,7 +17,7 @@ def grid_array(images: torch.Tensor, columns: int, pad: int = 1) -> np.ndarray:
     for i, image in enumerate(images.clamp(0, 1).numpy()):
         r, col = divmod(i, columns)
         y, x = pad + r * (h + pad), pad + col * (w + pad)
-        canvas[y:y + h, x:x + w] = image.transpose(1, 2, 0)
+        canvas[y : y + h, x : x + w] = image.transpose(1, 2, 0)
     return (canvas * 255).round().astype(np.uint8)
 
 

@@ -54,16 +54,35 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
     generated = [r for r in rows if r not in references]
     plots = []
     if generated:
-        plots.append(plot_quality_vs(generated, "latency_b1_s", "batch-1 latency (s)", out / "quality_vs_latency.png",
-                                     references, y_key, y_label))
-        plots.append(plot_quality_vs(generated, "nfe", "sequential network evaluations (NFE)",
-                                     out / "quality_vs_nfe.png", references, y_key, y_label))
+        plots.append(
+            plot_quality_vs(
+                generated,
+                "latency_b1_s",
+                "batch-1 latency (s)",
+                out / "quality_vs_latency.png",
+                references,
+                y_key,
+                y_label,
+            )
+        )
+        plots.append(
+            plot_quality_vs(
+                generated,
+                "nfe",
+                "sequential network evaluations (NFE)",
+                out / "quality_vs_nfe.png",
+                references,
+                y_key,
+                y_label,
+            )
+        )
     front = pareto_front([(r["latency_b1_s"], r[y_key]) for r in generated])
     text = [
         f"# genstrat bench: {meta['data']}",
         "",
         f"Command: `{meta['command']}`  ",
-        f"Run {meta['date']} on {meta['machine']} ({meta['device']}, {meta['threads']} threads, torch {meta['torch']}).  ",
+        f"Run {meta['date']} on {meta['machine']} ({meta['device']}, {meta['threads']} threads, "
+        f"torch {meta['torch']}).  ",
         *modality.report_intro(rows, meta),
         "",
         *cost_line(meta),

@@ -27,19 +27,32 @@ def series(row: dict) -> str:
     carried it: the strategy, its sampler where it has one, and "mode" for a temperature-0 row."""
     if row.get("series"):
         return row["series"]
-    return (row["strategy"] + (f" {row['sampler']}" if row.get("sampler") else "")
-            + (" mode" if row.get("temperature") == 0 else ""))
+    return (
+        row["strategy"]
+        + (f" {row['sampler']}" if row.get("sampler") else "")
+        + (" mode" if row.get("temperature") == 0 else "")
+    )
 
 
 def line_style(index: int, name: str) -> dict:
     """A distinct colour per line (tab20: the ten strong shades first, then their light pairs) and a
     marker per space: squares for rows generated over learned codes (two-stage), circles otherwise."""
     colors = plt.get_cmap("tab20").colors
-    return {"color": colors[(2 * index) % 20 + (index // 10) % 2], "marker": "s" if name.startswith("two-stage") else "o"}
+    return {
+        "color": colors[(2 * index) % 20 + (index // 10) % 2],
+        "marker": "s" if name.startswith("two-stage") else "o",
+    }
 
 
-def plot_quality_vs(rows: list[dict], x_key: str, x_label: str, path: Path, references: list[dict], y_key: str = "fd",
-                    y_label: str = "Fréchet distance (judge features; lower is better)") -> Path:
+def plot_quality_vs(
+    rows: list[dict],
+    x_key: str,
+    x_label: str,
+    path: Path,
+    references: list[dict],
+    y_key: str = "fd",
+    y_label: str = "Fréchet distance (judge features; lower is better)",
+) -> Path:
     rows = [r for r in rows if r.get(x_key) and r.get(y_key) is not None]
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for index, s in enumerate(sorted({series(r) for r in rows})):
