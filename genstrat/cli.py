@@ -283,6 +283,7 @@ def cmd_report(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from genstrat.model_io import SIZES
+    from genstrat.nn.autoencoder import QUANTIZERS
     from genstrat.strategies import STRATEGIES
 
     parser = argparse.ArgumentParser(
@@ -334,9 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_data(p)
     p.add_argument(
         "--quantizer",
-        choices=("fsq", "continuous"),
+        choices=QUANTIZERS,
         default="fsq",
-        help="fsq: discrete codes (priors ar, mask-predict, nar, latent); continuous: latents for diffusion",
+        help="fsq: discrete codes (priors over symbols: ar, mask-predict, ...); continuous: latents for diffusion",
     )
     p.add_argument(
         "--factor",

@@ -206,3 +206,31 @@ def test_units_declare_their_geometry_and_patches_work_in_one_dimension():
     slots = to_slots(x, (1, 64), 4)
     assert slots.shape == (2, 16, 4) and torch.equal(slots[0, 1], torch.tensor([4, 5, 6, 7]))
     assert torch.equal(from_slots(slots, (1, 64), 4), x)
+
+
+def test_checkpoints_and_bench_folders_from_before_the_reshape_still_read(tmp_path, capsys):
+    """A checkpoint whose backbone config still names the parts the trunk used to own (``posterior``,
+    ``length_classes``) and the patch layout ``image`` loads and samples; a bench folder whose bench.json predates
+    ``format`` still reports, and a resume of it is refused in one line."""
+    ckpt = tmp_path / "latent"
+    genstrat.train("digits", "latent", ckpt, steps=2, size="tiny", batch_size=8, progress=False)
+    config = json.loads((ckpt / "config.json").read_text())
+    backbone = config["backbone"]
+    backbone.update(posterior=True, length_classes=0, image=backbone.pop("layout"))
+    (ckpt / "config.json").write_text(json.dumps(config))
+    assert genstrat.sample(ckpt, label=1, n=2).units.shape == (2, 64)
+
+    bench = tmp_path / "bench"
+    genstrat.bench("digits", ["nar"], bench, train_steps=2, steps=[1], n=20, size="tiny", batch_size=16,
+                   judge_steps=30, throughput_batch=10, progress=False)
+    settings = json.loads((bench / "bench.json").read_text())
+    settings.pop("format")
+    (bench / "bench.json").write_text(json.dumps(settings))
+    meta = json.loads((bench / "meta.json").read_text())
+    meta["kind"] = meta.pop("modality")  # meta.json named the modality "kind" before
+    (bench / "meta.json").write_text(json.dumps(meta))
+    assert main(["report", str(bench)]) == 0
+    assert main(["bench", "--data", "digits", "--strategies", "nar", "--train-steps", "2", "--out", str(bench),
+                 "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "written by an earlier genstrat" in err and err.count("\n") == 1

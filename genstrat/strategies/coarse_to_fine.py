@@ -44,7 +44,8 @@ class CoarseToFine(Strategy):
 
     def __init__(self, units: PixelUnits):
         super().__init__(units)
-        self.spaces = [PixelUnits(units.levels, units.channels, h, w) for h, w in scale_sizes(units.height, units.width)]
+        self.spaces = [PixelUnits(units.levels, units.channels, h, w)
+                       for h, w in scale_sizes(units.height, units.width)]
         self.lengths = [s.seq_len for s in self.spaces]
         self.offsets = [sum(self.lengths[:k]) for k in range(len(self.lengths) + 1)]
         slot_scale = torch.cat([torch.tensor([-1])] + [torch.full((n,), k) for k, n in enumerate(self.lengths)])
@@ -71,7 +72,8 @@ class CoarseToFine(Strategy):
     def inputs(self, scales: list[torch.Tensor], mask_id: int) -> torch.Tensor:
         """Tokens fed at every slot up to scale len(scales): MASK for scale 0, else the previous scale upsampled."""
         first = torch.full((scales[0].shape[0], self.lengths[0]), mask_id, dtype=torch.long, device=scales[0].device)
-        return torch.cat([first] + [self.upsample(scales[k - 1], k - 1, k) for k in range(1, len(scales) + 1) if k < len(self.spaces)], 1)
+        return torch.cat([first] + [self.upsample(scales[k - 1], k - 1, k)
+                                    for k in range(1, len(scales) + 1) if k < len(self.spaces)], 1)
 
     def loss(self, model, units, cond):
         scales = [s.to(units.device) for s in self.pyramid(units.cpu())]

@@ -10,11 +10,10 @@ Slots are patches (``units/patches.py``; DiT, Peebles & Xie 2023 sec. 3.1; U-ViT
 the image that leaves at most ``MAX_SLOTS`` (64) slots, DiT's p = 4 on small images. Digits
 (8 x 8) keep one pixel per slot; MNIST (28 x 28) gets 4 x 4 patches, 49 slots of 16 values; a
 latent grid (7 x 7 x 4) gets one slot per position holding all its channels, as latent
-diffusion's Transformers read latents. Attention is quadratic in slots, so on MNIST a 4 x 4
-model made 10,320 updates in the bench's 10 CPU minutes where 2 x 2 patches (196 slots) made
-2,457, and its DDPM-200 Fréchet went from 347 to 14.3 (docs/benchmarks.md, the all-strategy
-MNIST section). Checkpoints written with other patches or before patches (``slot_values`` = 1)
-sample with the layout they were trained with (``layout_of``).
+diffusion's Transformers read latents. Attention is quadratic in slots, so 49 slots instead of
+2 x 2 patches' 196 buy many more updates in the same training time, and with them the samples
+(docs/benchmarks.md, the all-strategy MNIST section). Checkpoints written with other patches or
+before patches (``slot_values`` = 1) sample with the layout they were trained with (``layout_of``).
 
 The noise level and the label reach every block through adaLN-Zero (DiT sec. 3.2; the
 backbone's ``adaln``): an MLP of the sinusoidal time features plus the label's embedding sets
@@ -24,29 +23,29 @@ Checkpoints from before it (time features added to the input slots) load and sam
 What it predicts (``PREDICTION``): the velocity v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0
 (Salimans & Ho 2022, sec. 4 and appendix D), with the Min-SNR-gamma loss weight
 min(SNR_t, gamma) / (SNR_t + 1), SNR_t = abar_t / (1 - abar_t), gamma = 5 (Hang et al. 2023,
-sec. 3.4: the weighting that equals min(SNR, gamma) on the x_0 error). On digits with the
-bench's ~640 updates, a same-seed comparison put DDPM-200 at Fréchet 372 with noise
-prediction and 132 with this (docs/benchmarks.md, "diffusion learning the velocity").
-Checkpoints trained on the noise (``prediction = "epsilon"`` in their backbone config) still
-load and sample as they were trained. Labels are dropped 10% of the time so sampling can use
-classifier-free guidance (Ho & Salimans 2022, eq. 6, applied to the model output), at w = 1.2
-by default: with adaLN-Zero the model follows its label closely and the other strategies'
-1.5 over-sharpens it (MNIST, DPM-Solver++ 20, sampling seeds 1 / 2: 9.6 / 8.9 at w = 1.2
-against 17.0 / 14.9 at 1.5 for pixels; 9.6 / 8.0 against 17.9 / 14.7 for latents;
-docs/benchmarks.md).
+sec. 3.4: the weighting that equals min(SNR, gamma) on the x_0 error). It replaced noise
+prediction because at the bench's short training budgets it samples far better from the same
+seed (docs/benchmarks.md, "diffusion learning the velocity"). Checkpoints trained on the noise
+(``prediction = "epsilon"`` in their backbone config) still load and sample as they were
+trained. Labels are dropped 10% of the time so sampling can use classifier-free guidance
+(Ho & Salimans 2022, eq. 6, applied to the model output), at w = 1.2 by default: with
+adaLN-Zero the model follows its label closely and the other strategies' 1.5 over-sharpens it
+(the sweep over pixels and latents: docs/benchmarks.md, "guidance over codes").
 
 Sampling uses diffusers' schedulers (one ``set_timesteps`` / ``step`` interface each, told the
 prediction type): ``ddpm`` (ancestral, DDPM eq. 11), ``ddim`` (eta = 0, Song et al. 2021
-eq. 12, its noise re-derived from the clipped x_0), ``dpm-solver`` (DPM-Solver++(2M), Lu et al. 2022, data-prediction multistep,
-with dynamic thresholding of the predicted x_0 to [-1, 1]; DDPM and DDIM clip it) and
-``dpm-solver-sde`` (SDE-DPM-Solver++(2M), the same second-order multistep solver applied to
-the reverse SDE, Lu et al. 2022 as diffusers implements it: fresh noise at every step). NFE = the
-number of scheduler steps. The ODE solvers follow the model's flow exactly, so a model that is
-still rough at this budget carries its early errors to the end; the stochastic samplers (DDPM,
-the SDE solver) partly forget them (Karras et al. 2022 sec. 4), which is why on our CPU-trained
-pixel models DDPM-200 still beats DPM-Solver++-20 (6.3 vs 9.6 on MNIST; docs/benchmarks.md). A second MNIST model
-re-read with other 20-step high-order solvers (the third-order SDE-DPM-Solver++(3M), SA-Solver, Xue et al. 2023, orders
-2/2 and 3/4; ``docs/experiments/diffusion_solvers.py``) found none ahead of DDPM-200 either, so they did not join
+eq. 12, its noise re-derived from the clipped x_0), ``dpm-solver`` (DPM-Solver++(2M), Lu et al.
+2022, data-prediction multistep, with dynamic thresholding of the predicted x_0 to [-1, 1]; DDPM
+and DDIM clip it) and ``dpm-solver-sde`` (SDE-DPM-Solver++(2M), the same second-order multistep
+solver applied to the reverse SDE, Lu et al. 2022 as diffusers implements it: fresh noise at
+every step). NFE = the number of scheduler steps. The ODE solvers follow the model's flow
+exactly, so a model that is still rough at this budget carries its early errors to the end; the
+stochastic samplers (DDPM, the SDE solver) partly forget them (Karras et al. 2022 sec. 4), which
+is why on our CPU-trained pixel models DDPM-200 still beats DPM-Solver++ 20 (docs/benchmarks.md,
+the all-strategy MNIST section). Other 20-step high-order solvers (the third-order
+SDE-DPM-Solver++(3M); SA-Solver, Xue et al. 2023, orders 2/2 and 3/4;
+``docs/experiments/diffusion_solvers.py``) did not beat DDPM-200 on a second MNIST model either
+(docs/benchmarks.md, "pixel diffusion trained again on a slower machine"), so they did not join
 ``SAMPLERS``. The final values are quantised back to the unit levels.
 """
 
@@ -100,7 +99,8 @@ def from_slots(slots: torch.Tensor, units, p: int) -> torch.Tensor:
 def check_prediction(prediction: str) -> None:
     """One clear line for a model config whose continuous head predicts something this file cannot read."""
     if prediction not in PREDICTIONS:
-        raise GenstratError(f"unknown diffusion prediction '{prediction}' in the model config; expected one of: {', '.join(PREDICTIONS)}")
+        raise GenstratError(f"unknown diffusion prediction '{prediction}' in the model config; expected one of: "
+                            f"{', '.join(PREDICTIONS)}")
 
 
 def make_scheduler(name: str, prediction: str = PREDICTION):
@@ -114,7 +114,8 @@ def make_scheduler(name: str, prediction: str = PREDICTION):
     if name == "ddim":
         scheduler = DDIMScheduler(**common, clip_sample=True, set_alpha_to_one=True)
         # the noise DDIM steps with (eq. 12) is re-derived from the clipped x_0, as GLIDE does; diffusers' default keeps
-        # the model's own, which disagrees with the clipped x_0 and cost MNIST's DDIM-50 Frechet 178 instead of 20
+        # the model's own, which disagrees with x_0 whenever x_0 is clipped, so each step mixes two inconsistent
+        # estimates (docs/benchmarks.md, the all-strategy MNIST section, "DDIM was mis-wired")
         scheduler.step = functools.partial(scheduler.step, use_clipped_model_output=True)
         return scheduler
     if name == "dpm-solver":
@@ -125,8 +126,8 @@ def make_scheduler(name: str, prediction: str = PREDICTION):
     if name == "dpm-solver-sde":
         # the same data-prediction multistep solver for the reverse SDE instead of the ODE: each step re-injects
         # fresh noise, which washes out part of an imperfect model's earlier error (Karras et al. 2022 sec. 4)
-        return DPMSolverMultistepScheduler(**common, algorithm_type="sde-dpmsolver++", solver_order=2, thresholding=True,
-                                           sample_max_value=1.0)
+        return DPMSolverMultistepScheduler(**common, algorithm_type="sde-dpmsolver++", solver_order=2,
+                                           thresholding=True, sample_max_value=1.0)
     raise GenstratError(f"unknown diffusion sampler '{name}'; choose one of: {', '.join(SAMPLERS)}")
 
 
@@ -138,11 +139,13 @@ def time_features(t: torch.Tensor, dim: int = TIME_FEATURES) -> torch.Tensor:
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
-def weighted_error(predicted: torch.Tensor, x0: torch.Tensor, eps: torch.Tensor, abar: torch.Tensor, prediction: str) -> torch.Tensor:
+def weighted_error(predicted: torch.Tensor, x0: torch.Tensor, eps: torch.Tensor, abar: torch.Tensor,
+                   prediction: str) -> torch.Tensor:
     """The training loss for a (B, L) prediction of ``prediction`` at noise levels ``abar`` (B,).
 
     ``epsilon``: L_simple, the plain mean squared noise error (DDPM eq. 14), as earlier checkpoints were trained.
-    ``v_prediction``: the squared velocity error weighted min(SNR, gamma) / (SNR + 1) (Min-SNR-gamma)."""
+    ``v_prediction``: the squared velocity error (Salimans & Ho 2022, sec. 4) weighted min(SNR, gamma) / (SNR + 1)
+    (Min-SNR-gamma, Hang et al. 2023, sec. 3.4)."""
     if prediction == "epsilon":
         return F.mse_loss(predicted, eps)
     check_prediction(prediction)
@@ -204,7 +207,8 @@ class Diffusion(Strategy):
         scheduler = make_scheduler(opts.sampler or "dpm-solver", model.cfg.prediction)
         scheduler.set_timesteps(steps, device=cond.device)
         p = layout_of(model.cfg, self.units)
-        x = torch.randn(cond.shape[0], model.cfg.seq_len, model.cfg.slot_values, generator=generator, device=cond.device)
+        x = torch.randn(cond.shape[0], model.cfg.seq_len, model.cfg.slot_values, generator=generator,
+                        device=cond.device)
         for i, t in enumerate(scheduler.timesteps):
             features = time_features(t.expand(cond.shape[0]))
             output = guided_logits(model, x, cond, opts.guidance, latent=features)[:, 1:]

@@ -13,13 +13,13 @@ z = mu + sigma * eps (the reparameterisation trick) and the KL in closed form
 the other strategies'. Sampling draws z from the prior and makes one pass: NFE = 1.
 Given z, positions are still drawn independently; what z buys is that they all draw from
 the same imagined digit. On text the default reads the decoder's mode given z instead of
-sampling it (``modality_defaults``): z carries the choice of answer, and independent draws
-per position would only add letter noise (probe, 3 min: invalid 11.7% -> 4.6% and TV
-0.152 -> 0.097, measured on one checkpoint). On digits the same reading collapses variety
-(z carries little there), so images keep temperature 1 as the default, and the bench measures
-both readings on images (``OneShot.sweep``): on MNIST, 10 CPU minutes, the mode given z scored
-Fréchet 104.0 against 697.9 drawn, while ``nar``'s mode collapsed to one image per label
-(205.4, diversity 0.01; docs/benchmarks.md).
+sampling it (``modality_defaults``; Bowman et al. 2016 sec. 4, Shu et al. 2020): z carries the
+choice of answer, and independent draws per position would only add letter noise
+(docs/benchmarks.md, "Text: the multi-modality probe"). On digits the same reading collapses
+variety (z carries little there), so images keep temperature 1 as the default, and the bench
+measures both readings on images (``OneShot.sweep``): on MNIST the mode given z is a coherent
+digit per z and scores far better than the drawn reading, while ``nar``'s mode collapses to one
+image per label (docs/benchmarks.md, the all-strategy MNIST section).
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ from genstrat.units.patches import patch_options
 
 
 class PosteriorEncoder(nn.Module):
-    """q(z | x, c) of a conditional VAE: a small bidirectional Transformer (the trunk's blocks, ``max(1, n_layers // 2)``
-    of them) reads the condition and the real units and returns the mean and log-variance of a diagonal Gaussian over
-    z from its condition slot. Used only in training; sampling draws z from the prior N(0, I)."""
+    """q(z | x, c) of a conditional VAE (Sohn et al. 2015): a small bidirectional Transformer (the trunk's blocks,
+    ``max(1, n_layers // 2)`` of them) reads the condition and the real units and returns the mean and log-variance
+    of a diagonal Gaussian over z from its condition slot. Used only in training; sampling draws z from the prior
+    N(0, I)."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -83,11 +84,13 @@ class LatentNAR(OneShot):
         return {"posterior": posterior}
 
     def loss(self, model, units, cond):
+        """Negative ELBO per unit (Kingma & Welling 2014, eq. 10; the Gaussian KL in closed form, appendix B)."""
         batch, length = units.shape
         mean, log_var = model.posterior(units, cond)
         z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
         logits = model(self.blank(model, batch, units.device), cond, latent=z)[:, model.cond_slots:]
-        reconstruction = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), units.reshape(-1), reduction="sum") / batch
+        reconstruction = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), units.reshape(-1),
+                                         reduction="sum") / batch
         kl = -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum(-1).mean()
         return (reconstruction + kl) / length
 
@@ -95,7 +98,8 @@ class LatentNAR(OneShot):
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
         opts = options or self.sampling_defaults()
         z = torch.randn(cond.shape[0], model.cfg.latent_dim, generator=generator, device=cond.device)
-        logits = guided_logits(model, self.blank(model, cond.shape[0], cond.device), cond, opts.guidance, latent=z)[:, model.cond_slots:]
+        logits = guided_logits(model, self.blank(model, cond.shape[0], cond.device), cond, opts.guidance,
+                               latent=z)[:, model.cond_slots:]
         units, _ = sample_units(logits, opts, generator)
         if on_version is not None:
             on_version(1, units.clone())

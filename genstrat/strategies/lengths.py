@@ -46,6 +46,7 @@ def sample_lengths(model, cond: torch.Tensor, generator: torch.Generator) -> tor
 def length_canvas(model, units_space, lengths: torch.Tensor) -> torch.Tensor:
     """(B, L): MASK before each row's length, END at it, PAD after."""
     position = torch.arange(units_space.seq_len, device=lengths.device)[None]
-    canvas = torch.full((lengths.shape[0], units_space.seq_len), units_space.pad_id, dtype=torch.long, device=lengths.device)
+    canvas = torch.full((lengths.shape[0], units_space.seq_len), units_space.pad_id, dtype=torch.long,
+                        device=lengths.device)
     canvas = canvas.masked_fill(position == lengths[:, None], units_space.end_id)
     return canvas.masked_fill(position < lengths[:, None], model.mask_id)

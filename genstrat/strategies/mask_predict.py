@@ -18,9 +18,10 @@ background first and samples collapse toward blank images as K grows; the noise 
 keeps quality from falling with K.
 
 Masking and decoding stay per unit (pixel); on images whose sides allow it (digits, MNIST)
-the backbone only groups them into 2×2 patch slots (``units/patches.py``), which made a
-training step ~6x cheaper on MNIST (2,409 updates in 10 CPU minutes instead of 388) and
-~4x on digits (2,332 in 3 minutes instead of ~610).
+the backbone only groups them into 2×2 patch slots (``units/patches.py``; DiT's patching,
+Peebles & Xie 2023 sec. 3.1). Attention is quadratic in slots, so a quarter of the slots makes
+a training step several times cheaper and buys correspondingly more updates in the same
+training time (docs/benchmarks.md, "digits (embedded)" and the all-strategy MNIST section).
 
 On text the length is predicted first (CMLM, Ghazvininejad et al. 2019 sec. 3.1; see
 ``lengths.py``): the schedule then counts positions within each row's own length, and the
@@ -41,7 +42,7 @@ from genstrat.units.patches import patch_options
 
 
 def cosine_schedule(r: torch.Tensor | float) -> torch.Tensor | float:
-    """gamma(r) = cos(pi r / 2): the fraction of positions still masked at progress r."""
+    """gamma(r) = cos(pi r / 2): the fraction of positions still masked at progress r (MaskGIT eq. 3, sec. 3.3)."""
     if isinstance(r, torch.Tensor):
         return torch.cos(r * math.pi / 2)
     return math.cos(r * math.pi / 2)
@@ -81,6 +82,8 @@ class MaskPredict(Strategy):
         return length_head(cfg, self.units) if self.units.variable_length else {}
 
     def loss(self, model, units, cond):
+        """Cross-entropy on the positions masked at a random gamma(r) (MaskGIT sec. 3.2, eq. 1); text adds the
+        length's (CMLM)."""
         batch, length = units.shape
         r = torch.rand(batch, device=units.device)
         if self.units.variable_length:  # text: mask within each row's own length

@@ -6,8 +6,10 @@ predicts every position in one pass. Each position then draws its own value. Whe
 condition admits several whole answers (a "3" with a loop or without), positions pick
 different ones and the mix is blurry noise: the lecture's multi-modality problem, left
 visible on purpose. NFE = 1. On images whose sides allow it (digits, MNIST) the backbone reads
-2×2 patch slots (``units/patches.py``, DiT's trick): a pass costs ~6x less on MNIST, and every
-pixel still has its own logits and its own independent draw, so the problem stays visible.
+2×2 patch slots (``units/patches.py``; DiT, Peebles & Xie 2023 sec. 3.1): a quarter of the
+slots makes a pass several times cheaper (docs/benchmarks.md, the all-strategy MNIST section),
+and every pixel still has its own logits and its own independent draw, so the problem stays
+visible.
 
 On text the row has a fixed length and is read up to its first END (``nar-end``, the
 lecture's second way to let NAR text stop; ``nar-length`` is the first). ``nar-end`` is the
@@ -40,7 +42,8 @@ class OneShot(Strategy):
         most likely value (temperature 0, the "mode" series). Without z the mode is one object per label; with z
         (``latent``) one per z. Variable-length text keeps the drawn reading only."""
         drawn = [SweepPoint(1, {}, self.name)]
-        return drawn if self.units.variable_length else drawn + [SweepPoint(1, {"temperature": 0.0}, f"{self.name} mode")]
+        return drawn if self.units.variable_length else drawn + [
+            SweepPoint(1, {"temperature": 0.0}, f"{self.name} mode")]
 
     def blank(self, model, batch: int, device) -> torch.Tensor:
         return torch.full((batch, model.cfg.seq_len), model.mask_id, dtype=torch.long, device=device)

@@ -26,7 +26,8 @@ def guided_logits(model, tokens: torch.Tensor, cond: torch.Tensor, guidance: flo
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
-    """Set logits outside the top-k values / the top-p nucleus to -inf (last dim)."""
+    """Set logits outside the top-k values (Fan et al. 2018) / the top-p nucleus (Holtzman et al. 2020) to -inf
+    (last dim)."""
     if top_k is not None and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -39,7 +40,8 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) 
     return logits
 
 
-def sample_units(logits: torch.Tensor, options: SamplingOptions, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_units(logits: torch.Tensor, options: SamplingOptions,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw one value per position from softmax(filtered logits / T).
 
     Returns (values, log-probabilities of the drawn values under the tempered distribution).
@@ -59,6 +61,6 @@ def sample_units(logits: torch.Tensor, options: SamplingOptions, generator: torc
 
 
 def gumbel_noise(shape, generator: torch.Generator, device=None) -> torch.Tensor:
-    """Standard Gumbel samples -log(-log U), U ~ Uniform(0, 1)."""
+    """Standard Gumbel samples -log(-log U), U ~ Uniform(0, 1) (the Gumbel-max trick; Maddison et al. 2014)."""
     u = torch.rand(shape, generator=generator, device=device).clamp_(1e-10, 1 - 1e-10)
     return -torch.log(-torch.log(u))

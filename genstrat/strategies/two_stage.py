@@ -41,7 +41,8 @@ CODE_DEFAULTS = {"ar": {"guidance": 1.2}, "mask-predict": {"guidance": 1.2, "noi
 
 
 def quantizer_for(prior: type[Strategy]) -> str:
-    """The stage-one kind a prior needs: continuous latents for a strategy over real values, discrete codes otherwise."""
+    """The stage-one kind a prior needs: continuous latents for a strategy over real values, discrete codes
+    otherwise."""
     return "continuous" if prior.continuous else "fsq"
 
 
@@ -120,5 +121,6 @@ class TwoStage(Strategy):
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
         relay = None if on_version is None else (lambda i, codes: on_version(i, self.to_pixels(codes)))
-        out = self.prior.generate(model, cond, steps, generator, on_version=relay, options=options or self.sampling_defaults())
+        out = self.prior.generate(model, cond, steps, generator, on_version=relay,
+                                  options=options or self.sampling_defaults())
         return Generation(units=self.to_pixels(out.units), nfe=out.nfe)
