@@ -37,28 +37,34 @@ class Reconstruction:
         return model.loss(self.units.decode(units))
 
 
-def fit_autoencoder(data, cfg: AutoencoderConfig, budget: Budget, out: Path, *, batch_size: int = 128, lr: float = 2e-3,
-                    seed: int = 0, resume: bool = False, progress: bool = True, device=None) -> tuple[Autoencoder, dict]:
-    """Train an auto-encoder on ``data``'s training images; checkpoints go to ``out``. Returns (model in eval mode, summary)."""
+def fit_autoencoder(data, cfg: AutoencoderConfig, budget: Budget, out: Path, *, batch_size: int = 128,
+                    lr: float = 2e-3, seed: int = 0, resume: bool = False, progress: bool = True,
+                    device=None) -> tuple[Autoencoder, dict]:
+    """Train an auto-encoder on ``data``'s training images; checkpoints go to ``out``. Returns (model in eval mode,
+    summary)."""
     torch.manual_seed(seed)
     model = Autoencoder(cfg).to(device or "cpu")
     config = {"kind": "autoencoder", "autoencoder": cfg.to_dict(), "data": data.spec, "units": data.units.to_dict()}
-    summary = train(Reconstruction(data.units), model, data, budget, batch_size=batch_size, lr=lr, cond_drop=0.0, seed=seed,
-                    out=out, config=config, resume=resume, progress=progress, desc=f"train autoencoder ({cfg.quantizer})")
+    summary = train(Reconstruction(data.units), model, data, budget, batch_size=batch_size, lr=lr, cond_drop=0.0,
+                    seed=seed, out=out, config=config, resume=resume, progress=progress,
+                    desc=f"train autoencoder ({cfg.quantizer})")
     return model.eval(), summary
 
 
 def load_autoencoder(folder: str | Path) -> Autoencoder:
     folder = Path(folder)
     if not folder.is_dir():
-        raise GenstratError(f"auto-encoder {folder} does not exist; give the folder that `genstrat train-autoencoder --out` wrote")
+        raise GenstratError(f"auto-encoder {folder} does not exist; give the folder that "
+                            f"`genstrat train-autoencoder --out` wrote")
     config = read_json(folder / "config.json", "auto-encoder config")
     if config.get("format") != FORMAT or config.get("kind") != "autoencoder" or "autoencoder" not in config:
-        raise GenstratError(f"{folder / 'config.json'} is not a genstrat auto-encoder config; give a `genstrat train-autoencoder` folder")
+        raise GenstratError(f"{folder / 'config.json'} is not a genstrat auto-encoder config; "
+                            f"give a `genstrat train-autoencoder` folder")
     try:
         model = Autoencoder(AutoencoderConfig.from_dict(config["autoencoder"]))
     except (TypeError, ValueError) as e:
-        raise GenstratError(f"auto-encoder config in {folder} is malformed ({e}); the file is corrupt or from another version") from None
+        raise GenstratError(f"auto-encoder config in {folder} is malformed ({e}); the file is corrupt "
+                            f"or from another version") from None
     load_weights(folder, model)
     return model.eval()
 

@@ -45,7 +45,8 @@ def atomic_write(path: Path, payload: bytes) -> None:
                 os.unlink(tmp)
             raise
     except OSError as e:
-        raise GenstratError(f"cannot write {path} ({e.strerror or e}); check the folder is writable and the disk has space") from None
+        raise GenstratError(f"cannot write {path} ({e.strerror or e}); check the folder is writable "
+                            f"and the disk has space") from None
 
 
 def ensure_writable(path: Path, what: str, is_file: bool = False) -> Path:
@@ -106,9 +107,11 @@ def read_tensors(path: Path, what: str, with_metadata: bool = False):
     except FileNotFoundError:
         raise GenstratError(f"{what} {path} is missing") from None
     except (SafetensorError, OSError, ValueError, RuntimeError, struct.error) as e:
-        raise GenstratError(f"{what} {path} is not a valid safetensors file ({str(e).splitlines()[0][:120]}); it is truncated or corrupt") from None
+        raise GenstratError(f"{what} {path} is not a valid safetensors file ({str(e).splitlines()[0][:120]}); "
+                            f"it is truncated or corrupt") from None
     if "sha256" in metadata and metadata["sha256"] != data_digest(payload):
-        raise GenstratError(f"{what} {path} has been altered (its SHA-256 does not match the one written with it); it is corrupt")
+        raise GenstratError(f"{what} {path} has been altered (its SHA-256 does not match the one written with it); "
+                            f"it is corrupt")
     return (tensors, metadata) if with_metadata else tensors
 
 
@@ -125,10 +128,12 @@ def read_config(folder: Path) -> dict:
         raise GenstratError(f"checkpoint {folder} does not exist; give the folder that `genstrat train --out` wrote")
     config = read_json(folder / "config.json", "checkpoint config")
     if config.get("format") != FORMAT:
-        raise GenstratError(f"{folder / 'config.json'} is not a genstrat checkpoint config (format is {config.get('format')!r})")
+        raise GenstratError(f"{folder / 'config.json'} is not a genstrat checkpoint config "
+                            f"(format is {config.get('format')!r})")
     for key in ("strategy", "backbone", "data", "units", "class_names"):
         if key not in config:
-            raise GenstratError(f"checkpoint config {folder / 'config.json'} lacks '{key}'; the file is corrupt or from another tool")
+            raise GenstratError(f"checkpoint config {folder / 'config.json'} lacks '{key}'; the file is corrupt "
+                                f"or from another tool")
     return config
 
 
@@ -144,8 +149,10 @@ def assign_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], where
     wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
     if missing or unexpected or wrong:
         detail = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected
-                  else f"shape of {wrong[0]} is {tuple(state[wrong[0]].shape)}, the model's is {tuple(expected[wrong[0]].shape)}")
-        raise GenstratError(f"weights in {where} do not match the model's config ({detail}); the checkpoint is corrupt or mixed up")
+                  else f"shape of {wrong[0]} is {tuple(state[wrong[0]].shape)}, "
+                       f"the model's is {tuple(expected[wrong[0]].shape)}")
+        raise GenstratError(f"weights in {where} do not match the model's config ({detail}); "
+                            f"the checkpoint is corrupt or mixed up")
     model.load_state_dict(state)
 
 

@@ -110,7 +110,8 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     rank, size = world()
     data = strategy.training_data(data)  # two-stage: the codes of every training image
     if batch_size < 1 or batch_size % size:
-        raise GenstratError(f"--batch-size {batch_size} must be a positive multiple of the number of processes ({size})")
+        raise GenstratError(f"--batch-size {batch_size} must be a positive multiple of the number of processes "
+                            f"({size})")
     device = next(model.parameters()).device
     out = Path(out) if out is not None else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
@@ -131,7 +132,8 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
         summary = {"steps": step, "seconds": round(elapsed, 2), "loss": ema_loss, "batch_size": batch_size, "lr": lr,
                    "cond_drop": cond_drop, "seed": seed, "processes": size, "precision": precision}
         tensors, groups = optimizer_tensors(optimizer)
-        state = {**{f"model.{k}": v for k, v in model.state_dict().items()}, **{f"optim.{k}": v for k, v in tensors.items()},
+        state = {**{f"model.{k}": v for k, v in model.state_dict().items()},
+                 **{f"optim.{k}": v for k, v in tensors.items()},
                  **{f"ema.{k}": v for k, v in (average or {}).items()},
                  "rng.data": data_rng.get_state(), "rng.torch": torch.get_rng_state(),
                  **({"rng.cuda": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})}
@@ -168,7 +170,8 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
         if not math.isfinite(value):
             bar.close()
             model.eval()
-            kept = f"; the last good checkpoint in {out} is kept" if out is not None and (out / STATE_FILE).exists() else ""
+            kept = (f"; the last good checkpoint in {out} is kept" if out is not None and (out / STATE_FILE).exists()
+                    else "")
             raise GenstratError(f"training loss became {value} at step {step}; lower --lr{kept}")
         optimizer.step()
         step += 1
@@ -196,9 +199,11 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
 
 
 def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generator, rank: int,
-                     average: dict | None = None, device: torch.device | None = None) -> tuple[int, float, float | None]:
+                     average: dict | None = None,
+                     device: torch.device | None = None) -> tuple[int, float, float | None]:
     if out is None or not (out / STATE_FILE).is_file():
-        raise GenstratError(f"cannot resume: {out} holds no training state ({STATE_FILE}); train without --resume first")
+        raise GenstratError(f"cannot resume: {out} holds no training state ({STATE_FILE}); "
+                            f"train without --resume first")
     tensors, metadata = read_tensors(out / STATE_FILE, "training state", with_metadata=True)
     try:
         meta = json.loads(metadata["state"])
@@ -210,9 +215,10 @@ def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generat
         data_rng.set_state(tensors["rng.data"])
         if rank == 0:
             torch.set_rng_state(tensors["rng.torch"])
-            if device is not None and device.type == "cuda" and "rng.cuda" in tensors:  # masks and noise drawn on the GPU
+            # masks and noise drawn on the GPU
+            if device is not None and device.type == "cuda" and "rng.cuda" in tensors:
                 torch.cuda.set_rng_state(tensors["rng.cuda"], device)
     except (KeyError, ValueError, RuntimeError, json.JSONDecodeError) as e:
-        raise GenstratError(f"training state in {out} does not match this model or is incomplete ({e.__class__.__name__}: "
-                            f"{str(e)[:100]}); start a new run with a new --out") from None
+        raise GenstratError(f"training state in {out} does not match this model or is incomplete "
+                            f"({e.__class__.__name__}: {str(e)[:100]}); start a new run with a new --out") from None
     return int(meta["step"]), float(meta["elapsed_s"]), meta.get("ema_loss")

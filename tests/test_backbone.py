@@ -7,7 +7,8 @@ from genstrat.strategies.sampling import sample_units
 
 
 def make(causal=True, **kw):
-    cfg = BackboneConfig(**{**dict(vocab_size=5, seq_len=12, num_classes=3, d_model=32, n_layers=2, n_heads=4), **kw}, causal=causal)
+    cfg = BackboneConfig(**{**dict(vocab_size=5, seq_len=12, num_classes=3, d_model=32, n_layers=2, n_heads=4), **kw},
+                         causal=causal)
     return Backbone(cfg).eval()
 
 
@@ -104,7 +105,8 @@ def test_code_levels_add_coordinates_to_embedding_and_logits():
         before = model(tokens, cond)
         assert before.shape == (2, 13, 6) and torch.allclose(before, model(tokens, cond))
         model.coords_out.weight.mul_(10)  # an in-place update, as an optimizer step makes
-        assert not torch.allclose(model(tokens, cond), before, atol=1e-4)  # the logits' coordinate term, not a stale cache
+        # the logits' coordinate term, not a stale cache
+        assert not torch.allclose(model(tokens, cond), before, atol=1e-4)
         assert torch.allclose(model(tokens, cond), torch.enable_grad()(model)(tokens, cond), atol=1e-6)
         model.coords_in.weight.zero_()
         model.coords_out.weight.zero_()

@@ -7,22 +7,25 @@ REQUIRED = {"data", "strategy", "steps", "nfe", "latency_b1_s", "throughput_per_
 
 def test_bench_on_a_tiny_budget(tmp_path):
     out = tmp_path / "bench"
-    code = main(["bench", "--data", "digits", "--strategies", "ar,nar,mask-predict,latent,coarse-to-fine,diffusion", "--steps", "1,2", "--train-steps", "3",
-                 "--size", "tiny", "--batch-size", "16", "--n", "40", "--judge-steps", "200", "--throughput-batch", "20",
-                 "--out", str(out), "--no-progress"])
+    code = main(["bench", "--data", "digits", "--strategies", "ar,nar,mask-predict,latent,coarse-to-fine,diffusion",
+                 "--steps", "1,2", "--train-steps", "3", "--size", "tiny", "--batch-size", "16", "--n", "40",
+                 "--judge-steps", "200", "--throughput-batch", "20", "--out", str(out), "--no-progress"])
     assert code == 0
     rows = json.loads((out / "results.json").read_text())
     by = {(r["strategy"], r.get("steps")) for r in rows}
     assert {("real", None), ("independent", None), ("ar", 64), ("nar", 1), ("mask-predict", 1), ("mask-predict", 2),
-            ("latent", 1), ("coarse-to-fine", 4), ("diffusion", 200), ("diffusion", 50), ("diffusion", 20), ("diffusion", 2)} <= by
+            ("latent", 1), ("coarse-to-fine", 4), ("diffusion", 200), ("diffusion", 50), ("diffusion", 20),
+            ("diffusion", 2)} <= by
     readings = {(r["strategy"], r.get("temperature")) for r in rows if r["strategy"] in ("nar", "latent")}
     assert readings == {("nar", None), ("nar", 0.0), ("latent", None), ("latent", 0.0)}  # drawn, and read at the mode
     from genstrat.reporting.plot import series
     assert series(next(r for r in rows if r.get("temperature") == 0.0 and r["strategy"] == "latent")) == "latent mode"
     assert "| temperature |" in (out / "report.md").read_text()
-    assert {r["grid"] for r in rows if r["strategy"] == "latent"} == {"samples/latent-1.png", "samples/latent-0.0-1.png"}
+    assert {r["grid"] for r in rows if r["strategy"] == "latent"} == {"samples/latent-1.png",
+                                                                      "samples/latent-0.0-1.png"}
     samplers = {(r["sampler"], r["steps"]) for r in rows if r["strategy"] == "diffusion"}
-    assert samplers == {("ddpm", 200), ("ddim", 50), *((solver, k) for solver in ("dpm-solver", "dpm-solver-sde") for k in (1, 2, 20))}
+    assert samplers == {("ddpm", 200), ("ddim", 50),
+                        *((solver, k) for solver in ("dpm-solver", "dpm-solver-sde") for k in (1, 2, 20))}
     for r in rows:
         if r["strategy"] not in ("real", "independent"):
             assert REQUIRED <= set(r), r

@@ -56,7 +56,8 @@ def make_folder(root, classes=("cats", "dogs"), per_class=5, mode="RGB", size=(2
         (root / c).mkdir(parents=True)
         for i in range(per_class):
             shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
-            Image.fromarray(rng.integers(0, 256, shape).astype(np.uint8), mode=mode).save(root / c / f"{i}.{'png' if i % 2 else 'jpg'}")
+            Image.fromarray(rng.integers(0, 256, shape).astype(np.uint8), mode=mode).save(
+                root / c / f"{i}.{'png' if i % 2 else 'jpg'}")
     return root
 
 
@@ -72,8 +73,8 @@ def test_imagefolder_grey_and_colour(tmp_path):
 def test_imagefolder_works_with_train_and_sample(tmp_path):
     root = make_folder(tmp_path / "imgs", mode="L")
     ckpt = tmp_path / "ckpt"
-    assert main(["train", "--data", f"imagefolder:{root}", "--image-size", "8", "--strategy", "mask-predict", "--steps", "2",
-                 "--size", "tiny", "--out", str(ckpt), "--no-progress"]) == 0
+    assert main(["train", "--data", f"imagefolder:{root}", "--image-size", "8", "--strategy", "mask-predict",
+                 "--steps", "2", "--size", "tiny", "--out", str(ckpt), "--no-progress"]) == 0
     assert main(["sample", str(ckpt), "--label", "1", "--n", "2", "--out", str(tmp_path / "s.png")]) == 0
 
 

@@ -18,7 +18,8 @@ def run_cli(capsys, argv):
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     ckpt = tmp_path_factory.mktemp("ck") / "ar"
-    assert main(["train", "--data", "digits", "--strategy", "ar", "--steps", "2", "--size", "tiny", "--out", str(ckpt), "--no-progress"]) == 0
+    assert main(["train", "--data", "digits", "--strategy", "ar", "--steps", "2", "--size", "tiny", "--out", str(ckpt),
+                 "--no-progress"]) == 0
     return ckpt
 
 
@@ -26,8 +27,10 @@ def checkpoint(tmp_path_factory):
     (["train", "--data", "cifar99", "--strategy", "ar", "--steps", "1", "--out", "x"], "unknown dataset 'cifar99'"),
     (["train", "--data", "digits", "--strategy", "gan", "--steps", "1", "--out", "x"], "unknown strategy 'gan'"),
     (["train", "--data", "imagefolder:", "--strategy", "ar", "--steps", "1", "--out", "x"], "needs a path"),
-    (["bench", "--data", "digits", "--strategies", "ar,bogus", "--train-steps", "1", "--out", "x"], "unknown strategy 'bogus'"),
-    (["train", "--data", "mnist", "--data-dir", "/nonexistent/mnist", "--strategy", "ar", "--steps", "1", "--out", "x"], "does not exist"),
+    (["bench", "--data", "digits", "--strategies", "ar,bogus", "--train-steps", "1", "--out", "x"],
+     "unknown strategy 'bogus'"),
+    (["train", "--data", "mnist", "--data-dir", "/nonexistent/mnist", "--strategy", "ar", "--steps", "1", "--out", "x"],
+     "does not exist"),
     (["sample", "/nonexistent/ckpt", "--label", "1"], "does not exist"),
 ])
 def test_one_line_errors(capsys, argv, message):
@@ -88,7 +91,8 @@ def test_corrupt_checkpoints(capsys, checkpoint, tmp_path):
 
 
 def test_console_script_exit_status(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "genstrat", "train", "--data", "nope", "--strategy", "ar", "--steps", "1",
-                           "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "genstrat", "train", "--data", "nope", "--strategy", "ar",
+                           "--steps", "1", "--out", str(tmp_path / "x")], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "genstrat: error: unknown dataset 'nope'; choose one of: digits, mnist, names, probe, shakespeare, imagefolder:PATH, textfile:PATH"
+    assert proc.stderr.strip() == ("genstrat: error: unknown dataset 'nope'; choose one of: digits, mnist, names, "
+                                   "probe, shakespeare, imagefolder:PATH, textfile:PATH")

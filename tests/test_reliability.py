@@ -39,12 +39,13 @@ def saved_step(folder):
 def test_sigkill_at_a_random_moment_then_resume_is_bit_for_bit(tmp_path):
     """mask-predict draws its masks from the torch RNG, so this also checks every RNG state is restored."""
     steps = 1500
-    argv = [sys.executable, "-m", "genstrat", *TRAIN, "--strategy", "mask-predict", "--batch-size", "16", "--steps", str(steps),
-            "--save-every-steps", "25", "--deterministic"]
+    argv = [sys.executable, "-m", "genstrat", *TRAIN, "--strategy", "mask-predict", "--batch-size", "16",
+            "--steps", str(steps), "--save-every-steps", "25", "--deterministic"]
     subprocess.run(argv + ["--out", str(tmp_path / "whole")], check=True, capture_output=True)
     interrupted = tmp_path / "killed"
     for attempt in range(5):
-        proc = subprocess.Popen(argv + ["--out", str(interrupted)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv + ["--out", str(interrupted)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
         while not (interrupted / STATE_FILE).exists() and proc.poll() is None:
             time.sleep(0.01)
         time.sleep(random.uniform(0.0, 0.5 / (attempt + 1)))
@@ -65,9 +66,11 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
     Stated tolerance: max |difference| of any weight < 1e-4 after 30 AdamW steps (float sums differ in order)."""
     common = [*TRAIN, "--strategy", "ar", "--batch-size", "32", "--steps", "30"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "genstrat", *common, "--out", str(tmp_path / "one")], check=True, capture_output=True, env=env)
-    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "genstrat",
-                          *common, "--out", str(tmp_path / "two")], capture_output=True, text=True, env=env, timeout=300)
+    subprocess.run([sys.executable, "-m", "genstrat", *common, "--out", str(tmp_path / "one")], check=True,
+                   capture_output=True, env=env)
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "genstrat", *common, "--out", str(tmp_path / "two")],
+                         capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     a, b = weights(tmp_path / "one"), weights(tmp_path / "two")
     assert a.keys() == b.keys()
@@ -136,15 +139,16 @@ def test_unwritable_output_is_a_clear_error(tmp_path, capsys, monkeypatch):
 
 BAD_VALUES = ["0", "-3", "abc", "1.5", "", "nan", "1e9x", "-0", "0x1"]
 FLAGS = ["--steps", "--n", "--batch-size", "--throughput-batch"]
-NOISE = st.sampled_from(["--data", "digits", "--strategy", "ar", "mask-predict", "--label", "3", "--out", "x", "--seed", "1",
-                         "--train-steps", "2", "--versions", "--guidance", "2"])
+NOISE = st.sampled_from(["--data", "digits", "--strategy", "ar", "mask-predict", "--label", "3", "--out", "x",
+                         "--seed", "1", "--train-steps", "2", "--versions", "--guidance", "2"])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=st.sampled_from(["train", "sample", "bench", "demo", "report", "frob", ""]),
        bad=st.tuples(st.sampled_from(FLAGS), st.sampled_from(BAD_VALUES)),
        noise=st.lists(NOISE | st.text(max_size=6), max_size=6), position=st.integers(0, 6))
-def test_cli_rejects_malformed_arguments_without_traceback(command, bad, noise, position, capsys, tmp_path, monkeypatch):
+def test_cli_rejects_malformed_arguments_without_traceback(command, bad, noise, position, capsys, tmp_path,
+                                                           monkeypatch):
     monkeypatch.chdir(tmp_path)
     argv = [command] + noise
     argv[1 + min(position, len(noise)):1 + min(position, len(noise))] = list(bad)
@@ -167,7 +171,8 @@ def test_weight_average_resumes_exactly_and_is_what_is_saved(tmp_path, digits):
         torch.manual_seed(0)
         strategy = get_strategy("mask-predict", digits.units)
         model = build_model(strategy, digits.num_classes, size="tiny")
-        train(strategy, model, digits, Budget(steps=steps), batch_size=8, out=out, progress=False, ema=0.9, resume=resume)
+        train(strategy, model, digits, Budget(steps=steps), batch_size=8, out=out, progress=False, ema=0.9,
+              resume=resume)
         return model
 
     whole = run(tmp_path / "whole", 12)
@@ -176,5 +181,7 @@ def test_weight_average_resumes_exactly_and_is_what_is_saved(tmp_path, digits):
     saved = read_tensors(tmp_path / "whole" / "model.safetensors", "weights")
     state = read_tensors(tmp_path / "whole" / "train_state.safetensors", "state")
     for k, v in whole.state_dict().items():
-        assert torch.equal(v, resumed.state_dict()[k]) and torch.equal(v, saved[k]) and torch.equal(v, state[f"ema.{k}"])
-    assert any(not torch.equal(state[f"ema.{k}"], state[f"model.{k}"]) for k in saved)  # the average is not the raw weights
+        assert (torch.equal(v, resumed.state_dict()[k]) and torch.equal(v, saved[k])
+                and torch.equal(v, state[f"ema.{k}"]))
+    # the average is not the raw weights
+    assert any(not torch.equal(state[f"ema.{k}"], state[f"model.{k}"]) for k in saved)

@@ -189,16 +189,19 @@ def test_diffusion_patches_tile_the_image_and_come_back_exactly():
             diffusion.layout_of(wrong, units)
     # a latent-diffusion checkpoint from before patches: one value per slot over a 2-channel grid, still samples
     strategy = get_strategy("diffusion", PixelUnits(levels=256, channels=2, height=4, width=4))
-    old = Backbone(BackboneConfig(vocab_size=256, num_classes=2, seq_len=32, d_model=32, n_layers=1, n_heads=2, causal=False,
-                                  continuous=True, latent_dim=diffusion.TIME_FEATURES, prediction="epsilon")).eval()
-    assert strategy.generate(old, torch.zeros(2, dtype=torch.long), 2, torch.Generator().manual_seed(0)).units.shape == (2, 32)
+    old = Backbone(BackboneConfig(vocab_size=256, num_classes=2, seq_len=32, d_model=32, n_layers=1, n_heads=2,
+                                  causal=False, continuous=True, latent_dim=diffusion.TIME_FEATURES,
+                                  prediction="epsilon")).eval()
+    assert strategy.generate(old, torch.zeros(2, dtype=torch.long), 2,
+                             torch.Generator().manual_seed(0)).units.shape == (2, 32)
 
 
 def test_discrete_patches_keep_every_unit_its_own_value_and_prediction():
     """nar, latent and mask-predict over MNIST and digits read 2 x 2 patches (196 slots, not 784; 16, not 64); small
-    code grids, text and AR keep one unit per slot. A patch's embedding knows which unit sits where (swapping two units in a patch changes
-    it), every unit gets logits at its own raster position (changing the head's row for one place moves exactly that
-    place's logits), and a patched model trains, samples full images and rejects a causal or mis-tiled setting."""
+    code grids, text and AR keep one unit per slot. A patch's embedding knows which unit sits where (swapping two units
+    in a patch changes it), every unit gets logits at its own raster position (changing the head's row for one place
+    moves exactly that place's logits), and a patched model trains, samples full images and rejects a causal or
+    mis-tiled setting."""
     from genstrat.nn.backbone import slot_embedding
     from genstrat.units import PixelUnits
     from genstrat.units.patches import patch_options
@@ -206,7 +209,8 @@ def test_discrete_patches_keep_every_unit_its_own_value_and_prediction():
     mnist = PixelUnits(levels=8, channels=1, height=28, width=28)
     assert patch_options(mnist) == {"patch": 2, "layout": (1, 28, 28)}
     assert patch_options(PixelUnits(levels=17, channels=1, height=8, width=8)) == {"patch": 2, "layout": (1, 8, 8)}
-    assert patch_options(PixelUnits(levels=4, channels=3, height=64, width=64))["patch"] == 4  # 2 would leave 1,024 slots
+    # 2 would leave 1,024 slots
+    assert patch_options(PixelUnits(levels=4, channels=3, height=64, width=64))["patch"] == 4
     assert patch_options(PixelUnits(levels=1000, channels=1, height=7, width=7)) == {}  # a code grid: no side divides
     assert patch_options(PixelUnits(levels=4, channels=1, height=4, width=4)) == {}  # 2 x 2 would leave 4 slots
     assert get_strategy("ar", mnist).backbone_options() == {}
@@ -220,7 +224,8 @@ def test_discrete_patches_keep_every_unit_its_own_value_and_prediction():
     swapped = tokens.clone()
     swapped[0, 0], swapped[0, 1] = 3, 0
     embed = lambda t: slot_embedding(model.tok_emb, t, cfg)  # noqa: E731
-    assert not torch.allclose(embed(tokens)[0, 0], embed(swapped)[0, 0]) and torch.equal(embed(tokens)[0, 1:], embed(swapped)[0, 1:])
+    assert (not torch.allclose(embed(tokens)[0, 0], embed(swapped)[0, 0])
+            and torch.equal(embed(tokens)[0, 1:], embed(swapped)[0, 1:]))
     cond = torch.tensor([1])
     before = model(tokens, cond)
     assert before.shape == (1, 65, 4)
@@ -249,9 +254,11 @@ def test_discrete_patches_keep_every_unit_its_own_value_and_prediction():
 
 
 @pytest.mark.parametrize("prediction", ["v_prediction", "epsilon"])
-@pytest.mark.parametrize("sampler, steps", [("ddpm", 50), ("ddim", 10), ("dpm-solver", 5), ("dpm-solver", 20), ("dpm-solver-sde", 20)])
+@pytest.mark.parametrize("sampler, steps", [("ddpm", 50), ("ddim", 10), ("dpm-solver", 5), ("dpm-solver", 20),
+                                            ("dpm-solver-sde", 20)])
 @pytest.mark.parametrize("max_slots", [256, 4])
-def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, steps, prediction, max_slots, monkeypatch):
+def test_diffusion_samplers_land_on_the_data_with_an_oracle_denoiser(sampler, steps, prediction, max_slots,
+                                                                     monkeypatch):
     """A denoiser that knows x_0 returns the exact noise (or velocity); every sampler must then end exactly at x_0.
     This checks the training schedule, the timestep plumbing, the prediction type, the patch layout (one pixel per
     slot, or 2 x 2 patches when at most 4 slots are allowed) and each scheduler's update together."""

@@ -54,7 +54,7 @@ def test_probe_rows_are_valid_answers_at_their_frequencies(probe):
     assert all(t in probe.truth[c] for t, c in zip(texts, labels))
     for c, table in enumerate(probe.truth):
         assert abs(sum(table.values()) - 1) < 1e-9
-        mine = [t for t, l in zip(texts, labels) if l == c]
+        mine = [t for t, label in zip(texts, labels) if label == c]
         for answer, p in table.items():
             assert abs(mine.count(answer) / len(mine) - p) < 0.04
 
@@ -89,8 +89,8 @@ def test_text_strategies_train_and_sample(probe):
             after = strategy.loss(model, batch, labels).item()
         assert after < 0.8 * before, (name, before, after)
         versions = []
-        out = strategy.generate(model, cond, 4, torch.Generator().manual_seed(0), on_version=lambda i, u: versions.append(u),
-                                options=strategy.sampling_defaults())
+        out = strategy.generate(model, cond, 4, torch.Generator().manual_seed(0),
+                                on_version=lambda i, u: versions.append(u), options=strategy.sampling_defaults())
         units = out.units
         assert units.shape == (6, probe.units.seq_len) and (units < probe.units.vocab_size).all(), name
         assert versions and torch.equal(versions[-1], units), name
@@ -155,7 +155,8 @@ def test_textfile_contexts_precede_their_lines(text_file):
 def test_context_backbone_cache_equals_recompute():
     from genstrat.nn import Backbone, BackboneConfig
 
-    model = Backbone(BackboneConfig(vocab_size=7, seq_len=9, num_classes=0, d_model=32, n_layers=2, n_heads=4, context_len=5)).eval()
+    model = Backbone(BackboneConfig(vocab_size=7, seq_len=9, num_classes=0, d_model=32, n_layers=2, n_heads=4,
+                                    context_len=5)).eval()
     cond = torch.randint(0, 8, (3, 5))
     x = torch.randint(0, 7, (3, 8))
     full = model(x, cond)
@@ -171,12 +172,13 @@ def test_context_backbone_cache_equals_recompute():
 def test_text_bench_and_sample_cli(tmp_path, text_file, capsys):
     path, _ = text_file
     out = tmp_path / "bench"
-    assert main(["bench", "--data", "probe", "--strategies", "ar,nar-end,nar-length,mask-predict,latent", "--steps", "1,2",
-                 "--train-steps", "3", "--size", "tiny", "--batch-size", "16", "--n", "60", "--throughput-batch", "20",
-                 "--out", str(out), "--no-progress"]) == 0
+    assert main(["bench", "--data", "probe", "--strategies", "ar,nar-end,nar-length,mask-predict,latent",
+                 "--steps", "1,2", "--train-steps", "3", "--size", "tiny", "--batch-size", "16", "--n", "60",
+                 "--throughput-batch", "20", "--out", str(out), "--no-progress"]) == 0
     rows = json.loads((out / "results.json").read_text())
-    assert {(r["strategy"], r.get("steps")) for r in rows} >= {("real", None), ("independent", None), ("ar", 16), ("nar-end", 1),
-                                                                ("nar-length", 1), ("mask-predict", 1), ("mask-predict", 2), ("latent", 1)}
+    assert {(r["strategy"], r.get("steps")) for r in rows} >= {("real", None), ("independent", None), ("ar", 16),
+                                                                ("nar-end", 1), ("nar-length", 1), ("mask-predict", 1),
+                                                                ("mask-predict", 2), ("latent", 1)}
     real = next(r for r in rows if r["strategy"] == "real")
     assert real["valid"] == 1 and real["mixed"] == 0
     independent = next(r for r in rows if r["strategy"] == "independent")
@@ -186,9 +188,9 @@ def test_text_bench_and_sample_cli(tmp_path, text_file, capsys):
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "## Mixed outputs" in report and "TV distance" in report
     out2 = tmp_path / "bench2"
-    assert main(["bench", "--data", f"textfile:{path}", "--strategies", "ar,mask-predict", "--steps", "2", "--train-steps", "3",
-                 "--size", "tiny", "--batch-size", "16", "--n", "20", "--judge-steps", "5", "--throughput-batch", "10",
-                 "--out", str(out2), "--no-progress"]) == 0
+    assert main(["bench", "--data", f"textfile:{path}", "--strategies", "ar,mask-predict", "--steps", "2",
+                 "--train-steps", "3", "--size", "tiny", "--batch-size", "16", "--n", "20", "--judge-steps", "5",
+                 "--throughput-batch", "10", "--out", str(out2), "--no-progress"]) == 0
     rows = json.loads((out2 / "results.json").read_text())
     assert all(r["ppl_ref"] > 1 for r in rows) and "bits_per_char" in next(r for r in rows if r["strategy"] == "ar")
     ckpt = out2 / "checkpoints" / "ar"
@@ -197,7 +199,8 @@ def test_text_bench_and_sample_cli(tmp_path, text_file, capsys):
     assert "samples for prompt" in capsys.readouterr().out
     assert main(["sample", str(ckpt), "--n", "2"]) == 2
     assert "--prompt" in capsys.readouterr().err
-    assert main(["sample", str(out / "checkpoints" / "latent"), "--label", "0", "--n", "3", "--out", str(tmp_path / "s.txt")]) == 0
+    assert main(["sample", str(out / "checkpoints" / "latent"), "--label", "0", "--n", "3",
+                 "--out", str(tmp_path / "s.txt")]) == 0
     assert len((tmp_path / "s.txt").read_text().splitlines()) == 3
 
 
@@ -208,8 +211,10 @@ def test_text_bench_and_sample_cli(tmp_path, text_file, capsys):
 def test_textfile_bad_input(tmp_path, capsys, content, message):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
-    assert main(["train", "--data", f"textfile:{path}", "--strategy", "ar", "--steps", "1", "--out", str(tmp_path / "x")]) == 2
+    assert main(["train", "--data", f"textfile:{path}", "--strategy", "ar", "--steps", "1",
+                 "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
-    assert main(["train", "--data", f"textfile:{tmp_path / 'missing.txt'}", "--strategy", "ar", "--steps", "1", "--out", "x"]) == 2
+    assert main(["train", "--data", f"textfile:{tmp_path / 'missing.txt'}", "--strategy", "ar", "--steps", "1",
+                 "--out", "x"]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -44,7 +44,8 @@ def test_train_then_sample_every_strategy(tmp_path, capsys):
 
 def test_sample_versions_strip_and_gif(tmp_path):
     ckpt = tmp_path / "mp"
-    main(["train", "--data", "digits", "--strategy", "mask-predict", "--steps", "3", "--size", "tiny", "--out", str(ckpt), "--no-progress"])
+    main(["train", "--data", "digits", "--strategy", "mask-predict", "--steps", "3", "--size", "tiny",
+          "--out", str(ckpt), "--no-progress"])
     out = tmp_path / "grid.png"
     assert main(["sample", str(ckpt), "--label", "1", "--steps", "5", "--n", "2", "--out", str(out), "--versions"]) == 0
     assert (tmp_path / "grid-versions.png").is_file()
@@ -54,7 +55,8 @@ def test_sample_versions_strip_and_gif(tmp_path):
 
 def test_resume_continues_from_saved_state(tmp_path):
     ckpt = tmp_path / "ar"
-    common = ["train", "--data", "digits", "--strategy", "ar", "--size", "tiny", "--batch-size", "8", "--out", str(ckpt), "--no-progress"]
+    common = ["train", "--data", "digits", "--strategy", "ar", "--size", "tiny", "--batch-size", "8",
+              "--out", str(ckpt), "--no-progress"]
     main(common + ["--steps", "4"])
     assert main(common + ["--steps", "7", "--resume"]) == 0
     assert json.loads((ckpt / "config.json").read_text())["training"]["steps"] == 7

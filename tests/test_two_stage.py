@@ -21,8 +21,8 @@ from genstrat.units.codes import CodeUnits
 def trained(tmp_path_factory, digits):
     """An FSQ auto-encoder trained briefly on digits (8x8 -> 4x4 codes)."""
     folder = tmp_path_factory.mktemp("ae") / "fsq"
-    model, summary = fit_autoencoder(digits, autoencoder_config(digits, "fsq"), Budget(steps=150), folder, batch_size=64,
-                                     progress=False)
+    model, summary = fit_autoencoder(digits, autoencoder_config(digits, "fsq"), Budget(steps=150), folder,
+                                     batch_size=64, progress=False)
     return model, folder
 
 
@@ -35,7 +35,8 @@ def test_codes_round_trip_shapes_and_ranges(quantizer):
     per_position = 1 if quantizer == "fsq" else ae.cfg.code_channels
     assert codes.shape == (3, 7 * 7 * per_position) == (3, units.seq_len)
     assert 0 <= codes.min() and codes.max() < units.vocab_size
-    # decoding the codes equals decoding the latent the encoder made (up to the 256-level rounding of continuous latents)
+    # decoding the codes equals decoding the latent the encoder made (up to the 256-level rounding of continuous
+    # latents)
     assert torch.allclose(units.decode(codes), ae.decode(ae.latent(images)).detach(), atol=1e-3)
     masked = torch.full_like(codes, units.vocab_size)  # a MASK id in an intermediate version still decodes
     assert units.decode(masked).shape == (3, 1, 28, 28)
@@ -107,22 +108,25 @@ def test_prior_trains_on_codes_and_generates_pixels(trained, digits, prior):
 
 def test_cli_train_autoencoder_train_prior_and_sample(tmp_path, capsys):
     ae = tmp_path / "ae"
-    assert main(["train-autoencoder", "--data", "digits", "--latent-channels", "3", "--steps", "20", "--out", str(ae)]) == 2
+    assert main(["train-autoencoder", "--data", "digits", "--latent-channels", "3", "--steps", "20",
+                 "--out", str(ae)]) == 2
     assert "--quantizer continuous" in capsys.readouterr().err  # fsq codes have no latent channels to set
-    assert main(["train-autoencoder", "--data", "digits", "--quantizer", "continuous", "--latent-channels", "3", "--steps", "20",
-                 "--out", str(ae), "--judge-steps", "30", "--no-progress"]) == 0
+    assert main(["train-autoencoder", "--data", "digits", "--quantizer", "continuous", "--latent-channels", "3",
+                 "--steps", "20", "--out", str(ae), "--judge-steps", "30", "--no-progress"]) == 0
     metrics = json.loads((ae / "metrics.json").read_text())
     assert {"psnr", "agree", "fd"} <= set(metrics)
     ckpt = tmp_path / "ldm"
     assert main(["train", "--data", "digits", "--strategy", "two-stage:diffusion", "--steps", "5", "--size", "tiny",
                  "--out", str(ckpt), "--no-progress"]) == 2
     assert "needs --autoencoder" in capsys.readouterr().err
-    assert main(["train", "--data", "digits", "--strategy", "two-stage:diffusion", "--autoencoder", str(ae), "--steps", "5",
-                 "--size", "tiny", "--out", str(ckpt), "--no-progress"]) == 0
+    assert main(["train", "--data", "digits", "--strategy", "two-stage:diffusion", "--autoencoder", str(ae),
+                 "--steps", "5", "--size", "tiny", "--out", str(ckpt), "--no-progress"]) == 0
     assert (ckpt / "autoencoder" / "model.safetensors").is_file()  # the checkpoint carries its decoder
     net, strategy, _ = load_model(ckpt)
-    assert isinstance(strategy, TwoStage) and (net.cfg.seq_len, net.cfg.slot_values) == (4 * 4, 3)  # a slot per position, every channel
-    assert main(["sample", str(ckpt), "--label", "2", "--steps", "3", "--n", "4", "--out", str(tmp_path / "g.png"), "--versions"]) == 0
+    # a slot per position, every channel
+    assert isinstance(strategy, TwoStage) and (net.cfg.seq_len, net.cfg.slot_values) == (4 * 4, 3)
+    assert main(["sample", str(ckpt), "--label", "2", "--steps", "3", "--n", "4", "--out", str(tmp_path / "g.png"),
+                 "--versions"]) == 0
     assert (tmp_path / "g-versions.gif").is_file()
     (ckpt / "autoencoder" / "config.json").write_text("{not json")
     assert main(["sample", str(ckpt), "--label", "2", "--out", str(tmp_path / "h.png")]) == 2
@@ -131,8 +135,9 @@ def test_cli_train_autoencoder_train_prior_and_sample(tmp_path, capsys):
 
 def test_bench_counts_the_autoencoder_against_two_stage_rows(tmp_path):
     out = tmp_path / "bench"
-    assert main(["bench", "--data", "digits", "--strategies", "two-stage:ar,two-stage:nar", "--steps", "1", "--train-steps", "5",
-                 "--ae-steps", "10", "--n", "20", "--size", "tiny", "--judge-steps", "20", "--out", str(out), "--no-progress"]) == 0
+    assert main(["bench", "--data", "digits", "--strategies", "two-stage:ar,two-stage:nar", "--steps", "1",
+                 "--train-steps", "5", "--ae-steps", "10", "--n", "20", "--size", "tiny", "--judge-steps", "20",
+                 "--out", str(out), "--no-progress"]) == 0
     rows = json.loads((out / "results.json").read_text())
     recon = [r for r in rows if r["strategy"] == "reconstruction:fsq"]
     assert len(recon) == 1 and recon[0]["ae_train_steps"] == 10  # trained once, shared by both priors

@@ -6,7 +6,8 @@ from genstrat.units import PixelUnits
 
 
 @settings(max_examples=40, deadline=None)
-@given(levels=st.integers(2, 256), channels=st.sampled_from([1, 3]), h=st.integers(1, 6), w=st.integers(1, 6), seed=st.integers(0, 1000))
+@given(levels=st.integers(2, 256), channels=st.sampled_from([1, 3]), h=st.integers(1, 6), w=st.integers(1, 6),
+       seed=st.integers(0, 1000))
 def test_units_round_trip(levels, channels, h, w, seed):
     units = PixelUnits(levels, channels, h, w)
     g = torch.Generator().manual_seed(seed)

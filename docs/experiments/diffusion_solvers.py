@@ -23,10 +23,10 @@ import torch
 from diffusers import DPMSolverMultistepScheduler, SASolverScheduler
 
 import genstrat.strategies.diffusion as diffusion
-from genstrat.benchmark.evaluators import evaluator_for
-from genstrat.benchmark.run import sample_all
+from genstrat.benchmark.measure import sample_all
 from genstrat.checkpoint import read_json
 from genstrat.data import load_dataset
+from genstrat.modalities import modality_of
 from genstrat.model_io import load_model
 
 own = diffusion.make_scheduler
@@ -34,8 +34,8 @@ SA_ORDERS = {"sa": (2, 2), "sa34": (3, 4), "safull": (2, 2)}
 
 
 def make_scheduler(name, prediction=diffusion.PREDICTION):
-    common = dict(num_train_timesteps=diffusion.TRAIN_STEPS, beta_schedule="squaredcos_cap_v2", prediction_type=prediction,
-                  thresholding=True, sample_max_value=1.0)
+    common = dict(num_train_timesteps=diffusion.TRAIN_STEPS, beta_schedule="squaredcos_cap_v2",
+                  prediction_type=prediction, thresholding=True, sample_max_value=1.0)
     if name in ("ode3", "sde3"):
         kind = "dpmsolver++" if name == "ode3" else "sde-dpmsolver++"
         return DPMSolverMultistepScheduler(**common, algorithm_type=kind, solver_order=3)
@@ -50,21 +50,23 @@ def main(folder, n, seeds, *jobs):
     diffusion.make_scheduler = make_scheduler  # generate() looks it up at call time
     folder, n = Path(folder), int(n)
     settings = read_json(folder / "bench.json", "bench settings")["settings"]
-    data = load_dataset(settings["data"]["name"], data_dir=os.environ.get("GENSTRAT_DATA", "../shared/data/mnist"), levels=settings["data"].get("levels"))
+    data = load_dataset(settings["data"]["name"], data_dir=os.environ.get("GENSTRAT_DATA", "../shared/data/mnist"),
+                        levels=settings["data"].get("levels"))
     seed = settings["seed"]
-    evaluator = evaluator_for(data, out=folder, n=n, seed=seed, judge_steps=settings["judge_steps"], size=settings["size"],
-                              progress=False, device=torch.device("cpu"))
+    evaluator_class = modality_of(data.units).evaluator
+    evaluator = evaluator_class(data, n=n, seed=seed, judge_steps=settings["judge_steps"], size=settings["size"],
+                                progress=False, device=torch.device("cpu"))
     model, strategy, _ = load_model(folder / "checkpoints" / "diffusion")
     conditions = data.conditions(n, torch.Generator().manual_seed(seed + 2))  # the bench's conditions
     for job in jobs:
         sampler, steps = job.split(":")
         for s in map(int, seeds.split(",")):
             start = time.time()
-            units, nfe, _ = sample_all(strategy, model, conditions, int(steps), strategy.sampling_defaults().merged(sampler=sampler),
-                                       100, s)
+            options = strategy.sampling_defaults().merged(sampler=sampler)
+            units, nfe, _ = sample_all(strategy, model, conditions, int(steps), options, 100, s)
             quality = evaluator.score(units, conditions)
-            print(json.dumps({"sampler": sampler, "steps": int(steps), "nfe": nfe, "sampling_seed": s, "n": n, **quality,
-                              "seconds": round(time.time() - start)}), flush=True)
+            print(json.dumps({"sampler": sampler, "steps": int(steps), "nfe": nfe, "sampling_seed": s, "n": n,
+                              **quality, "seconds": round(time.time() - start)}), flush=True)
 
 
 if __name__ == "__main__":

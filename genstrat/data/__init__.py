@@ -12,7 +12,8 @@ from genstrat.data import digits, imagefolder, mnist, names, probe, shakespeare,
 from genstrat.data.dataset import ImageData, TextData
 from genstrat.errors import GenstratError
 
-DATASETS = {"digits": digits.load, "mnist": mnist.load, "probe": probe.load, "names": names.load, "shakespeare": shakespeare.load}
+DATASETS = {"digits": digits.load, "mnist": mnist.load, "probe": probe.load, "names": names.load,
+            "shakespeare": shakespeare.load}
 PREFIXED = {"imagefolder": imagefolder.load, "textfile": textfile.load}
 
 

@@ -71,7 +71,8 @@ class TextData(ImageData):
         for c in range(self.num_classes):
             rows = (labels == c).nonzero().squeeze(1)
             members = (self.test_labels == c).nonzero().squeeze(1)
-            units[rows] = self.test_units[members[torch.randint(len(members), (len(rows),), generator=generator)]].long()
+            units[rows] = self.test_units[members[torch.randint(len(members), (len(rows),),
+                                                                generator=generator)]].long()
         return units, labels
 
 

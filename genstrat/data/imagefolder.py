@@ -19,7 +19,8 @@ from genstrat.units import PixelUnits
 EXTENSIONS = {".png", ".jpg", ".jpeg"}
 
 
-def load(path: str, image_size: int | None = None, channels: int | None = None, levels: int | None = None, **_ignored) -> ImageData:
+def load(path: str, image_size: int | None = None, channels: int | None = None, levels: int | None = None,
+         **_ignored) -> ImageData:
     from PIL import Image, UnidentifiedImageError
 
     root = Path(path)
@@ -28,10 +29,12 @@ def load(path: str, image_size: int | None = None, channels: int | None = None, 
     if channels not in (1, 3):
         raise GenstratError(f"--channels must be 1 (grey) or 3 (colour), got {channels}")
     if not root.is_dir():
-        raise GenstratError(f"image folder {root} does not exist or is not a folder; give imagefolder:PATH with one sub-folder per class")
+        raise GenstratError(f"image folder {root} does not exist or is not a folder; "
+                            f"give imagefolder:PATH with one sub-folder per class")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
     if not class_dirs:
-        raise GenstratError(f"image folder {root} has no class sub-folders; put each class's images in its own sub-folder")
+        raise GenstratError(f"image folder {root} has no class sub-folders; "
+                            f"put each class's images in its own sub-folder")
     mode = "L" if channels == 1 else "RGB"
     images, labels, train_idx, test_idx = [], [], [], []
     for label, folder in enumerate(class_dirs):
@@ -45,7 +48,8 @@ def load(path: str, image_size: int | None = None, channels: int | None = None, 
                     im = im.convert(mode).resize((size, size), Image.BILINEAR)
                     array = np.asarray(im, dtype=np.float32) / 255.0
             except (UnidentifiedImageError, OSError, ValueError) as e:
-                raise GenstratError(f"cannot read image {file} ({e.__class__.__name__}); remove or replace it") from None
+                raise GenstratError(f"cannot read image {file} ({e.__class__.__name__}); "
+                                    f"remove or replace it") from None
             images.append(array.reshape(size, size, channels).transpose(2, 0, 1))
             labels.append(label)
         if len(files) >= 2:
@@ -62,5 +66,6 @@ def load(path: str, image_size: int | None = None, channels: int | None = None, 
         name=f"imagefolder:{root}", units=units, class_names=[p.name for p in class_dirs],
         train_units=encoded[train_idx], train_labels=labels_t[train_idx],
         test_units=encoded[test_idx], test_labels=labels_t[test_idx],
-        spec={"name": f"imagefolder:{root.resolve()}", "levels": units.levels, "image_size": size, "channels": channels},
+        spec={"name": f"imagefolder:{root.resolve()}", "levels": units.levels, "image_size": size,
+              "channels": channels},
     )

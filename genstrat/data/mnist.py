@@ -39,12 +39,14 @@ def read_idx(path: Path) -> np.ndarray:
     except (OSError, EOFError) as e:
         raise GenstratError(f"{path} is not a readable gzip file ({e}); delete it and fetch it again") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise GenstratError(f"{path} is not an IDX file of unsigned bytes (bad magic number); replace it with the original MNIST file")
+        raise GenstratError(f"{path} is not an IDX file of unsigned bytes (bad magic number); "
+                            f"replace it with the original MNIST file")
     ndim = raw[3]
     dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise GenstratError(f"{path} is truncated: header says {dims}, found {data.size} values; replace it with the original MNIST file")
+        raise GenstratError(f"{path} is truncated: header says {dims}, found {data.size} values; "
+                            f"replace it with the original MNIST file")
     return data.reshape(dims)
 
 
@@ -58,7 +60,8 @@ def find_folder(data_dir: str | None) -> Path:
         if all((folder / name).is_file() for name in FILES.values()):
             return folder
     if root and not Path(root).exists():
-        raise GenstratError(f"data folder {root} does not exist; pass --data-dir pointing at the four MNIST IDX .gz files (e.g. ../shared/data/mnist)")
+        raise GenstratError(f"data folder {root} does not exist; pass --data-dir pointing at the four MNIST IDX "
+                            f".gz files (e.g. ../shared/data/mnist)")
     return download(CACHE, searched=candidates)
 
 
@@ -82,7 +85,8 @@ def download(folder: Path, searched: list[Path]) -> Path:
         else:
             where = ", ".join(str(p) for p in searched)
             raise GenstratError(f"MNIST files not found (looked in {where}) and the download failed ({last_error}); "
-                                f"pass --data-dir pointing at the four IDX .gz files, e.g. --data-dir ../shared/data/mnist")
+                                f"pass --data-dir pointing at the four IDX .gz files, "
+                                f"e.g. --data-dir ../shared/data/mnist")
     return folder
 
 
@@ -100,7 +104,9 @@ def load(data_dir: str | None = None, levels: int | None = None, **_ignored) -> 
 
     return ImageData(
         name="mnist", units=units, class_names=[str(d) for d in range(10)],
-        train_units=encode(arrays["train_images"]), train_labels=torch.from_numpy(arrays["train_labels"].astype(np.int64)),
-        test_units=encode(arrays["test_images"]), test_labels=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+        train_units=encode(arrays["train_images"]),
+        train_labels=torch.from_numpy(arrays["train_labels"].astype(np.int64)),
+        test_units=encode(arrays["test_images"]),
+        test_labels=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
         spec={"name": "mnist", "levels": units.levels, "data_dir": str(folder.resolve())},
     )

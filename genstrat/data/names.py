@@ -26,7 +26,8 @@ def read_list(path: Path, limit: int | None) -> list[str]:
     try:
         lines = path.read_text(encoding="ascii").splitlines()
     except (OSError, UnicodeDecodeError) as e:
-        raise GenstratError(f"cannot read the census list {path} ({e.__class__.__name__}); reinstall it: pip install names==0.3.0") from None
+        raise GenstratError(f"cannot read the census list {path} ({e.__class__.__name__}); "
+                            f"reinstall it: pip install names==0.3.0") from None
     names = [line.split()[0].title() for line in lines if line.strip()]
     return names[:limit] if limit else names
 
@@ -34,7 +35,8 @@ def read_list(path: Path, limit: int | None) -> list[str]:
 def package_folder() -> Path:
     spec = importlib.util.find_spec("names")
     if spec is None or spec.origin is None:
-        raise GenstratError("the names dataset needs the PyPI package 'names' (its census lists): pip install names==0.3.0")
+        raise GenstratError("the names dataset needs the PyPI package 'names' (its census lists): "
+                            "pip install names==0.3.0")
     return Path(spec.origin).parent
 
 
@@ -49,5 +51,6 @@ def load(**_ignored) -> TextData:
     rows = units.encode(texts).to(torch.uint8)
     labels = torch.tensor(labels)
     train_idx, test_idx = split_fixed(len(texts), test_fraction=0.1)
-    return TextData(name="names", units=units, class_names=list(LISTS), train_units=rows[train_idx], train_labels=labels[train_idx],
-                    test_units=rows[test_idx], test_labels=labels[test_idx], spec={"name": "names"})
+    return TextData(name="names", units=units, class_names=list(LISTS), train_units=rows[train_idx],
+                    train_labels=labels[train_idx], test_units=rows[test_idx], test_labels=labels[test_idx],
+                    spec={"name": "names"})

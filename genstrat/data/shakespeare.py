@@ -30,8 +30,8 @@ def find_file(data_dir: str | None) -> Path:
         if found:
             return found[0]
     if root and not Path(root).exists():
-        raise GenstratError(f"data folder {root} does not exist; pass --data-dir pointing at a folder with the Shakespeare text "
-                            f"(e.g. ../shared/data/shakespeare)")
+        raise GenstratError(f"data folder {root} does not exist; pass --data-dir pointing at a folder with "
+                            f"the Shakespeare text (e.g. ../shared/data/shakespeare)")
     try:
         CACHE.mkdir(parents=True, exist_ok=True)
         with urllib.request.urlopen(TINY_URL, timeout=20) as response:
@@ -48,5 +48,6 @@ def find_file(data_dir: str | None) -> Path:
 
 def load(data_dir: str | None = None, **_ignored) -> TextData:
     file = find_file(data_dir)
-    return line_corpus("shakespeare", read_text(file), spec={"name": "shakespeare", "data_dir": str(file.parent.resolve())},
+    return line_corpus("shakespeare", read_text(file),
+                       spec={"name": "shakespeare", "data_dir": str(file.parent.resolve())},
                        tokenizer="bpe", context_len=32, seq_len=24, bpe_vocab=1024)

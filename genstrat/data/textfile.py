@@ -40,7 +40,8 @@ def line_corpus(name: str, text: str, spec: dict, tokenizer: str = "char", conte
                 bpe_vocab: int = 1024) -> TextData:
     lines = [line.rstrip() for line in text.split("\n")]
     if sum(1 for line in lines if line) < 20:
-        raise GenstratError(f"{name}: found {sum(1 for line in lines if line)} non-empty lines; a text dataset needs at least 20")
+        raise GenstratError(f"{name}: found {sum(1 for line in lines if line)} non-empty lines; "
+                            f"a text dataset needs at least 20")
     units = char_units(lines + ["\n"], seq_len) if tokenizer == "char" else bpe_units(lines, seq_len, bpe_vocab)
     newline = units.tokenize(["\n"])[0]
     stream, targets, starts, split_at = [], [], [], int(len(lines) * (1 - TEST_FRACTION))

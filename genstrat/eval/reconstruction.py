@@ -17,14 +17,16 @@ from genstrat.eval.judging import score
 
 
 @torch.no_grad()
-def reconstruction_metrics(autoencoder, data, judge, reference_features: torch.Tensor, n: int, generator: torch.Generator) -> dict:
+def reconstruction_metrics(autoencoder, data, judge, reference_features: torch.Tensor, n: int,
+                           generator: torch.Generator) -> dict:
     autoencoder = autoencoder.eval().to("cpu")
     pick = torch.randperm(data.test_units.shape[0], generator=generator)[:n]
     images, labels = data.units.decode(data.test_units[pick].long()), data.test_labels[pick].long()
     codes = torch.cat([autoencoder.to_codes(chunk) for chunk in images.split(500)])
     rebuilt = torch.cat([autoencoder.from_codes(chunk) for chunk in codes.split(500)])
     mse = ((rebuilt - images) ** 2).flatten(1).mean(1).clamp_min(1e-10)
-    row = {"psnr": round(float((10 * torch.log10(1 / mse)).mean()), 3), **score(judge, rebuilt, labels, reference_features)}
+    row = {"psnr": round(float((10 * torch.log10(1 / mse)).mean()), 3),
+           **score(judge, rebuilt, labels, reference_features)}
     size = autoencoder.cfg.codebook_size
     if size:
         counts = torch.bincount(codes.flatten(), minlength=size).float()

@@ -62,7 +62,8 @@ class AutoencoderConfig:
         if self.height % self.factor or self.width % self.factor:
             raise GenstratError(f"images of {self.height}x{self.width} do not divide by --factor {self.factor}; "
                                 f"pick a factor that divides both sides")
-        if self.quantizer == "fsq" and (not self.fsq_levels or min(self.fsq_levels) < 2 or math.prod(self.fsq_levels) > 1024):
+        if self.quantizer == "fsq" and (not self.fsq_levels or min(self.fsq_levels) < 2
+                                        or math.prod(self.fsq_levels) > 1024):
             raise GenstratError(f"FSQ levels {self.fsq_levels} must each be >= 2 with a product of at most 1,024 codes")
 
     @property

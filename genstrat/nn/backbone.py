@@ -88,7 +88,8 @@ class BackboneConfig:
                 raise ValueError("patches of discrete units need a bidirectional backbone over an image")
             sides = self.layout[1:]
             if not sides or math.prod(self.layout) != self.seq_len or any(s % self.patch for s in sides):
-                raise ValueError(f"patches of side {self.patch} do not tile the layout {self.layout} of {self.seq_len} units")
+                raise ValueError(f"patches of side {self.patch} do not tile the layout {self.layout} "
+                                 f"of {self.seq_len} units")
         if self.adaln and (not self.continuous or not self.latent_dim or self.context_len):
             raise ValueError("adaln needs a continuous backbone with a latent vector and a label condition")
 
@@ -130,7 +131,8 @@ class SelfAttention(nn.Module):
         self.dropout = cfg.dropout
         self.causal = cfg.causal
 
-    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None,
+                attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         B, T, D = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
         mask, is_causal = attn_mask, self.causal and attn_mask is None
@@ -159,7 +161,8 @@ class Block(nn.Module):
         self.ln1 = nn.LayerNorm(cfg.d_model)
         self.attn = SelfAttention(cfg)
         self.ln2 = nn.LayerNorm(cfg.d_model)
-        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(), nn.Linear(4 * cfg.d_model, cfg.d_model))
+        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
+                                 nn.Linear(4 * cfg.d_model, cfg.d_model))
         self.drop = nn.Dropout(cfg.dropout)
         if cfg.adaln:  # shift, scale and gate for the attention and the MLP branch, from the conditioning vector
             self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.d_model, 6 * cfg.d_model))
@@ -193,7 +196,8 @@ class Backbone(nn.Module):
             self.coords_in = nn.Linear(len(cfg.code_levels), cfg.d_model, bias=False)
             self.coords_out = nn.Linear(cfg.d_model, len(cfg.code_levels), bias=False)
         if cfg.adaln:  # DiT's timestep embedder (Linear, SiLU, Linear) and the final layer's shift and scale
-            self.latent_in = nn.Sequential(nn.Linear(cfg.latent_dim, cfg.d_model), nn.SiLU(), nn.Linear(cfg.d_model, cfg.d_model))
+            self.latent_in = nn.Sequential(nn.Linear(cfg.latent_dim, cfg.d_model), nn.SiLU(),
+                                           nn.Linear(cfg.d_model, cfg.d_model))
             self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.d_model, 2 * cfg.d_model))
         elif cfg.latent_dim:
             self.latent_in = nn.Linear(cfg.latent_dim, cfg.d_model)
@@ -243,7 +247,8 @@ class Backbone(nn.Module):
         if values.dim() == 2 and self.cfg.slot_values == 1:
             values = values[..., None]
         if values.dim() != 3 or values.shape[-1] != self.cfg.slot_values:
-            raise ValueError(f"expected continuous slots of shape (B, T, {self.cfg.slot_values}), got {tuple(values.shape)}")
+            raise ValueError(f"expected continuous slots of shape (B, T, {self.cfg.slot_values}), "
+                             f"got {tuple(values.shape)}")
         return self.value_in(values)
 
     def embed(self, tokens: torch.Tensor, cond: torch.Tensor, start: int = 0) -> torch.Tensor:
@@ -255,16 +260,19 @@ class Backbone(nn.Module):
             if self.cfg.code_levels:  # e_v = E_v + P_in c_v, as one table
                 parts.append(F.embedding(tokens, self.code_tables()[0]))
             else:
-                parts.append(self.embed_values(tokens) if self.cfg.continuous else slot_embedding(self.tok_emb, tokens, self.cfg))
+                parts.append(self.embed_values(tokens) if self.cfg.continuous
+                             else slot_embedding(self.tok_emb, tokens, self.cfg))
         x = torch.cat(parts, dim=1)
         if start + x.shape[1] > self.cfg.seq_len + self.cond_slots:
-            raise ValueError(f"sequence of {start + x.shape[1]} slots exceeds the backbone's {self.cfg.seq_len + self.cond_slots}")
+            raise ValueError(f"sequence of {start + x.shape[1]} slots exceeds the backbone's "
+                             f"{self.cfg.seq_len + self.cond_slots}")
         return x + self.pos_emb[start:start + x.shape[1]]
 
     def forward(self, tokens: torch.Tensor, cond: torch.Tensor, cache: KVCache | None = None,
-                latent: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None, return_features: bool = False):
-        """tokens (B, T) long (continuous: (B, T, slot_values) reals), cond (B,) or (B, C) long -> logits (B, S, vocab_size)
-        (continuous: (B, S, slot_values)).
+                latent: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None,
+                return_features: bool = False):
+        """tokens (B, T) long (continuous: (B, T, slot_values) reals), cond (B,) or (B, C) long -> logits
+        (B, S, vocab_size) (continuous: (B, S, slot_values)).
 
         Without a cache (or with an empty one) the condition slots are prepended, so S = T + cond_slots.
         With a cache that already holds the prefix, only the T new slots are computed: S = T.

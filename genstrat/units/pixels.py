@@ -47,7 +47,8 @@ class PixelUnits:
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) floats in [0, 1] -> (N, L) long units: level = floor(x * levels)."""
         if images.dim() != 4 or tuple(images.shape[1:]) != self.shape:
-            raise ValueError(f"expected images of shape (N, {self.channels}, {self.height}, {self.width}), got {tuple(images.shape)}")
+            raise ValueError(f"expected images of shape (N, {self.channels}, {self.height}, {self.width}), "
+                             f"got {tuple(images.shape)}")
         levels = torch.clamp(torch.floor(images.float() * self.levels), 0, self.levels - 1).long()
         return levels.permute(0, 2, 3, 1).reshape(images.shape[0], self.seq_len)
 
@@ -59,7 +60,8 @@ class PixelUnits:
         """
         units = units.long()
         valid = (units >= 0) & (units < self.levels)
-        values = torch.where(valid, units.float() / (self.levels - 1), torch.full_like(units, 0, dtype=torch.float) + 0.5)
+        values = torch.where(valid, units.float() / (self.levels - 1),
+                             torch.full_like(units, 0, dtype=torch.float) + 0.5)
         return values.reshape(units.shape[0], self.height, self.width, self.channels).permute(0, 3, 1, 2).contiguous()
 
     def to_dict(self) -> dict:

@@ -87,7 +87,8 @@ class TextUnits:
                 if i == size:
                     pieces.append(MASK_SHOWN)
             return "".join(pieces[:-1])
-        return "".join(self.alphabet[i - len(SPECIALS)] if len(SPECIALS) <= i < size else (MASK_SHOWN if i == size else "")
+        return "".join(self.alphabet[i - len(SPECIALS)] if len(SPECIALS) <= i < size
+                       else (MASK_SHOWN if i == size else "")
                        for i in ids)
 
     # --- rows of units ---------------------------------------------------------------------
@@ -133,11 +134,13 @@ class TextUnits:
 
     # --- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"type": "text", "kind": self.tokenizer, "seq_len": self.seq_len, "alphabet": self.alphabet, "bpe_json": self.bpe_json}
+        return {"type": "text", "kind": self.tokenizer, "seq_len": self.seq_len, "alphabet": self.alphabet,
+                "bpe_json": self.bpe_json}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TextUnits":
-        return cls(tokenizer=d["kind"], seq_len=int(d["seq_len"]), alphabet=d.get("alphabet", ""), bpe_json=d.get("bpe_json"))
+        return cls(tokenizer=d["kind"], seq_len=int(d["seq_len"]), alphabet=d.get("alphabet", ""),
+                   bpe_json=d.get("bpe_json"))
 
 
 def char_units(texts: list[str], seq_len: int) -> TextUnits:
