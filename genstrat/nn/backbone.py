@@ -48,132 +48,19 @@ same logits as recomputing the whole prefix (tested).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genstrat.units.patches import from_slots, to_slots, units_per_slot
+from genstrat.nn.adapters import embed_condition, fsq_coordinates, init_weights, slot_embedding
+from genstrat.nn.attention import KVCache, SelfAttention
+from genstrat.nn.block import Block, modulate
+from genstrat.nn.config import BackboneConfig
+from genstrat.units.patches import from_slots
 
-
-@dataclass
-class BackboneConfig:
-    vocab_size: int          # number of unit values; the MASK token id is vocab_size
-    seq_len: int             # number of unit positions L
-    num_classes: int         # condition labels; label num_classes is the null label
-    d_model: int = 128
-    n_layers: int = 4
-    n_heads: int = 4
-    dropout: float = 0.0
-    causal: bool = True
-    latent_dim: int = 0      # > 0: every slot also receives a vector (a random z, or diffusion's time features)
-    continuous: bool = False  # inputs are real values (B, T, slot_values), output as many per slot (diffusion)
-    prediction: str = "epsilon"  # continuous head: what it predicts (diffusion: "epsilon" or "v_prediction")
-    slot_values: int = 1     # continuous: real values in and out per slot (a p x p x C patch)
-    context_len: int = 0     # > 0: the condition is this many preceding text tokens, not a class label
-    patch: int = 1           # discrete, bidirectional: a slot holds a block of patch units per side
-    layout: tuple = ()       # with patch > 1: the (channels, *sides) the seq_len units tile (units/patches.py)
-    adaln: bool = False      # continuous: the latent vector and the label modulate every block (DiT's adaLN-Zero)
-    code_levels: tuple = ()  # discrete FSQ codes: levels per channel; codes also embed (and score) their coordinates
-
-    def __post_init__(self):
-        self.layout = tuple(self.layout)  # JSON gives a list
-        self.code_levels = tuple(self.code_levels)
-        if self.code_levels and (self.continuous or self.patch > 1 or math.prod(self.code_levels) != self.vocab_size):
-            raise ValueError(f"code_levels {list(self.code_levels)} need one discrete FSQ code per slot and "
-                             f"{math.prod(self.code_levels)} unit values (the backbone has {self.vocab_size})")
-        if self.patch > 1:
-            if self.continuous or self.causal or self.context_len:
-                raise ValueError("patches of discrete units need a bidirectional backbone over an image")
-            sides = self.layout[1:]
-            if not sides or math.prod(self.layout) != self.seq_len or any(s % self.patch for s in sides):
-                raise ValueError(f"patches of side {self.patch} do not tile the layout {self.layout} "
-                                 f"of {self.seq_len} units")
-        if self.adaln and (not self.continuous or not self.latent_dim or self.context_len):
-            raise ValueError("adaln needs a continuous backbone with a latent vector and a label condition")
-
-    @property
-    def cond_slots(self) -> int:
-        return 1 + self.context_len
-
-    @property
-    def slot_units(self) -> int:
-        """Units per slot: p ** dims * channels with patches, else 1 (continuous slots hold ``slot_values`` reals)."""
-        return units_per_slot(self.layout, self.patch) if self.patch > 1 else 1
-
-    @property
-    def slots(self) -> int:
-        """Slots after the condition: one per unit, or one per patch."""
-        return self.seq_len // self.slot_units
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-class KVCache:
-    """Pre-allocated keys and values for every layer: (layers, batch, heads, max_len, head_dim)."""
-
-    def __init__(self, cfg: BackboneConfig, batch: int, device, dtype=torch.float32):
-        head_dim = cfg.d_model // cfg.n_heads
-        shape = (cfg.n_layers, batch, cfg.n_heads, cfg.seq_len + cfg.cond_slots, head_dim)
-        self.k = torch.zeros(shape, device=device, dtype=dtype)
-        self.v = torch.zeros(shape, device=device, dtype=dtype)
-        self.length = 0
-
-
-class SelfAttention(nn.Module):
-    def __init__(self, cfg: BackboneConfig):
-        super().__init__()
-        self.n_heads = cfg.n_heads
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
-        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
-        self.dropout = cfg.dropout
-        self.causal = cfg.causal
-
-    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None,
-                attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        B, T, D = x.shape
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
-        mask, is_causal = attn_mask, self.causal and attn_mask is None
-        if cache is not None:
-            start = cache.length
-            cache.k[layer, :, :, start:start + T] = k
-            cache.v[layer, :, :, start:start + T] = v
-            k, v = cache.k[layer, :, :, :start + T], cache.v[layer, :, :, :start + T]
-            if self.causal and start > 0:
-                is_causal = False
-                if T > 1:  # new slot i sees every cached slot and new slots up to itself
-                    mask = torch.ones(T, start + T, dtype=torch.bool, device=x.device).tril(diagonal=start)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
-                                           dropout_p=self.dropout if self.training else 0.0)
-        return self.proj(y.transpose(1, 2).reshape(B, T, D))
-
-
-def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """adaLN: a normalised (B, T, D) input shifted and scaled per sample by (B, D) vectors (DiT sec. 3.2)."""
-    return x * (1 + scale[:, None]) + shift[:, None]
-
-
-class Block(nn.Module):
-    def __init__(self, cfg: BackboneConfig):
-        super().__init__()
-        self.ln1 = nn.LayerNorm(cfg.d_model)
-        self.attn = SelfAttention(cfg)
-        self.ln2 = nn.LayerNorm(cfg.d_model)
-        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
-                                 nn.Linear(4 * cfg.d_model, cfg.d_model))
-        self.drop = nn.Dropout(cfg.dropout)
-        if cfg.adaln:  # shift, scale and gate for the attention and the MLP branch, from the conditioning vector
-            self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(cfg.d_model, 6 * cfg.d_model))
-
-    def forward(self, x, layer, cache, attn_mask=None, conditioning=None):
-        if conditioning is None:
-            x = x + self.drop(self.attn(self.ln1(x), layer, cache, attn_mask))
-            return x + self.drop(self.mlp(self.ln2(x)))
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(conditioning).chunk(6, dim=1)
-        x = x + gate1[:, None] * self.drop(self.attn(modulate(self.ln1(x), shift1, scale1), layer, cache, attn_mask))
-        return x + gate2[:, None] * self.drop(self.mlp(modulate(self.ln2(x), shift2, scale2)))
+__all__ = ["Backbone", "BackboneConfig", "KVCache", "SelfAttention", "Block", "modulate", "embed_condition",
+           "fsq_coordinates", "init_weights", "slot_embedding"]
 
 
 class Backbone(nn.Module):
@@ -321,48 +208,3 @@ class Backbone(nn.Module):
         cond, units = out[:, :self.cond_slots], out[:, self.cond_slots:]
         units = units.reshape(*units.shape[:2], self.cfg.slot_units, self.cfg.vocab_size)
         return torch.cat([cond[..., :self.cfg.vocab_size], from_slots(units, self.cfg.layout, self.cfg.patch)], dim=1)
-
-
-def fsq_coordinates(levels) -> torch.Tensor:
-    """(prod(levels), len(levels)): code index i -> its FSQ level on every channel, scaled to [-1, 1]. The index is
-    the mixed-radix number of the levels, first channel least significant (FSQ's ``codes_to_indices``)."""
-    index = torch.arange(math.prod(levels))
-    digits, base = [], 1
-    for n in levels:
-        digits.append((index // base) % n / (n - 1) * 2 - 1)
-        base *= n
-    return torch.stack(digits, dim=1)
-
-
-def slot_embedding(table: nn.Embedding, tokens: torch.Tensor, cfg: BackboneConfig) -> torch.Tensor:
-    """(B, L) unit tokens -> (B, slots, d_model). Without patches, one embedding per unit. With patches, the sum of
-    one embedding per unit taken from the table of its place in the patch: a linear map of the patch's one-hot
-    units, as DiT's patch embedding is a linear map of its pixels (Peebles & Xie 2023 sec. 3.1)."""
-    if cfg.slot_units == 1:
-        return table(tokens)
-    if tokens.shape[1] != cfg.seq_len:
-        raise ValueError(f"a patched backbone reads all {cfg.seq_len} units at once, got {tokens.shape[1]}")
-    place = torch.arange(cfg.slot_units, device=tokens.device) * (cfg.vocab_size + 1)
-    return table(to_slots(tokens, cfg.layout, cfg.patch) + place).sum(2)
-
-
-def embed_condition(cond: torch.Tensor, cond_emb: nn.Embedding, tok_emb: nn.Embedding | None,
-                    cfg: BackboneConfig) -> torch.Tensor:
-    """(B,) labels or (B, C) context tokens -> (B, cond_slots, d_model), without positions: a label's row of
-    ``cond_emb``, or a constant slot (the null label's row) followed by the context tokens' rows of ``tok_emb``."""
-    if not cfg.context_len:
-        return cond_emb(cond)[:, None]
-    if cond.dim() != 2 or cond.shape[1] != cfg.context_len:
-        raise ValueError(f"expected a context of shape (B, {cfg.context_len}), got {tuple(cond.shape)}")
-    start = cond_emb(torch.full_like(cond[:, 0], cfg.num_classes))[:, None]
-    return torch.cat([start, tok_emb(cond)], dim=1)
-
-
-def init_weights(module: nn.Module) -> None:
-    """GPT-2's initialisation: linear and embedding weights N(0, 0.02), biases zero."""
-    if isinstance(module, nn.Linear):
-        nn.init.normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.Embedding):
-        nn.init.normal_(module.weight, std=0.02)

@@ -30,7 +30,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genstrat.nn.backbone import Block, embed_condition, init_weights, slot_embedding
+from genstrat.nn.adapters import embed_condition, init_weights, slot_embedding
+from genstrat.nn.block import Block
 from genstrat.strategies.base import Generation
 from genstrat.strategies.nar import OneShot
 from genstrat.strategies.sampling import guided_logits, sample_units

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genstrat.nn.backbone import init_weights
+from genstrat.nn.adapters import init_weights
 
 
 def length_head(cfg, units) -> dict[str, nn.Module]:
