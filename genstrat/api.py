@@ -70,7 +70,7 @@ def train(
     lr: float = 2e-3,
     seed: int = 0,
     ema: float | None = None,
-    precision: str = "fp32",
+    precision: str = "auto",
     resume: bool = False,
     save_every_minutes: float = 5.0,
     save_every_steps: int | None = None,

@@ -47,7 +47,7 @@ def fit_autoencoder(data, cfg: AutoencoderConfig, budget: Budget, out: Path, *, 
     config = {"kind": "autoencoder", "autoencoder": cfg.to_dict(), "data": data.spec, "units": data.units.to_dict()}
     summary = train(Reconstruction(data.units), model, data, budget, batch_size=batch_size, lr=lr, cond_drop=0.0,
                     seed=seed, out=out, config=config, resume=resume, progress=progress,
-                    desc=f"train autoencoder ({cfg.quantizer})")
+                    desc=f"train autoencoder ({cfg.quantizer})", precision="fp32")
     return model.eval(), summary
 
 

@@ -274,6 +274,40 @@ def cmd_bench(args, command: str) -> int:
     return 0
 
 
+def cmd_throughput(args) -> int:
+    import json
+
+    from genstrat.benchmark.throughput import measure_throughput
+    from genstrat.checkpoint import atomic_write, ensure_writable
+    from genstrat.precision import CHOICES
+
+    for name, allowed, given in (
+        ("--precisions", CHOICES, args.precisions),
+        ("--optimizers", ("fused", "plain"), args.optimizers),
+    ):
+        if set(given) - set(allowed):
+            raise GenstratError(
+                f"{name}: unknown {', '.join(sorted(set(given) - set(allowed)))}; choose from {', '.join(allowed)}"
+            )
+    out = ensure_writable(Path(args.out), "--out", is_file=True)
+    rows = measure_throughput(
+        args.data,
+        args.strategies,
+        steps=args.train_steps,
+        batch_size=args.batch_size,
+        size=args.size,
+        seed=args.seed,
+        optimizers=tuple(args.optimizers),
+        precisions=tuple(args.precisions),
+        data_options=data_options(args),
+        device=select_device(args.device),
+        progress=not args.no_progress,
+    )
+    atomic_write(out, (json.dumps(rows, indent=2) + "\n").encode())
+    print(f"{len(rows)} rows -> {out}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from genstrat import api
 
@@ -284,13 +318,14 @@ def cmd_report(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from genstrat.model_io import SIZES
     from genstrat.nn.autoencoder import QUANTIZERS
+    from genstrat.precision import CHOICES as PRECISION_CHOICES
     from genstrat.strategies import STRATEGIES
 
     parser = argparse.ArgumentParser(
         prog="genstrat", description="Generation strategies, trained and measured side by side."
     )
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{train,train-autoencoder,sample,bench,report,demo}"
+        dest="command", required=True, metavar="{train,train-autoencoder,sample,bench,report,demo,throughput}"
     )
 
     p = sub.add_parser("train", help="train one strategy on one dataset")
@@ -322,9 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--precision",
-        choices=("fp32", "bf16"),
-        default="fp32",
-        help="bf16: forward pass under bfloat16 autocast (weights stay fp32)",
+        choices=PRECISION_CHOICES,
+        default="auto",
+        help="auto: bf16 autocast where it is measured faster and its loss agrees, else fp32 (weights stay fp32)",
     )
     add_sampling(p)
     add_common(p)
@@ -417,9 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--precision",
-            choices=("fp32", "bf16"),
-            default="fp32",
-            help="bf16: train under bfloat16 autocast (weights stay fp32)",
+            choices=PRECISION_CHOICES,
+            default="auto",
+            help="auto: bf16 autocast where it is measured faster and its loss agrees, else fp32 (weights stay fp32)",
         )
         p.add_argument(
             "--judge-steps",
@@ -454,6 +489,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="rewrite report.md from a bench folder's results.json")
     p.add_argument("folder")
+
+    p = sub.add_parser("throughput", help="updates/s and GFLOP/s of each strategy's training step, per precision")
+    add_data(p)
+    p.add_argument(
+        "--strategies", type=name_list, default=["ar", "mask-predict", "diffusion", "coarse-to-fine", "two-stage:ar"]
+    )
+    p.add_argument("--train-steps", type=positive_int, default=10, help="training steps timed per row")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--size", choices=sorted(SIZES), default="small")
+    p.add_argument("--precisions", type=name_list, default=["fp32", "bf16", "auto"])
+    p.add_argument(
+        "--optimizers",
+        type=name_list,
+        default=["fused", "plain"],
+        help="fused: one kernel for every parameter (the default in training); plain: a loop over them",
+    )
+    p.add_argument("--out", required=True, help="JSON file for the rows")
+    add_common(p)
     return parser
 
 
@@ -479,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "throughput":
+            return cmd_throughput(args)
     except GenstratError as e:
         print(f"genstrat: error: {e}", file=sys.stderr)
         return 2

@@ -17,11 +17,12 @@ theta_ema <- d theta_ema + (1 - d) theta with d = min(ema, (1 + t) / (10 + t)) (
 Juditsky 1992; the warm-up form of TensorFlow's ExponentialMovingAverage, used by DDPM and
 MaskGIT). It travels in the training state; the saved and returned model holds the average.
 
-Precision (``precision``): ``fp32`` (default) or ``bf16``, which runs the forward pass and the
-loss under ``torch.autocast`` with bfloat16 (Micikevicius et al. 2018 for mixed precision;
-bfloat16 keeps fp32's exponent range, so no loss scaling is needed, Kalamkar et al. 2019).
-Weights, gradients, the optimizer and the weight average stay fp32. On a CPU with AVX-512
-BF16 matrix instructions this buys more updates per minute; without them it can be slower.
+Precision (``precision``): ``auto`` (default: chosen by measurement, ``precision.py``), ``fp32``, or
+``bf16``, which runs the forward pass and the loss under ``torch.autocast`` with bfloat16
+(Micikevicius et al. 2018 for mixed precision; bfloat16 keeps fp32's exponent range, so no loss
+scaling is needed, Kalamkar et al. 2019). Weights, gradients, the optimizer and the weight average
+stay fp32. A resumed run keeps the precision its state recorded. Every run also records its updates
+per second and its step's counted GFLOP.
 
 Distributed: when ``torch.distributed`` is initialised (``torchrun``), the model is wrapped
 in DistributedDataParallel; every rank draws the same *global* batch from the same seeded
@@ -44,9 +45,9 @@ from tqdm.auto import tqdm
 from genstrat.checkpoint import (assign_weights, optimizer_tensors, read_tensors, restore_optimizer, save_model,
                                  write_tensors)
 from genstrat.errors import GenstratError
+from genstrat.precision import CHOICES, PRECISIONS, PROBE_STEPS, PROBE_WARMUP, choose_precision, step_gflop
 
 STATE_FILE = "train_state.safetensors"
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -100,13 +101,14 @@ def world() -> tuple[int, int]:
 def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: float = 2e-3, cond_drop: float = 0.1,
           seed: int = 0, out: Path | None = None, config: dict | None = None, save_every_s: float | None = 300,
           save_every_steps: int | None = None, resume: bool = False, progress: bool = True, desc: str | None = None,
-          ema: float | None = None, precision: str = "fp32") -> dict:
-    """Train ``model`` with ``strategy.loss`` on ``data``; returns a summary dict.
+          ema: float | None = None, precision: str = "auto", fused_optimizer: bool = True) -> dict:
+    """Train ``model`` with ``strategy.loss`` on ``data``; returns a summary dict: steps, seconds, loss, and what the
+    run cost: ``updates_per_s``, ``step_gflop`` (counted), ``gflops_per_s``, and the precision chosen and why.
 
     When ``out`` is given, checkpoints (``config`` + weights + training state) go there.
     """
-    if precision not in PRECISIONS:
-        raise GenstratError(f"unknown precision '{precision}'; expected one of: {', '.join(PRECISIONS)}")
+    if precision not in CHOICES:
+        raise GenstratError(f"unknown precision '{precision}'; expected one of: {', '.join(CHOICES)}")
     rank, size = world()
     data = strategy.training_data(data)  # two-stage: the codes of every training image
     if batch_size < 1 or batch_size % size:
@@ -114,34 +116,50 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
                             f"({size})")
     device = next(model.parameters()).device
     out = Path(out) if out is not None else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
+    optimizer = make_optimizer(model, lr, fused_optimizer)
     data_rng = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed + rank)
     step, elapsed, ema_loss = 0, 0.0, None
     if ema is not None and not 0 < ema < 1:
         raise GenstratError(f"--ema must be between 0 and 1 (e.g. 0.999), got {ema}")
     average = {k: v.detach().clone() for k, v in model.state_dict().items()} if ema else None
+    resumed_precision = None
     if resume:
-        step, elapsed, ema_loss = restore_training(out, model, optimizer, data_rng, rank, average, device)
-    net = DistributedModel(model) if size > 1 else model
+        step, elapsed, ema_loss, resumed_precision = restore_training(out, model, optimizer, data_rng, rank, average,
+                                                                      device)
     local = slice(rank * batch_size // size, (rank + 1) * batch_size // size)
+    probe_rng = torch.Generator().manual_seed(seed + 7919)  # the probe's batches: the training order is untouched
+    batches = [tuple(t[local].to(device) for t in data.train_batch(batch_size, probe_rng))
+               for _ in range(PROBE_STEPS + PROBE_WARMUP)]
+    choice = choose_precision(resumed_precision or precision, strategy, model, batches,
+                              deterministic=torch.are_deterministic_algorithms_enabled())
+    precision = choice.precision
+    gflop = step_gflop(strategy, model, *batches[0])
+    net = DistributedModel(model) if size > 1 else model
+    first_step, first_elapsed = step, elapsed
 
     def checkpoint():
         if out is None or rank != 0:
             return
         summary = {"steps": step, "seconds": round(elapsed, 2), "loss": ema_loss, "batch_size": batch_size, "lr": lr,
-                   "cond_drop": cond_drop, "seed": seed, "processes": size, "precision": precision}
+                   "cond_drop": cond_drop, "seed": seed, "processes": size, **cost()}
         tensors, groups = optimizer_tensors(optimizer)
         state = {**{f"model.{k}": v for k, v in model.state_dict().items()},
                  **{f"optim.{k}": v for k, v in tensors.items()},
                  **{f"ema.{k}": v for k, v in (average or {}).items()},
                  "rng.data": data_rng.get_state(), "rng.torch": torch.get_rng_state(),
                  **({"rng.cuda": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})}
-        meta = {"step": step, "elapsed_s": elapsed, "ema_loss": ema_loss, **groups}
+        meta = {"step": step, "elapsed_s": elapsed, "ema_loss": ema_loss, "precision": precision, **groups}
         write_tensors(out / STATE_FILE, state, metadata={"state": json.dumps(meta)})
         if average is not None:
             summary["ema"] = ema
         save_model(out, model, {**(config or {}), "training": summary}, weights=average)
+
+    def cost() -> dict:
+        """Updates per second over this process's steps, the step's counted GFLOP, and the precision's record."""
+        rate = (step - first_step) / (elapsed - first_elapsed) if elapsed > first_elapsed else 0.0
+        return {"updates_per_s": round(rate, 3), "step_gflop": round(gflop, 3), "gflops_per_s": round(gflop * rate, 2),
+                **choice.to_dict()}
 
     total = budget.steps if budget.steps is not None else round(budget.minutes * 60)
     bar = tqdm(total=total, desc=desc or f"train {strategy.name}", disable=not progress or rank != 0,
@@ -176,10 +194,7 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
         optimizer.step()
         step += 1
         if average is not None:
-            decay = min(ema, (1 + step) / (10 + step))
-            with torch.no_grad():
-                for k, v in model.state_dict().items():
-                    average[k].lerp_(v, 1 - decay) if v.is_floating_point() else average[k].copy_(v)
+            update_average(average, model, min(ema, (1 + step) / (10 + step)))
         ema_loss = value if ema_loss is None else 0.98 * ema_loss + 0.02 * value
         bar.update(1 if budget.steps else round(new_elapsed) - round(elapsed))
         elapsed = new_elapsed
@@ -195,12 +210,35 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     checkpoint()
     if average is not None:  # from here on the model is the average (as saved in model.safetensors)
         model.load_state_dict(average)
-    return {"steps": step, "seconds": round(elapsed, 2), "loss": ema_loss}
+    return {"steps": step, "seconds": round(elapsed, 2), "loss": ema_loss, **cost()}
+
+
+def make_optimizer(model, lr: float, fused: bool = True) -> torch.optim.Optimizer:
+    """AdamW (Loshchilov & Hutter 2019) with betas (0.9, 0.99) and weight decay 0.01; ``fused``: one kernel updates
+    every parameter (torch's fused implementation) instead of a Python loop over them, where the device has it."""
+    settings = dict(lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
+    if fused:
+        try:
+            return torch.optim.AdamW(model.parameters(), fused=True, **settings)
+        except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
+            pass
+    return torch.optim.AdamW(model.parameters(), **settings)
+
+
+@torch.no_grad()
+def update_average(average: dict, model, decay: float) -> None:
+    """theta_ema <- decay theta_ema + (1 - decay) theta, every floating tensor in one foreach call; others copied."""
+    live = model.state_dict()
+    floats = [k for k, v in live.items() if v.is_floating_point()]
+    torch._foreach_lerp_([average[k] for k in floats], [live[k] for k in floats], 1 - decay)
+    for k, v in live.items():
+        if not v.is_floating_point():
+            average[k].copy_(v)
 
 
 def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generator, rank: int,
                      average: dict | None = None,
-                     device: torch.device | None = None) -> tuple[int, float, float | None]:
+                     device: torch.device | None = None) -> tuple[int, float, float | None, str | None]:
     if out is None or not (out / STATE_FILE).is_file():
         raise GenstratError(f"cannot resume: {out} holds no training state ({STATE_FILE}); "
                             f"train without --resume first")
@@ -221,4 +259,4 @@ def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generat
     except (KeyError, ValueError, RuntimeError, json.JSONDecodeError) as e:
         raise GenstratError(f"training state in {out} does not match this model or is incomplete "
                             f"({e.__class__.__name__}: {str(e)[:100]}); start a new run with a new --out") from None
-    return int(meta["step"]), float(meta["elapsed_s"]), meta.get("ema_loss")
+    return int(meta["step"]), float(meta["elapsed_s"]), meta.get("ema_loss"), meta.get("precision")

@@ -38,7 +38,7 @@ class BenchConfig:
     ae_budget: Budget | None = None
     ae_batch_size: int = 128
     device: str = "cpu"
-    precision: str = "fp32"
+    precision: str = "auto"
 
     def __post_init__(self):
         if self.n is not None and self.n < 2:

@@ -172,7 +172,11 @@ def bench_strategy(
         **trained_with,
         "train_loss": round(summary["loss"], 4),
         "ema": config.ema,
-        "precision": config.precision,
+        "precision": summary["precision"],
+        "precision_reason": summary["reason"],
+        "updates_per_s": summary["updates_per_s"],
+        "step_gflop": summary["step_gflop"],
+        "gflops_per_s": summary["gflops_per_s"],
         "params": model.num_params(),
         "model_size": config.size,
     }

@@ -23,9 +23,14 @@ def cell(value) -> str:
     return str(value)
 
 
+TRAINING_COLUMNS = [("updates_per_s", "updates/s"), ("gflops_per_s", "GFLOP/s"), ("precision", "precision")]
+
+
 def columns_for(modality) -> list[tuple[str, str]]:
-    """The strategy, the options its sweeps vary (read from the strategy registry), then the modality's columns."""
-    return [("strategy", "strategy")] + [(k, k.replace("_", " ")) for k in all_sweep_keys()] + modality.columns
+    """The strategy, the options its sweeps vary (read from the strategy registry), the modality's columns, then
+    what training cost (every modality trains the same way)."""
+    sweeps = [(k, k.replace("_", " ")) for k in all_sweep_keys()]
+    return [("strategy", "strategy"), *sweeps, *modality.columns, *TRAINING_COLUMNS]
 
 
 def table(rows: list[dict], columns) -> str:

@@ -1,0 +1,152 @@
+"""Training precision chosen by measurement, and the work a training step does, counted.
+
+``auto`` (the default) keeps fp32 where the device has no bf16 matrix units (a CPU without ``amx_bf16`` or
+``avx512_bf16`` in its flags: bf16 autocast there only adds conversions), and elsewhere times a few steps of the
+actual model in fp32 and under bf16 autocast (Kalamkar et al. 2019: bfloat16 keeps fp32's exponent range, so no
+loss scaling) and keeps bf16 only when it is faster and its loss on the same batch agrees with fp32's. Weights,
+gradients and optimizer state stay fp32 either way. The probe trains copies and leaves every random-number
+generator as it found it, so the run that follows draws exactly what it would have drawn without it.
+
+The step's GFLOP are counted by ``torch.utils.flop_counter`` (matrix multiplications and attention, forward and
+backward) on one batch, not estimated; GFLOP/s = GFLOP per step x updates per second.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+CHOICES = ("auto", *PRECISIONS)
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+PROBE_STEPS, PROBE_WARMUP = 4, 2
+SPEEDUP_NEEDED = 1.1  # bf16 must be at least this much faster to be kept
+LOSS_AGREEMENT = 0.05  # and its loss on the same batch within this relative distance of fp32's
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's feature flags as the kernel reports them (Linux), or none where that file does not exist."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    return []
+
+
+def has_bf16_units(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return any(flag in cpu_flags() for flag in BF16_FLAGS)
+
+
+@dataclass
+class PrecisionChoice:
+    precision: str  # what training runs in: fp32 or bf16
+    reason: str  # one line: why
+    rates: dict = field(default_factory=dict)  # updates per second of each precision the probe timed
+
+    def to_dict(self) -> dict:
+        return {"precision": self.precision, "reason": self.reason, "probe_updates_per_s": self.rates}
+
+
+def one_step(strategy, model, optimizer, units, cond, precision: str) -> float:
+    with torch.autocast(units.device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
+        loss = strategy.loss(model, units, cond)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def probe_rate(strategy, model, batches, precision: str) -> tuple[float, float]:
+    """(updates per second, first loss) of ``precision`` on a copy of ``model`` over ``batches``."""
+    trial = copy.deepcopy(model).train()
+    optimizer = torch.optim.AdamW(trial.parameters(), lr=1e-4)
+    first = one_step(strategy, trial, optimizer, *batches[0], precision)
+    for units, cond in batches[1:PROBE_WARMUP]:
+        one_step(strategy, trial, optimizer, units, cond, precision)
+    start = time.perf_counter()
+    for units, cond in batches[PROBE_WARMUP:]:
+        one_step(strategy, trial, optimizer, units, cond, precision)
+    return (len(batches) - PROBE_WARMUP) / (time.perf_counter() - start), first
+
+
+def choose_precision(requested: str, strategy, model, batches, deterministic: bool = False) -> PrecisionChoice:
+    """The precision to train in; ``batches`` are (units, cond) pairs on the model's device for the probe."""
+    if requested != "auto":
+        return PrecisionChoice(requested, f"asked for {requested}")
+    device = next(model.parameters()).device
+    if deterministic:
+        return PrecisionChoice("fp32", "a deterministic run stays in fp32")
+    if not has_bf16_units(device):
+        return PrecisionChoice(
+            "fp32",
+            f"this {device.type.upper()} has no bf16 matrix units "
+            f"({' / '.join(BF16_FLAGS)} not among its flags): bf16 would only add casts",
+        )
+    with preserved_random_state(device):
+        rate32, loss32 = probe_rate(strategy, model, batches, "fp32")
+        rate16, loss16 = probe_rate(strategy, model, batches, "bf16")
+    rates = {"fp32": round(rate32, 3), "bf16": round(rate16, 3)}
+    agrees = abs(loss16 - loss32) <= LOSS_AGREEMENT * abs(loss32)
+    if rate16 >= SPEEDUP_NEEDED * rate32 and agrees:
+        return PrecisionChoice(
+            "bf16",
+            f"bf16 made {rate16 / rate32:.2f}x fp32's updates a second and its loss "
+            f"agreed ({loss16:.4f} vs {loss32:.4f})",
+            rates,
+        )
+    why = "its loss disagreed" if not agrees else f"it made only {rate16 / rate32:.2f}x fp32's updates a second"
+    return PrecisionChoice("fp32", f"bf16 was timed and rejected: {why}", rates)
+
+
+class preserved_random_state:
+    """Run a block without moving torch's global generators (CPU and the device's)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+
+    def __enter__(self):
+        self.cpu = torch.get_rng_state()
+        self.cuda = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
+
+    def __exit__(self, *exc):
+        torch.set_rng_state(self.cpu)
+        if self.cuda is not None:
+            torch.cuda.set_rng_state(self.cuda, self.device)
+        return False
+
+
+def cpu_attention_flops() -> dict:
+    """torch's counter knows the CUDA attention kernels; on a CPU ``scaled_dot_product_attention`` runs
+    ``_scaled_dot_product_flash_attention_for_cpu``, counted here with the same formulas (QK^T and PV:
+    4 B H S S' D forward, twice that backward), so the attention's FLOPs are not silently left out."""
+    from torch.utils import flop_counter
+
+    aten = torch.ops.aten
+    mapping = {}
+    if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
+        mapping[aten._scaled_dot_product_flash_attention_for_cpu] = (
+            lambda q, k, v, *args, out_shape=None, **kwargs: flop_counter.sdpa_flop_count(q, k, v))
+    if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward"):
+        mapping[aten._scaled_dot_product_flash_attention_for_cpu_backward] = (
+            lambda g, q, k, v, *args, out_shape=None, **kwargs: flop_counter.sdpa_backward_flop_count(g, q, k, v))
+    return mapping
+
+
+def step_gflop(strategy, model, units: torch.Tensor, cond: torch.Tensor) -> float:
+    """GFLOP of one training step's forward and backward on this batch, counted (the optimizer's few element-wise
+    FLOPs per weight are not counted). Leaves the model's gradients and the random generators as they were."""
+    device = units.device
+    trial = copy.deepcopy(model).train()
+    counter = FlopCounterMode(display=False, custom_mapping=cpu_attention_flops())
+    with preserved_random_state(device), counter:
+        strategy.loss(trial, units, cond).backward()
+    return counter.get_total_flops() / 1e9

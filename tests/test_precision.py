@@ -1,0 +1,70 @@
+"""Training precision chosen by measurement, and every run's cost recorded (updates per second, counted GFLOP)."""
+
+import torch
+
+import genstrat.precision as precision
+from genstrat.model_io import build_model
+from genstrat.strategies import get_strategy
+from genstrat.training import Budget, train
+
+
+def tiny(name, digits):
+    torch.manual_seed(0)
+    strategy = get_strategy(name, digits.units)
+    return strategy, build_model(strategy, digits.num_classes, size="tiny")
+
+
+def test_auto_keeps_fp32_without_bf16_units_and_says_why(digits, monkeypatch):
+    monkeypatch.setattr(precision, "cpu_flags", lambda: ["avx2", "fma"])
+    strategy, model = tiny("ar", digits)
+    summary = train(strategy, model, digits, Budget(steps=3), batch_size=8, progress=False)
+    assert summary["precision"] == "fp32" and "no bf16 matrix units" in summary["reason"]
+    assert summary["updates_per_s"] > 0 and summary["step_gflop"] > 0
+    assert abs(summary["gflops_per_s"] - summary["step_gflop"] * summary["updates_per_s"]) < 0.01 + 0.01 * summary[
+        "gflops_per_s"]
+
+
+def test_auto_times_both_and_keeps_bf16_only_when_faster_and_agreeing(digits, monkeypatch):
+    monkeypatch.setattr(precision, "has_bf16_units", lambda device: True)
+    strategy, model = tiny("mask-predict", digits)
+    batches = [digits.train_batch(8, torch.Generator().manual_seed(i)) for i in range(6)]
+    rates = {"fp32": (10.0, 2.0), "bf16": (25.0, 2.01)}
+    monkeypatch.setattr(precision, "probe_rate", lambda s, m, b, p: rates[p])
+    assert precision.choose_precision("auto", strategy, model, batches).precision == "bf16"
+    rates["bf16"] = (10.5, 2.01)  # not faster enough
+    assert precision.choose_precision("auto", strategy, model, batches).precision == "fp32"
+    rates["bf16"] = (25.0, 2.5)  # faster, but its loss disagrees
+    choice = precision.choose_precision("auto", strategy, model, batches)
+    assert choice.precision == "fp32" and "disagreed" in choice.reason
+    assert precision.choose_precision("bf16", strategy, model, batches).precision == "bf16"  # forced
+    assert precision.choose_precision("auto", strategy, model, batches, deterministic=True).precision == "fp32"
+
+
+def test_the_probe_leaves_training_exactly_as_without_it(digits, monkeypatch):
+    """The probe trains copies on batches of its own and restores every generator: a run that probed and kept fp32
+    ends with bit-for-bit the weights of a plain fp32 run."""
+    strategy, plain = tiny("mask-predict", digits)
+    train(strategy, plain, digits, Budget(steps=4), batch_size=8, progress=False, precision="fp32")
+    monkeypatch.setattr(precision, "has_bf16_units", lambda device: True)
+    monkeypatch.setattr(precision, "SPEEDUP_NEEDED", 1e9)  # it probes, then keeps fp32
+    strategy, probed = tiny("mask-predict", digits)
+    summary = train(strategy, probed, digits, Budget(steps=4), batch_size=8, progress=False)
+    assert summary["precision"] == "fp32" and set(summary["probe_updates_per_s"]) == {"fp32", "bf16"}
+    for a, b in zip(plain.state_dict().values(), probed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_step_flops_include_attention_on_the_cpu(digits):
+    """Counted, not guessed: the matrix products of the step (about 6 x weights x tokens) plus attention, which
+    torch's counter would miss on a CPU without the CPU kernel's formula."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    strategy, model = tiny("ar", digits)
+    units, cond = digits.train_batch(8, torch.Generator().manual_seed(0))
+    counted = precision.step_gflop(strategy, model, units, cond)
+    plain = FlopCounterMode(display=False)
+    with plain:
+        strategy.loss(model, units, cond).backward()
+    assert counted > plain.get_total_flops() / 1e9 > 0
+    weights = sum(p.numel() for n, p in model.named_parameters() if p.dim() == 2 and "emb" not in n)
+    assert counted > 6 * weights * 8 * 64 / 1e9 * 0.9
