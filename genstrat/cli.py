@@ -281,14 +281,13 @@ def cmd_throughput(args) -> int:
     from genstrat.checkpoint import atomic_write, ensure_writable
     from genstrat.precision import CHOICES
 
-    for name, allowed, given in (
-        ("--precisions", CHOICES, args.precisions),
-        ("--optimizers", ("fused", "plain"), args.optimizers),
-    ):
-        if set(given) - set(allowed):
-            raise GenstratError(
-                f"{name}: unknown {', '.join(sorted(set(given) - set(allowed)))}; choose from {', '.join(allowed)}"
-            )
+    runs = [tuple(run.split(":", 1)) for run in args.runs]
+    bad = [":".join(r) for r in runs if len(r) != 2 or r[0] not in CHOICES or r[1] not in ("fused", "plain")]
+    if bad:
+        raise GenstratError(
+            f"--runs: cannot read {', '.join(bad)}; give precision:optimizer pairs such as fp32:plain, with a "
+            f"precision from {', '.join(CHOICES)} and fused or plain"
+        )
     out = ensure_writable(Path(args.out), "--out", is_file=True)
     rows = measure_throughput(
         args.data,
@@ -297,8 +296,7 @@ def cmd_throughput(args) -> int:
         batch_size=args.batch_size,
         size=args.size,
         seed=args.seed,
-        optimizers=tuple(args.optimizers),
-        precisions=tuple(args.precisions),
+        runs=tuple(runs),
         data_options=data_options(args),
         device=select_device(args.device),
         progress=not args.no_progress,
@@ -498,12 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-steps", type=positive_int, default=10, help="training steps timed per row")
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--size", choices=sorted(SIZES), default="small")
-    p.add_argument("--precisions", type=name_list, default=["fp32", "bf16", "auto"])
     p.add_argument(
-        "--optimizers",
+        "--runs",
         type=name_list,
-        default=["fused", "plain"],
-        help="fused: one kernel for every parameter (the default in training); plain: a loop over them",
+        default=["fp32:plain", "fp32:fused", "bf16:fused", "auto:fused"],
+        help="precision:optimizer pairs to time; fused = one AdamW kernel for every parameter (training's default), "
+        "plain = a loop over them (what training used before)",
     )
     p.add_argument("--out", required=True, help="JSON file for the rows")
     add_common(p)

@@ -45,7 +45,8 @@ from tqdm.auto import tqdm
 from genstrat.checkpoint import (assign_weights, optimizer_tensors, read_tensors, restore_optimizer, save_model,
                                  write_tensors)
 from genstrat.errors import GenstratError
-from genstrat.precision import CHOICES, PRECISIONS, PROBE_STEPS, PROBE_WARMUP, choose_precision, step_gflop
+from genstrat.precision import (CHOICES, PRECISIONS, PROBE_STEPS, PROBE_WARMUP, PrecisionChoice, choose_precision,
+                                step_gflop)
 
 STATE_FILE = "train_state.safetensors"
 
@@ -131,8 +132,12 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     probe_rng = torch.Generator().manual_seed(seed + 7919)  # the probe's batches: the training order is untouched
     batches = [tuple(t[local].to(device) for t in data.train_batch(batch_size, probe_rng))
                for _ in range(PROBE_STEPS + PROBE_WARMUP)]
-    choice = choose_precision(resumed_precision or precision, strategy, model, batches,
-                              deterministic=torch.are_deterministic_algorithms_enabled())
+    if resumed_precision:  # a resumed run goes on in the precision it chose, for the reason it chose it
+        choice = PrecisionChoice(resumed_precision["precision"], resumed_precision["reason"],
+                                 resumed_precision.get("probe_updates_per_s", {}))
+    else:
+        choice = choose_precision(precision, strategy, model, batches,
+                                  deterministic=torch.are_deterministic_algorithms_enabled())
     precision = choice.precision
     gflop = step_gflop(strategy, model, *batches[0])
     net = DistributedModel(model) if size > 1 else model
@@ -149,7 +154,7 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
                  **{f"ema.{k}": v for k, v in (average or {}).items()},
                  "rng.data": data_rng.get_state(), "rng.torch": torch.get_rng_state(),
                  **({"rng.cuda": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})}
-        meta = {"step": step, "elapsed_s": elapsed, "ema_loss": ema_loss, "precision": precision, **groups}
+        meta = {"step": step, "elapsed_s": elapsed, "ema_loss": ema_loss, "precision": choice.to_dict(), **groups}
         write_tensors(out / STATE_FILE, state, metadata={"state": json.dumps(meta)})
         if average is not None:
             summary["ema"] = ema
@@ -238,7 +243,7 @@ def update_average(average: dict, model, decay: float) -> None:
 
 def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generator, rank: int,
                      average: dict | None = None,
-                     device: torch.device | None = None) -> tuple[int, float, float | None, str | None]:
+                     device: torch.device | None = None) -> tuple[int, float, float | None, dict | None]:
     if out is None or not (out / STATE_FILE).is_file():
         raise GenstratError(f"cannot resume: {out} holds no training state ({STATE_FILE}); "
                             f"train without --resume first")
@@ -259,4 +264,6 @@ def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generat
     except (KeyError, ValueError, RuntimeError, json.JSONDecodeError) as e:
         raise GenstratError(f"training state in {out} does not match this model or is incomplete "
                             f"({e.__class__.__name__}: {str(e)[:100]}); start a new run with a new --out") from None
-    return int(meta["step"]), float(meta["elapsed_s"]), meta.get("ema_loss"), meta.get("precision")
+    recorded = meta.get("precision")  # absent in states written before precision was chosen by measurement
+    return int(meta["step"]), float(meta["elapsed_s"]), meta.get("ema_loss"), recorded if isinstance(recorded, dict) \
+        else None

@@ -86,7 +86,8 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
     stop_at[0], calls[:] = None, []
     rows = bench(strategies, steps, out, resume=True)
     assert calls == ["two-stage:mask-predict"] + ["two-stage:diffusion"] * 8  # only the missing rows were sampled
-    timing = {"latency_b1_s", "throughput_per_s", "train_seconds", "ae_seconds", "ae_train_steps"}
+    timing = {"latency_b1_s", "throughput_per_s", "train_seconds", "ae_seconds", "ae_train_steps", "updates_per_s",
+              "gflops_per_s"}
     same = lambda table: [{k: v for k, v in r.items() if k not in timing} for r in table]  # noqa: E731
     assert same(rows) == same(whole)
     assert [r["strategy"] for r in rows].count("reconstruction:fsq") == 1

@@ -91,7 +91,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, digits):
     def poisoned(model, units, cond):
         calls["n"] += 1
         loss = real_loss(model, units, cond)
-        return loss * float("nan") if calls["n"] == 7 else loss
+        return loss * float("nan") if calls["n"] == 8 else loss  # call 1 counts the step's FLOPs, then steps 0, 1, ...
 
     strategy.loss = poisoned
     model = build_model(strategy, digits.num_classes, size="tiny")

@@ -25,6 +25,9 @@ from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
 from genstrat.training import Budget, train
 
 
+DEFAULT_RUNS = (("fp32", "plain"), ("fp32", "fused"), ("bf16", "fused"), ("auto", "fused"))  # before, after, ...
+
+
 def matmul_gflops(m: int, k: int, n: int, dtype: torch.dtype, device: torch.device, seconds: float = 1.0) -> float:
     """Achieved GFLOP/s of an (m, k) @ (k, n) product in ``dtype``, timed over about ``seconds``."""
     a = torch.randn(m, k, device=device).to(dtype)
@@ -61,8 +64,15 @@ def profile_step(strategy, model, data, batch_size: int, seed: int, top: int = 1
         optimizer.step()
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in events) or 1.0
-    return [{"op": e.key, "self_ms": round(e.self_cpu_time_total / 1000, 2),
-             "share": round(e.self_cpu_time_total / total, 3), "calls": e.count} for e in events[:top]]
+    return [
+        {
+            "op": e.key,
+            "self_ms": round(e.self_cpu_time_total / 1000, 2),
+            "share": round(e.self_cpu_time_total / total, 3),
+            "calls": e.count,
+        }
+        for e in events[:top]
+    ]
 
 
 def bound_strategy(name: str, data):
@@ -82,13 +92,12 @@ def measure_throughput(
     batch_size: int = 32,
     size: str = "small",
     seed: int = 0,
-    optimizers: tuple[str, ...] = ("fused", "plain"),
-    precisions: tuple[str, ...] = ("fp32", "bf16", "auto"),
+    runs: tuple[tuple[str, str], ...] = DEFAULT_RUNS,
     data_options: dict | None = None,
     device: torch.device | None = None,
     progress: bool = True,
 ) -> list[dict]:
-    """One row per strategy, precision and optimizer: updates/s, GFLOP/s, and the matmul ceiling at its shapes."""
+    """One row per strategy and run (precision, optimizer): updates/s, GFLOP/s, the matmul ceiling at its shapes."""
     device = device or torch.device("cpu")
     data = load_dataset(data_name, **(data_options or {}))
     for name in strategies:
@@ -100,62 +109,59 @@ def measure_throughput(
         model = build_model(strategy, data.num_classes, size=size, context_len=data.context_len).to(device)
         profiled = profile_step(strategy, model, data, batch_size, seed)
         ceiling = None
-        for optimizer in optimizers:
-            for precision in precisions:
-                torch.manual_seed(seed)
-                model = build_model(strategy, data.num_classes, size=size, context_len=data.context_len).to(device)
-                summary = train(
-                    strategy,
-                    model,
-                    data,
-                    Budget(steps=steps),
-                    batch_size=batch_size,
-                    seed=seed,
-                    progress=progress,
-                    desc=f"{name} {precision} {optimizer}",
-                    precision=precision,
-                    save_every_s=None,
-                    fused_optimizer=optimizer == "fused",
+        for precision, optimizer in runs:
+            torch.manual_seed(seed)
+            model = build_model(strategy, data.num_classes, size=size, context_len=data.context_len).to(device)
+            summary = train(
+                strategy,
+                model,
+                data,
+                Budget(steps=steps),
+                batch_size=batch_size,
+                seed=seed,
+                progress=progress,
+                desc=f"{name} {precision} {optimizer}",
+                precision=precision,
+                save_every_s=None,
+                fused_optimizer=optimizer == "fused",
+            )
+            if ceiling is None:
+                cfg = model.cfg
+                m = batch_size * (cfg.slots + cfg.cond_slots)
+                ceiling = {
+                    f"matmul_{p}_gflops_per_s": round(matmul_gflops(m, cfg.d_model, 3 * cfg.d_model, dtype, device), 1)
+                    for p, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))
+                }
+                ceiling["matmul_shape"] = [m, cfg.d_model, 3 * cfg.d_model]
+            rows.append(
+                {
+                    "strategy": name,
+                    "requested": precision,
+                    "precision": summary["precision"],
+                    "optimizer": optimizer,
+                    "updates_per_s": summary["updates_per_s"],
+                    "step_gflop": summary["step_gflop"],
+                    "gflops_per_s": summary["gflops_per_s"],
+                    "reason": summary["reason"],
+                    "probe_updates_per_s": summary["probe_updates_per_s"],
+                    "steps": steps,
+                    "batch_size": batch_size,
+                    "model_size": size,
+                    "data": data.name,
+                    **ceiling,
+                    "profile_fp32": profiled,
+                    "cpu_flags": flags,
+                    "machine": platform.machine(),
+                    "threads": torch.get_num_threads(),
+                    "torch": torch.__version__,
+                }
+            )
+            if progress:
+                r = rows[-1]
+                print(
+                    f"{name:>22} {precision:>4}->{r['precision']} {optimizer:>5}: {r['updates_per_s']:.3f} "
+                    f"updates/s, {r['gflops_per_s']:.1f} GFLOP/s of {ceiling['matmul_fp32_gflops_per_s']} (fp32 "
+                    f"matmul) / {ceiling['matmul_bf16_gflops_per_s']} (bf16)",
+                    flush=True,
                 )
-                if ceiling is None:
-                    cfg = model.cfg
-                    m = batch_size * (cfg.slots + cfg.cond_slots)
-                    ceiling = {
-                        f"matmul_{p}_gflops_per_s": round(
-                            matmul_gflops(m, cfg.d_model, 3 * cfg.d_model, dtype, device), 1
-                        )
-                        for p, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))
-                    }
-                    ceiling["matmul_shape"] = [m, cfg.d_model, 3 * cfg.d_model]
-                rows.append(
-                    {
-                        "strategy": name,
-                        "requested": precision,
-                        "precision": summary["precision"],
-                        "optimizer": optimizer,
-                        "updates_per_s": summary["updates_per_s"],
-                        "step_gflop": summary["step_gflop"],
-                        "gflops_per_s": summary["gflops_per_s"],
-                        "reason": summary["reason"],
-                        "probe_updates_per_s": summary["probe_updates_per_s"],
-                        "steps": steps,
-                        "batch_size": batch_size,
-                        "model_size": size,
-                        "data": data.name,
-                        **ceiling,
-                        "profile_fp32": profiled,
-                        "cpu_flags": flags,
-                        "machine": platform.machine(),
-                        "threads": torch.get_num_threads(),
-                        "torch": torch.__version__,
-                    }
-                )
-                if progress:
-                    r = rows[-1]
-                    print(
-                        f"{name:>22} {precision:>4}->{r['precision']} {optimizer:>5}: {r['updates_per_s']:.3f} "
-                        f"updates/s, {r['gflops_per_s']:.1f} GFLOP/s of {ceiling['matmul_fp32_gflops_per_s']} (fp32 "
-                        f"matmul) / {ceiling['matmul_bf16_gflops_per_s']} (bf16)",
-                        flush=True,
-                    )
     return rows
