@@ -70,6 +70,8 @@ def add_data(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="imagefolder: 1 = grey, 3 = colour")
     p.add_argument("--levels", type=positive_int, default=None, help="quantise pixels to this many levels")
+    p.add_argument("--sample-rate", type=positive_int, default=None, help="audio: resample clips to this rate (8000)")
+    p.add_argument("--seconds", type=positive_float, default=None, help="audio: cut or pad clips to this length (1.0)")
 
 
 def add_sampling(p: argparse.ArgumentParser) -> None:
@@ -119,7 +121,8 @@ def start_distributed(device):
 
 
 def data_options(args) -> dict:
-    return dict(data_dir=args.data_dir, image_size=args.image_size, channels=args.channels, levels=args.levels)
+    return dict(data_dir=args.data_dir, image_size=args.image_size, channels=args.channels, levels=args.levels,
+                sample_rate=args.sample_rate, seconds=args.seconds)
 
 
 def cmd_train(args) -> int:
@@ -523,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(args, command)
         if args.command == "demo":
             args.data, args.data_dir, args.image_size, args.channels, args.levels = "digits", None, None, None, None
+            args.sample_rate = args.seconds = None
             if args.train_minutes is None and args.train_steps is None:
                 args.train_minutes = 3.0
             cmd_bench(args, command)

@@ -25,6 +25,8 @@ class BenchConfig:
     image_size: int | None = None
     channels: int | None = None
     levels: int | None = None
+    sample_rate: int | None = None
+    seconds: float | None = None
     n: int | None = None  # samples per row; None: the modality evaluator's default
     size: str = "small"
     batch_size: int = 128
@@ -54,13 +56,14 @@ class BenchConfig:
         return Budget(minutes=0.3 * self.budget.minutes) if self.budget.minutes is not None else self.budget
 
     def data_options(self) -> dict:
-        return dict(data_dir=self.data_dir, image_size=self.image_size, channels=self.channels, levels=self.levels)
+        return dict(data_dir=self.data_dir, image_size=self.image_size, channels=self.channels, levels=self.levels,
+                    sample_rate=self.sample_rate, seconds=self.seconds)
 
     def settings(self, n: int, data_spec: dict) -> dict:
         """What a resumed run must match: every field (the data as its spec, without the folder it was read from),
         the resolved n, the machine and the thread count."""
         fields = dataclasses.asdict(self)
-        for key in ("data", "data_dir", "image_size", "channels", "levels"):
+        for key in ("data", "data_dir", "image_size", "channels", "levels", "sample_rate", "seconds"):
             fields.pop(key)
         return {
             **fields,

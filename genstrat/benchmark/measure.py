@@ -75,6 +75,7 @@ def measure(
         "latency_b1_s": round(latency, 5),
         "throughput_per_s": round(throughput, 2),
         "throughput_batch": throughput_batch,
+        **evaluator.timing_fields(latency, throughput),
         **quality,
     }
     return row, units

@@ -14,10 +14,12 @@ from genstrat.eval.frechet import frechet_distance
 from genstrat.nn.judge import Judge, judge_outputs, train_judge
 
 
-def real_images(data, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+def real_images(data, split: str, view=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images, labels) of a split; ``view`` turns units into what the judge sees (default: the unit space's
+    ``decode``; audio: log-mel spectrograms of the decoded clips)."""
     units = data.train_units if split == "train" else data.test_units
     labels = data.train_labels if split == "train" else data.test_labels
-    return data.units.decode(units), labels
+    return (view or data.units.decode)(units), labels
 
 
 def judge_cache(data, steps: int, seed: int) -> Path:
@@ -25,15 +27,16 @@ def judge_cache(data, steps: int, seed: int) -> Path:
     return cache_root() / "judges" / fingerprint(data, judge_steps=steps, seed=seed)
 
 
-def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None,
-              progress: bool = True) -> tuple[Judge, float, dict]:
+def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None, progress: bool = True,
+              view=None) -> tuple[Judge, float, dict]:
     """A judge trained on the real training split; returns (judge, its test accuracy, its cost).
 
     With ``cache`` (a folder), a judge trained earlier for the same data and settings is reused. The cost says how
     many seconds and steps training it took, and whether this call reused it (``cached``).
     """
     torch.manual_seed(seed)  # the initial weights too: the same judge whatever ran before it in this process
-    judge = Judge(data.units.shape[0], data.num_classes)
+    images, labels = real_images(data, "train", view)
+    judge = Judge(images.shape[1], data.num_classes)
     key = {"data": {k: v for k, v in data.spec.items() if k != "data_dir"}, "steps": steps, "seed": seed}
     if cache is not None and (cache / "judge.json").is_file():
         meta = read_json(cache / "judge.json", "judge config")
@@ -41,12 +44,11 @@ def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None,
             judge.load_state_dict(read_tensors(cache / "judge.safetensors", "judge weights"))
             judge.eval()
             return judge, meta["test_accuracy"], {**meta.get("cost", {}), "cached": True}
-    images, labels = real_images(data, "train")
     start = time.perf_counter()
     with tqdm(total=steps, desc="train judge", disable=not progress, leave=False) as bar:
         train_judge(judge, images, labels, steps=steps, seed=seed, progress=bar)
     cost = {"seconds": round(time.perf_counter() - start, 2), "steps": steps}
-    test_images, test_labels = real_images(data, "test")
+    test_images, test_labels = real_images(data, "test", view)
     _, preds = judge_outputs(judge, test_images)
     accuracy = (preds == test_labels).float().mean().item()
     if cache is not None:

@@ -17,20 +17,21 @@ def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
     return torch.arange(n) % num_classes
 
 
-def real_row(data, judge, reference_features, n: int, generator: torch.Generator) -> dict:
-    images, labels = real_images(data, "train")
+def real_row(data, judge, reference_features, n: int, generator: torch.Generator, view=None) -> dict:
+    images, labels = real_images(data, "train", view)
     pick = torch.randperm(images.shape[0], generator=generator)[:n]
     return {"strategy": "real", **score(judge, images[pick], labels[pick], reference_features), "n": int(len(pick))}
 
 
-def independent_row(data, judge, reference_features, n: int, generator: torch.Generator) -> dict:
+def independent_row(data, judge, reference_features, n: int, generator: torch.Generator, view=None) -> dict:
     units = data.train_units.long()
     labels = balanced_labels(n, data.num_classes)
     samples = torch.empty(n, data.units.seq_len, dtype=torch.long)
     for c in range(data.num_classes):
         members = units[data.train_labels == c]
-        counts = torch.stack([(members == v).sum(0) for v in range(data.units.levels)], dim=1).float() + 1e-3
+        counts = torch.stack([(members == v).sum(0) for v in range(data.units.vocab_size)], dim=1).float() + 1e-3
         rows = (labels == c).nonzero().squeeze(1)
         draws = torch.multinomial(counts, len(rows), replacement=True, generator=generator)  # (L, rows)
         samples[rows] = draws.T
-    return {"strategy": "independent", **score(judge, data.units.decode(samples), labels, reference_features), "n": n}
+    images = (view or data.units.decode)(samples)
+    return {"strategy": "independent", **score(judge, images, labels, reference_features), "n": n}

@@ -73,6 +73,9 @@ class ImageEvaluator:
     def score(self, units: torch.Tensor, cond: torch.Tensor) -> dict:
         return score(self.judge, self.data.units.decode(units), cond, self.reference_features)
 
+    def timing_fields(self, latency_b1_s: float, throughput_per_s: float) -> dict:
+        return {}
+
     def own_likelihood(self, strategy, model, device) -> dict:
         if not hasattr(strategy, "bits_per_unit"):
             return {}

@@ -96,6 +96,9 @@ class TextEvaluator:
             row["ppl_ref"] = round(ppl, 4)
         return row
 
+    def timing_fields(self, latency_b1_s: float, throughput_per_s: float) -> dict:
+        return {}
+
     def own_likelihood(self, strategy, model, device) -> dict:
         """AR only: bits per token (END included) and per character of the held-out text."""
         if not hasattr(strategy, "total_nats"):

@@ -37,10 +37,11 @@ class UnitSpace(Protocol):
 
 def units_from_dict(d: dict) -> UnitSpace:
     """A unit space back from its ``to_dict``; dictionaries written before ``type`` existed are read by their keys."""
+    from genstrat.units.audio import MuLawUnits
     from genstrat.units.pixels import PixelUnits
     from genstrat.units.text import TextUnits
 
-    spaces = {"pixels": PixelUnits, "text": TextUnits}
+    spaces = {"pixels": PixelUnits, "text": TextUnits, "mulaw": MuLawUnits}
     kind = d.get("type") or ("text" if "kind" in d else "pixels")
     if kind not in spaces:
         raise ValueError(f"unknown unit space '{kind}'")

@@ -1,0 +1,78 @@
+"""What every audio dataset shares: reading a file with soundfile, and fitting a clip to the unit space.
+
+A clip is mixed to mono, resampled to ``sample_rate`` (polyphase filtering, ``scipy.signal.resample_poly``), scaled
+so its peak is 0.95 (recordings differ in level; the strategies should learn the words, not the microphone gain),
+then cut or padded with silence at the end to ``seconds``. Its units are 8-bit mu-law samples (``units/audio.py``).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from math import gcd
+
+import numpy as np
+import torch
+
+from genstrat.data.dataset import ImageData
+from genstrat.errors import GenstratError
+from genstrat.units.audio import MuLawUnits
+
+DEFAULT_RATE, DEFAULT_SECONDS, PEAK = 8000, 1.0, 0.95
+
+
+@dataclass
+class AudioData(ImageData):
+    """Clips as rows of mu-law units plus class labels; ``*_units`` are (N, T) uint8."""
+
+
+def audio_options(sample_rate: int | None, seconds: float | None) -> tuple[int, int]:
+    """(sample rate, samples per clip) from the user's options, checked."""
+    rate = sample_rate or DEFAULT_RATE
+    length = seconds or DEFAULT_SECONDS
+    if not 1000 <= rate <= 48000:
+        raise GenstratError(f"--sample-rate must be between 1000 and 48000 Hz, got {rate}")
+    if not 0.05 <= length <= 10:
+        raise GenstratError(f"--seconds must be between 0.05 and 10, got {length}")
+    return rate, int(round(rate * length))
+
+
+def read_audio(payload: bytes | str, what: str) -> tuple[np.ndarray, int]:
+    """(samples (T,) float mono, sample rate) of a WAV / FLAC / OGG file or its bytes; one clear line if unreadable."""
+    import soundfile
+
+    try:
+        wave, rate = soundfile.read(io.BytesIO(payload) if isinstance(payload, bytes) else payload, dtype="float32",
+                                    always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError, OSError) as e:
+        raise GenstratError(f"cannot read audio {what} ({str(e).splitlines()[0][:100]}); is it a WAV, FLAC or OGG "
+                            f"file?") from None
+    return wave.mean(axis=1), int(rate)
+
+
+def fit_clip(wave: np.ndarray, rate: int, sample_rate: int, samples: int) -> np.ndarray:
+    """Resample to ``sample_rate``, peak-normalise, cut or pad at the end to ``samples``."""
+    if rate != sample_rate:
+        from scipy.signal import resample_poly
+
+        common = gcd(rate, sample_rate)
+        wave = resample_poly(wave, sample_rate // common, rate // common).astype(np.float32)
+    peak = float(np.abs(wave).max()) if wave.size else 0.0
+    if peak > 0:
+        wave = wave * (PEAK / peak)
+    out = np.zeros(samples, dtype=np.float32)
+    out[: min(samples, wave.size)] = wave[:samples]
+    return out
+
+
+def clips_to_data(name: str, clips: list[np.ndarray], labels: list[int], test: list[bool], class_names: list[str],
+                  sample_rate: int, samples: int, spec: dict) -> AudioData:
+    units = MuLawUnits(sample_rate=sample_rate, samples=samples)
+    waves = torch.from_numpy(np.stack(clips))
+    encoded = units.encode(waves).to(torch.uint8)
+    labels_t, test_t = torch.tensor(labels, dtype=torch.long), torch.tensor(test, dtype=torch.bool)
+    if not test_t.any() or test_t.all():
+        raise GenstratError(f"{name}: the split left no {'test' if not test_t.any() else 'training'} clips")
+    return AudioData(name=name, units=units, class_names=class_names, train_units=encoded[~test_t],
+                     train_labels=labels_t[~test_t], test_units=encoded[test_t], test_labels=labels_t[test_t],
+                     spec={**spec, "sample_rate": sample_rate, "seconds": samples / sample_rate})
