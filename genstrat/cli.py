@@ -503,8 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs",
         type=name_list,
         default=["fp32:plain", "fp32:fused", "bf16:fused", "auto:fused"],
-        help="precision:optimizer pairs to time; fused = one AdamW kernel for every parameter (training's default), "
-        "plain = a loop over them (what training used before)",
+        help="precision:optimizer pairs to time; plain = AdamW's loop over the parameters (training's default), "
+        "fused = one kernel for all of them",
     )
     p.add_argument("--out", required=True, help="JSON file for the rows")
     add_common(p)

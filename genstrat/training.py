@@ -102,7 +102,7 @@ def world() -> tuple[int, int]:
 def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: float = 2e-3, cond_drop: float = 0.1,
           seed: int = 0, out: Path | None = None, config: dict | None = None, save_every_s: float | None = 300,
           save_every_steps: int | None = None, resume: bool = False, progress: bool = True, desc: str | None = None,
-          ema: float | None = None, precision: str = "auto", fused_optimizer: bool = True) -> dict:
+          ema: float | None = None, precision: str = "auto", fused_optimizer: bool = False) -> dict:
     """Train ``model`` with ``strategy.loss`` on ``data``; returns a summary dict: steps, seconds, loss, and what the
     run cost: ``updates_per_s``, ``step_gflop`` (counted), ``gflops_per_s``, and the precision chosen and why.
 
@@ -218,9 +218,10 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     return {"steps": step, "seconds": round(elapsed, 2), "loss": ema_loss, **cost()}
 
 
-def make_optimizer(model, lr: float, fused: bool = True) -> torch.optim.Optimizer:
+def make_optimizer(model, lr: float, fused: bool = False) -> torch.optim.Optimizer:
     """AdamW (Loshchilov & Hutter 2019) with betas (0.9, 0.99) and weight decay 0.01; ``fused``: one kernel updates
-    every parameter (torch's fused implementation) instead of a Python loop over them, where the device has it."""
+    every parameter (torch's fused implementation) instead of a loop over them, where the device has it. Off by
+    default: on a 2-core CPU it bought nothing measurable (docs/benchmarks.md, "training throughput")."""
     settings = dict(lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
     if fused:
         try:

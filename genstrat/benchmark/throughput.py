@@ -4,8 +4,8 @@ For each strategy and each precision (fp32, bf16 autocast, and what ``auto`` pic
 the ordinary loop (``training.py``) records updates per second and the step's counted GFLOP (``precision.py``);
 beside them, the rate of one matrix product at the model's own widest shape (the attention input projection,
 (batch x slots, d) @ (d, 3d)) in fp32 and bf16 is the ceiling to read GFLOP/s against. ``--optimizer`` chooses
-between the fused AdamW the loop uses and the plain per-parameter loop (what every run used before), so the gain
-is measured in the same run. Two-stage rows train their prior over the codes of an untrained auto-encoder of the
+between the plain per-parameter AdamW loop training uses and torch's fused AdamW, so what fusing buys is measured in
+the same run. Two-stage rows train their prior over the codes of an untrained auto-encoder of the
 right kind: speed does not depend on the weights.
 """
 
@@ -25,7 +25,7 @@ from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
 from genstrat.training import Budget, train
 
 
-DEFAULT_RUNS = (("fp32", "plain"), ("fp32", "fused"), ("bf16", "fused"), ("auto", "fused"))  # before, after, ...
+DEFAULT_RUNS = (("fp32", "plain"), ("fp32", "fused"), ("bf16", "fused"), ("auto", "fused"))  # as in docs/benchmarks.md
 
 
 def matmul_gflops(m: int, k: int, n: int, dtype: torch.dtype, device: torch.device, seconds: float = 1.0) -> float:
