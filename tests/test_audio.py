@@ -20,8 +20,8 @@ def test_mu_law_round_trip_and_companding():
     units = MuLawUnits(sample_rate=8000, samples=5)
     waves = torch.tensor([[-1.0, -0.01, 0.0, 0.01, 1.0]])
     codes = units.encode(waves)
-    assert codes.tolist() == [[0, codes[0, 1].item(), 128, codes[0, 3].item(), 255]]
-    assert 128 - codes[0, 1] == codes[0, 3] - 128 > 10  # quiet samples get many levels (companding)
+    assert codes[0, 0] == 0 and codes[0, 4] == 255 and codes[0, 2] in (127, 128)
+    assert codes[0, 1] + codes[0, 3] == 255 and codes[0, 3] - codes[0, 1] > 20  # quiet samples get many levels
     back = units.decode(codes)
     assert torch.allclose(back, waves, atol=0.002)
     assert units.decode(torch.tensor([[256, 256, 0, 255, 128]]))[0, :2].eq(0).all()  # MASK decodes to silence
@@ -65,7 +65,7 @@ def test_audiofolder_resamples_mixes_and_fits(tmp_path):
     assert data.class_names == ["no", "yes"] and data.units.seq_len == 2000
     assert data.train_units.shape[0] + data.test_units.shape[0] == 10 and data.test_units.shape[0] == 2
     waves = data.units.decode(data.train_units.long())
-    assert waves[:, :1150].abs().amax(1).min() > 0.5 and waves[:, 1250:].abs().max() == 0  # 1,200 samples of sound
+    assert waves[:, :1150].abs().amax(1).min() > 0.5 and waves[:, 1250:].abs().max() < 1e-3  # sound, then silence
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "a.wav").write_text("not audio")
     (tmp_path / "broken" / "b.wav").write_text("not audio")
