@@ -94,5 +94,6 @@ def test_console_script_exit_status(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "genstrat", "train", "--data", "nope", "--strategy", "ar",
                            "--steps", "1", "--out", str(tmp_path / "x")], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("genstrat: error: unknown dataset 'nope'; choose one of: digits, mnist, names, "
-                                   "probe, shakespeare, imagefolder:PATH, textfile:PATH")
+    assert proc.stderr.strip() == ("genstrat: error: unknown dataset 'nope'; choose one of: digits, fsdd, mnist, "
+                                   "names, probe, shakespeare, spoken, imagefolder:PATH, textfile:PATH, "
+                                   "audiofolder:PATH")
