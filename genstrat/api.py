@@ -210,10 +210,7 @@ def train_autoencoder(
     from genstrat.autoencoding import fit_autoencoder
     from genstrat.checkpoint import write_json
     from genstrat.data import load_dataset
-    from genstrat.eval.judging import fit_judge, judge_cache, real_images
-    from genstrat.eval.reconstruction import reconstruction_metrics
     from genstrat.modalities import modality_of
-    from genstrat.nn.judge import judge_outputs
 
     budget = Budget(steps=steps, minutes=minutes)
     loaded = load_dataset(data, **(data_options or {}))
@@ -237,13 +234,10 @@ def train_autoencoder(
         progress=progress,
         device=device,
     )
-    judge, accuracy, _ = fit_judge(
-        loaded, steps=judge_steps, seed=seed, cache=judge_cache(loaded, judge_steps, seed), progress=progress
-    )
-    reference, _ = judge_outputs(judge, real_images(loaded, "test")[0])
-    metrics = reconstruction_metrics(
-        model, loaded, judge, reference, min(1000, loaded.test_units.shape[0]), torch.Generator().manual_seed(seed)
-    )
+    evaluator = modality_of(loaded.units).evaluator(loaded, min(1000, loaded.test_units.shape[0]), seed, judge_steps,
+                                                    "small", progress, device)
+    metrics = evaluator.reconstruction(model, torch.Generator().manual_seed(seed))
+    accuracy = evaluator.meta["judge_test_accuracy"]
     metrics.update(
         judge_test_accuracy=round(accuracy, 4), train_steps=summary["steps"], train_seconds=summary["seconds"]
     )

@@ -1,4 +1,4 @@
-"""Train, save and load the image auto-encoder of two-stage generation.
+"""Train, save and load stage one of two-stage generation: the image auto-encoder or the audio codec.
 
 Training goes through the same loop as every strategy (``training.py``: cosine schedule, atomic
 checkpoints, resume, NaN guard), with a reconstruction objective in place of a strategy's loss
@@ -17,9 +17,22 @@ import torch
 from genstrat.checkpoint import FORMAT, load_weights, read_json
 from genstrat.errors import GenstratError
 from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig
+from genstrat.nn.codec import Codec, CodecConfig
 from genstrat.training import Budget, train
 
 FILES = ("config.json", "model.safetensors")
+STAGE_ONES = {"autoencoder": (AutoencoderConfig, Autoencoder), "codec": (CodecConfig, Codec)}  # config "type" -> ...
+
+
+def build_stage_one(cfg):
+    """The stage-one network of a config: the image auto-encoder, or the audio codec (``nn/codec.py``)."""
+    return STAGE_ONES[getattr(cfg, "type", "autoencoder")][1](cfg)
+
+
+def stage_one_config(saved: dict):
+    """A config from its JSON; files written before the codec existed have no ``type`` (an image auto-encoder)."""
+    config_class = STAGE_ONES[saved.get("type", "autoencoder")][0]
+    return config_class.from_dict(saved)
 
 
 class Reconstruction:
@@ -43,7 +56,8 @@ def fit_autoencoder(data, cfg: AutoencoderConfig, budget: Budget, out: Path, *, 
     """Train an auto-encoder on ``data``'s training images; checkpoints go to ``out``. Returns (model in eval mode,
     summary)."""
     torch.manual_seed(seed)
-    model = Autoencoder(cfg).to(device or "cpu")
+    model = build_stage_one(cfg).to(device or "cpu")
+    lr = getattr(cfg, "lr", lr)  # the codec carries its own learning rate
     config = {"kind": "autoencoder", "autoencoder": cfg.to_dict(), "data": data.spec, "units": data.units.to_dict()}
     summary = train(Reconstruction(data.units), model, data, budget, batch_size=batch_size, lr=lr, cond_drop=0.0,
                     seed=seed, out=out, config=config, resume=resume, progress=progress,
@@ -61,8 +75,8 @@ def load_autoencoder(folder: str | Path) -> Autoencoder:
         raise GenstratError(f"{folder / 'config.json'} is not a genstrat auto-encoder config; "
                             f"give a `genstrat train-autoencoder` folder")
     try:
-        model = Autoencoder(AutoencoderConfig.from_dict(config["autoencoder"]))
-    except (TypeError, ValueError) as e:
+        model = build_stage_one(stage_one_config(config["autoencoder"]))
+    except (TypeError, ValueError, KeyError) as e:
         raise GenstratError(f"auto-encoder config in {folder} is malformed ({e}); the file is corrupt "
                             f"or from another version") from None
     load_weights(folder, model)

@@ -222,9 +222,8 @@ def cmd_train_autoencoder(args) -> int:
         progress=not args.no_progress,
     )
     cfg = metrics.pop("config")
-    h, w = cfg.grid
     print(
-        f"auto-encoder ({cfg.quantizer}) on {args.data}: {h}x{w}x{code_description(cfg)} codes; "
+        f"auto-encoder ({cfg.quantizer}) on {args.data}: {cfg.describe()} of {code_description(cfg)}; "
         + ", ".join(f"{k} {v}" for k, v in metrics.items())
         + f"; checkpoint in {args.out}"
     )
@@ -379,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--factor",
         type=positive_int,
         default=None,
-        help="downsampling per side (default 4 for 28x28 -> 7x7, 2 for 8x8)",
+        help="downsampling: per side for images (default 4 for 28x28 -> 7x7, 2 for 8x8); for audio the samples per "
+        "code frame, the STFT hop (default 64)",
     )
     p.add_argument(
         "--latent-channels",

@@ -7,6 +7,7 @@ from pathlib import Path
 from genstrat.checkpoint import load_weights, read_config
 from genstrat.errors import GenstratError
 from genstrat.nn import Backbone, BackboneConfig
+from genstrat.nn.wavenet import WaveNet
 from genstrat.strategies import SamplingOptions, Strategy, get_strategy, stage_one_kind
 from genstrat.units import units_from_dict
 
@@ -20,8 +21,9 @@ DROPPED_KEYS = ("posterior", "length_classes")  # parts that strategies now add 
 
 
 def assemble(strategy: Strategy, cfg: BackboneConfig) -> Backbone:
-    """The trunk of ``cfg`` with the parts ``strategy`` adds to it (a length head, a posterior)."""
-    model = Backbone(cfg)
+    """The trunk of ``cfg`` (the Transformer, or a WaveNet where the config says so) with the parts ``strategy``
+    adds to it (a length head, a posterior)."""
+    model = WaveNet(cfg) if cfg.network == "wavenet" else Backbone(cfg)
     for name, part in strategy.parts(cfg).items():
         model.add_module(name, part)
     return model

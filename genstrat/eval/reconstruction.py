@@ -27,10 +27,15 @@ def reconstruction_metrics(autoencoder, data, judge, reference_features: torch.T
     mse = ((rebuilt - images) ** 2).flatten(1).mean(1).clamp_min(1e-10)
     row = {"psnr": round(float((10 * torch.log10(1 / mse)).mean()), 3),
            **score(judge, rebuilt, labels, reference_features)}
-    size = autoencoder.cfg.codebook_size
-    if size:
-        counts = torch.bincount(codes.flatten(), minlength=size).float()
-        p = counts[counts > 0] / counts.sum()
-        row.update(code_perplexity=round(math.exp(float(-(p * p.log()).sum())), 2), dead_codes=int((counts == 0).sum()),
-                   codebook_size=size)
+    row.update(code_usage(codes, autoencoder.cfg.codebook_size))
     return row
+
+
+def code_usage(codes: torch.Tensor, codebook_size: int) -> dict:
+    """Perplexity of the code histogram and the codes never used, for discrete codes (continuous latents: none)."""
+    if not codebook_size:
+        return {}
+    counts = torch.bincount(codes.flatten(), minlength=codebook_size).float()
+    p = counts[counts > 0] / counts.sum()
+    return {"code_perplexity": round(math.exp(float(-(p * p.log()).sum())), 2), "dead_codes": int((counts == 0).sum()),
+            "codebook_size": codebook_size}

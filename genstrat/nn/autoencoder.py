@@ -71,6 +71,13 @@ class AutoencoderConfig:
         return self.height // self.factor, self.width // self.factor
 
     @property
+    def data_shape(self) -> tuple[int, int, int]:
+        return self.channels, self.height, self.width
+
+    def describe(self) -> str:
+        return f"{self.grid[0]}x{self.grid[1]} grid"
+
+    @property
     def code_channels(self) -> int:
         return len(self.fsq_levels) if self.quantizer == "fsq" else self.latent_channels
 

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 
 from genstrat.units.patches import units_per_slot
 
+NETWORKS = ("transformer", "wavenet")
+
 
 @dataclass
 class BackboneConfig:
@@ -28,9 +30,14 @@ class BackboneConfig:
     layout: tuple = ()       # with patch > 1: the (channels, *sides) the seq_len units tile (units/patches.py)
     adaln: bool = False      # continuous: the latent vector and the label modulate every block (DiT's adaLN-Zero)
     code_levels: tuple = ()  # discrete FSQ codes: levels per channel; codes also embed (and score) their coordinates
+    network: str = "transformer"  # causal, discrete: "wavenet" runs a dilated convolution stack instead (nn/wavenet.py)
 
     def __post_init__(self):
         self.layout = tuple(self.layout)  # JSON gives a list
+        if self.network not in NETWORKS:
+            raise ValueError(f"unknown network '{self.network}'; choose one of: {', '.join(NETWORKS)}")
+        if self.network == "wavenet" and (not self.causal or self.continuous or self.context_len or self.latent_dim):
+            raise ValueError("a wavenet is a causal network over discrete units with a class label")
         self.code_levels = tuple(self.code_levels)
         if self.code_levels and (self.continuous or self.patch > 1 or math.prod(self.code_levels) != self.vocab_size):
             raise ValueError(f"code_levels {list(self.code_levels)} need one discrete FSQ code per slot and "

@@ -6,6 +6,9 @@ every position at once; sampling feeds each drawn unit back, with a KV cache so 
 computes one new slot. NFE = L, whatever ``steps`` says; on text, decoding stops once every
 row has written END (NFE = the longest row + 1), and PAD after END is neither trained nor
 scored.
+
+The network is the shared Transformer with a KV cache, unless the unit space names another (``sequential_network``):
+audio samples use a WaveNet with per-layer queues (``nn/wavenet.py``), which answers the same calls.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ class AutoRegressive(Strategy):
 
     def steps_for(self, requested):
         return self.units.seq_len
+
+    def backbone_options(self):
+        """The causal network the unit space asks for, where it names one (audio samples: a WaveNet)."""
+        network = getattr(self.units, "sequential_network", "transformer")
+        return {"network": network} if network != "transformer" else {}
 
     def ignored(self) -> int:
         """Target id the loss skips: PAD in variable-length rows (after END nothing is generated), else none."""

@@ -50,7 +50,7 @@ class TwoStage(Strategy):
     """A prior strategy over an auto-encoder's codes; built from the prior's class, the data's units and the
     trained auto-encoder (``encoded``: its codes of the training data, when already computed)."""
 
-    modalities = ("image",)
+    modalities = ("image", "audio")
 
     def __init__(self, prior: type[Strategy], units, autoencoder, encoded=None):
         super().__init__(units)
@@ -63,10 +63,10 @@ class TwoStage(Strategy):
             raise GenstratError(f"{self.name} needs a '{self.quantizer}' auto-encoder, got a "
                                 f"'{autoencoder.cfg.quantizer}' one; train one with genstrat train-autoencoder "
                                 f"--quantizer {self.quantizer}")
-        ae = autoencoder.cfg
-        if (ae.channels, ae.height, ae.width) != tuple(units.shape):
-            raise GenstratError(f"the auto-encoder was trained on {ae.channels}x{ae.height}x{ae.width} images but the "
-                                f"data has {'x'.join(map(str, units.shape))}; train one on this data")
+        trained_on = tuple(autoencoder.cfg.data_shape)
+        if trained_on != tuple(units.shape):
+            raise GenstratError(f"the auto-encoder was trained on objects of shape {'x'.join(map(str, trained_on))} "
+                                f"but the data has {'x'.join(map(str, units.shape))}; train one on this data")
         self.autoencoder, self.encoded = autoencoder.eval(), encoded
         self.codes = CodeUnits.of(self.autoencoder)
         self.prior = prior(self.codes)
@@ -99,7 +99,7 @@ class TwoStage(Strategy):
         return [SweepPoint(p.steps, p.overrides, self.name + p.series[cut:]) for p in self.prior.sweep(steps)]
 
     def encode(self, units: torch.Tensor) -> torch.Tensor:
-        """Pixel units -> code units (int16: up to 1,024 codes or 256 levels)."""
+        """Data units (pixels, samples) -> code units (int16: up to 1,024 codes or 256 levels)."""
         self.autoencoder.to("cpu")
         return self.codes.encode(self.units.decode(units.long())).to(torch.int16)
 

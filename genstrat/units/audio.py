@@ -30,6 +30,9 @@ class MuLawUnits:
     patchable = True
     pad_id = None
     end_id = None
+    # `ar` over samples runs a WaveNet (nn/wavenet.py): the Transformer over 8,000 positions made a handful of updates
+    # in the minutes a WaveNet makes hundreds (measured: docs/benchmarks.md, "which network for sample-level AR")
+    sequential_network = "wavenet"
 
     def __post_init__(self):
         if self.levels < 2 or self.samples < 1 or self.sample_rate < 1:

@@ -1,0 +1,127 @@
+"""A WaveNet: the causal network of sample-level audio AR, in place of the Transformer trunk.
+
+van den Oord et al. 2016, "WaveNet": a stack of dilated causal convolutions (kernel 2, dilations 1, 2, 4, ..., 512,
+repeated), each followed by the gated activation z = tanh(W_f * x + V_f h) * sigmoid(W_g * x + V_g h) (eq. 2; with
+global conditioning h, the class label's embedding, eq. 3), a 1x1 residual connection and a 1x1 skip connection;
+the skips are summed, and ReLU -> 1x1 -> ReLU -> 1x1 gives a softmax over the 256 mu-law levels (sec. 2.2).
+
+Generation keeps, for each layer, a queue of its last ``dilation`` inputs (Fast WaveNet, Paine et al. 2016), so a
+new sample costs one kernel-2 step per layer, whatever the receptive field: the same O(1)-per-unit cost the
+Transformer's KV cache buys, without attending over the 8,000 samples of a second of 8 kHz audio.
+
+The network answers the Transformer trunk's interface for a causal strategy (``ar``, unchanged): ``forward(tokens,
+cond, cache)`` returns logits for the start slot and every token (S = T + 1; with a cache, for the new tokens only),
+``new_cache``, ``mask_id`` (the start symbol), ``cond_slots``, ``null_condition``. Which network runs is a field of
+the config (``network``); sample-level audio picks this one (``units/audio.py``, and the measurement behind the
+choice in docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+DILATION_CYCLE = 10  # dilations 1 .. 512 per cycle: a receptive field of 1,024 samples per cycle
+
+
+def wavenet_shape(cfg) -> tuple[int, int]:
+    """(channels, layers) for a backbone size: half the Transformer's width (the convolutions run at every sample),
+    and half a dilation cycle per Transformer block (small: 64 channels, 20 layers, receptive field 2,047)."""
+    return max(16, cfg.d_model // 2), max(1, cfg.n_layers // 2) * DILATION_CYCLE
+
+
+class QueueCache:
+    """Per layer, a ring of its last ``dilation`` inputs (B, C, dilation): Fast WaveNet's queues."""
+
+    def __init__(self, model: "WaveNet", batch: int):
+        device = model.start.weight.device
+        self.queues = [torch.zeros(batch, model.channels, d, device=device) for d in model.dilations]
+        self.length = 0
+
+
+class WaveNet(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.channels, layers = wavenet_shape(cfg)
+        c = self.channels
+        self.dilations = [2 ** (i % DILATION_CYCLE) for i in range(layers)]
+        self.start = nn.Embedding(cfg.vocab_size + 1, c)  # the previous sample's level; vocab_size = the start symbol
+        self.cond_emb = nn.Embedding(cfg.num_classes + 1, c)  # + the null label of classifier-free guidance
+        self.filters = nn.ModuleList(nn.Conv1d(c, 2 * c, 2, dilation=d) for d in self.dilations)
+        self.conditions = nn.ModuleList(nn.Linear(c, 2 * c, bias=False) for _ in self.dilations)  # V_f, V_g
+        self.residuals = nn.ModuleList(nn.Conv1d(c, c, 1) for _ in self.dilations)
+        self.skips = nn.ModuleList(nn.Conv1d(c, cfg.d_model, 1) for _ in self.dilations)
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(cfg.d_model, cfg.d_model, 1), nn.ReLU(),
+                                  nn.Conv1d(cfg.d_model, cfg.vocab_size, 1))
+
+    @property
+    def mask_id(self) -> int:
+        return self.cfg.vocab_size
+
+    @property
+    def null_label(self) -> int:
+        return self.cfg.num_classes
+
+    @property
+    def cond_slots(self) -> int:
+        return 1
+
+    def null_condition(self, cond: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(cond, self.null_label)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def new_cache(self, batch: int) -> QueueCache:
+        return QueueCache(self, batch)
+
+    def gate(self, layer: int, filtered: torch.Tensor, cond_bias: torch.Tensor) -> torch.Tensor:
+        """eq. 2-3: tanh(W_f * x + V_f h) * sigmoid(W_g * x + V_g h)."""
+        f, g = (filtered + cond_bias[layer]).chunk(2, dim=1)
+        return torch.tanh(f) * torch.sigmoid(g)
+
+    def forward(self, tokens: torch.Tensor, cond: torch.Tensor, cache: QueueCache | None = None,
+                latent: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """tokens (B, T) levels, cond (B,) labels -> logits (B, S, vocab): S = T + 1 (the start slot first) without a
+        cache or with an empty one; S = T with a cache that holds the prefix. (``latent`` and ``attn_mask`` are the
+        Transformer's; a causal convolution takes neither.)"""
+        if latent is not None or attn_mask is not None:
+            raise ValueError("a wavenet takes no latent vector and no attention mask")
+        if cache is None or cache.length == 0:
+            start = torch.full_like(tokens[:, :1], self.mask_id) if tokens.numel() else \
+                torch.full((cond.shape[0], 1), self.mask_id, dtype=torch.long, device=cond.device)
+            tokens = torch.cat([start, tokens.long()], dim=1)
+        h = self.cond_emb(cond)
+        cond_bias = [proj(h)[:, :, None] for proj in self.conditions]  # (B, 2C, 1) per layer
+        x = self.start(tokens.long()).transpose(1, 2)  # (B, C, S)
+        if cache is None:
+            skip = self.run_stack(x, cond_bias)
+        else:
+            skip = torch.cat([self.step(x[:, :, t:t + 1], cond_bias, cache) for t in range(x.shape[2])], dim=2)
+        return self.head(skip).transpose(1, 2)
+
+    def run_stack(self, x: torch.Tensor, cond_bias: list) -> torch.Tensor:
+        """Teacher-forced: every position at once, each layer's input padded by its dilation on the left (causal)."""
+        skip = 0
+        for i, d in enumerate(self.dilations):
+            z = self.gate(i, self.filters[i](F.pad(x, (d, 0))), cond_bias)
+            skip = skip + self.skips[i](z)
+            x = x + self.residuals[i](z)
+        return skip
+
+    def step(self, x: torch.Tensor, cond_bias: list, cache: QueueCache) -> torch.Tensor:
+        """One new position (B, C, 1): each layer reads its input from ``dilation`` steps ago off its queue, and
+        pushes the current one (Paine et al. 2016)."""
+        skip, t = 0, cache.length
+        for i, d in enumerate(self.dilations):
+            queue, slot = cache.queues[i], t % d
+            past = queue[:, :, slot:slot + 1].clone()
+            queue[:, :, slot:slot + 1] = x
+            conv = self.filters[i]  # its two taps, on [x(t - d), x(t)]: no dilation left to apply
+            z = self.gate(i, F.conv1d(torch.cat([past, x], dim=2), conv.weight, conv.bias), cond_bias)
+            skip = skip + self.skips[i](z)
+            x = x + self.residuals[i](z)
+        cache.length += 1
+        return skip
