@@ -280,18 +280,28 @@ def bench(
     return run_bench(config, Path(out), command=command, resume=resume, progress=progress)
 
 
-def report(folder: str | Path) -> Path:
-    """Rewrite ``report.md`` of a bench folder from its ``results.json`` and ``meta.json``."""
+def report(*folders: str | Path, out: str | Path | None = None) -> Path:
+    """Rewrite ``report.md`` of each bench folder from its ``results.json`` and ``meta.json``, and write one
+    self-contained ``index.html`` of them all: ``FOLDER/index.html`` for one folder, ``out`` (default
+    ``index.html`` here) for several. Returns the page's path."""
     import json
 
     from genstrat.checkpoint import read_json
+    from genstrat.reporting.html import write_html
     from genstrat.reporting.markdown import write_report
 
-    folder = Path(folder)
-    try:
-        rows = json.loads((folder / "results.json").read_text())
-    except (OSError, ValueError) as e:
-        raise GenstratError(
-            f"cannot read {folder / 'results.json'} ({e.__class__.__name__}); run `genstrat bench --out {folder}` first"
-        ) from None
-    return write_report(rows, read_json(folder / "meta.json", "bench metadata"), folder)
+    if not folders:
+        raise GenstratError("give at least one bench folder")
+    folders = tuple(Path(f) for f in folders)
+    page = Path(out) if out is not None else (folders[0] / "index.html" if len(folders) == 1 else Path("index.html"))
+    ensure_writable(page, "--out", is_file=True)
+    for folder in folders:
+        try:
+            rows = json.loads((folder / "results.json").read_text())
+        except (OSError, ValueError) as e:
+            raise GenstratError(
+                f"cannot read {folder / 'results.json'} ({e.__class__.__name__}); run `genstrat bench --out {folder}` "
+                f"first"
+            ) from None
+        write_report(rows, read_json(folder / "meta.json", "bench metadata"), folder)
+    return write_html(list(folders), page)

@@ -311,7 +311,7 @@ def cmd_throughput(args) -> int:
 def cmd_report(args) -> int:
     from genstrat import api
 
-    print(f"report: {api.report(args.folder)}")
+    print(f"report: {api.report(*args.folders, out=args.out)}")
     return 0
 
 
@@ -440,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
         budget.add_argument("--train-minutes", type=positive_float, default=None)
         budget.add_argument("--train-steps", type=positive_int, default=None)
         p.add_argument("--out", default="runs/demo" if name == "demo" else None, required=(name == "bench"))
-        p.add_argument("--n", type=positive_int, default=None, help="samples per row (default 1000 images, 6000 texts)")
+        p.add_argument("--n", type=positive_int, default=None,
+                       help="samples per row (default 1000 images, 6000 texts, 500 clips)")
         p.add_argument("--size", choices=sorted(SIZES), default="small")
         p.add_argument("--batch-size", type=positive_int, default=128)
         p.add_argument("--lr", type=positive_float, default=2e-3)
@@ -488,8 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_sampling(p)
         add_common(p)
 
-    p = sub.add_parser("report", help="rewrite report.md from a bench folder's results.json")
-    p.add_argument("folder")
+    p = sub.add_parser("report", help="rewrite report.md of bench folders and write one self-contained index.html")
+    p.add_argument("folders", nargs="+", metavar="FOLDER")
+    p.add_argument("--out", default=None, help="the page (default FOLDER/index.html for one folder, else ./index.html)")
 
     p = sub.add_parser("throughput", help="updates/s and GFLOP/s of each strategy's training step, per precision")
     add_data(p)

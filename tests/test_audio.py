@@ -1,5 +1,6 @@
 """Audio, the third modality: mu-law units, the spoken / fsdd / audiofolder datasets, and the bench on audio."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -86,7 +87,8 @@ def test_bench_and_sample_on_spoken_digits(tmp_path, capsys):
     codec_rows = {r["strategy"]: r for r in rows if r["strategy"].startswith("reconstruction:")}
     assert set(codec_rows) == {"reconstruction:fsq", "reconstruction:continuous"}
     for r in codec_rows.values():
-        assert 0 <= r["stoi"] <= 1 and -0.5 <= r["pesq"] <= 4.5 and 0 <= r["agree"] <= 1
+        assert 0 <= r["stoi"] <= 1 and 0 <= r["agree"] <= 1
+        assert -0.5 <= r["pesq"] <= 4.5 if importlib.util.find_spec("pesq") else r["pesq"] is None
     assert codec_rows["reconstruction:fsq"]["codebook_size"] == 1000
     generated = [r for r in rows if r["strategy"] not in ("real", "independent") and r["strategy"] not in codec_rows]
     assert {r["strategy"] for r in generated} == set(strategies.split(","))
@@ -128,7 +130,7 @@ def test_wavenet_queues_give_the_teacher_forced_logits():
 
 
 def test_codec_learns_to_reconstruct_speech(spoken):
-    """A few dozen updates of the STFT-domain codec lower its loss; codes are one per frame and decode to clips."""
+    """A hundred updates of the STFT-domain codec lower its loss; codes are one per frame and decode to clips."""
     from genstrat.autoencoding import build_stage_one, fit_autoencoder
     from genstrat.modalities.audio import codec_config
     from genstrat.training import Budget
@@ -137,7 +139,7 @@ def test_codec_learns_to_reconstruct_speech(spoken):
     assert cfg.frames == 1000 // 32 + 1 and cfg.n_fft == 128
     torch.manual_seed(0)
     untrained = build_stage_one(cfg).eval()
-    codec, _ = fit_autoencoder(spoken, cfg, Budget(steps=40), None, batch_size=16, progress=False)
+    codec, _ = fit_autoencoder(spoken, cfg, Budget(steps=100), None, batch_size=16, progress=False)
     waves = spoken.units.decode(spoken.test_units[:16].long())
     with torch.no_grad():
         assert codec.loss(waves).item() < 0.8 * untrained.loss(waves).item()

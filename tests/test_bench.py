@@ -67,7 +67,7 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
 
     monkeypatch.setattr(measure, "sample_all", counting)
     settings = dict(budget=Budget(steps=3), size="tiny", batch_size=16, n=20, judge_steps=100, throughput_batch=10,
-                    latency_repeats=1)
+                    latency_repeats=1, precision="fp32")  # auto's choice is a timing: two runs may choose apart
 
     def bench(strategies, steps, out, resume=False):
         config = BenchConfig(data="digits", strategies=tuple(strategies), steps=tuple(steps), **settings)

@@ -33,6 +33,7 @@ from genstrat.checkpoint import ensure_writable, write_json
 from genstrat.data import load_dataset
 from genstrat.modalities import modality_of
 from genstrat.model_io import build_model, checkpoint_config
+from genstrat.reporting.html import write_html
 from genstrat.reporting.markdown import write_report
 from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
 from genstrat.training import STATE_FILE, train
@@ -117,6 +118,7 @@ def run_bench(
     write_json(out / "meta.json", meta)
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     write_report(rows, meta, out)
+    write_html([out], out / "index.html")
     return rows
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from genstrat.eval.spread import bootstrap_interval, mean_interval
 from genstrat.cache import cache_root, fingerprint
 from genstrat.checkpoint import read_json, read_tensors, write_json, write_tensors
 from genstrat.eval.frechet import frechet_distance
@@ -73,10 +74,15 @@ def diversity(features: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def score(judge: Judge, images: torch.Tensor, labels: torch.Tensor, reference_features: torch.Tensor) -> dict:
-    """agree: share judged as the requested label; fd: Fréchet distance to the reference features."""
+    """agree: share judged as the requested label; fd: Fréchet distance to the reference features; each with its
+    95% bootstrap interval over the n samples (``agree_ci``, ``fd_ci``; ``eval/spread.py``)."""
     features, preds = judge_outputs(judge, images)
+    hits = (preds == labels).float()
     return {
-        "agree": round((preds == labels).float().mean().item(), 4),
+        "agree": round(hits.mean().item(), 4),
+        "agree_ci": mean_interval(hits.numpy()),
         "fd": round(frechet_distance(features, reference_features), 3),
+        "fd_ci": bootstrap_interval(lambda i: frechet_distance(features[torch.from_numpy(i)], reference_features),
+                                    len(features), digits=3),
         "diversity": round(diversity(features, labels), 3),
     }

@@ -13,11 +13,18 @@ On the probe every condition c has valid answers A_c with true probabilities p(a
   frequencies (invalid outputs included) and the true ones, averaged over conditions. A
   strategy that always answers the likeliest answer is valid but far in ``tv``. Finite n
   gives a noise floor; the bench's ``real`` row (held-out draws) shows it.
+
+Each figure comes with its 95% bootstrap interval over the n outputs (``valid_ci``, ``mixed_ci``, ``tv_ci``;
+``eval/spread.py``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+
+import numpy as np
+
+from genstrat.eval.spread import bootstrap_interval, mean_interval
 
 
 def is_mixture(text: str, answers: list[str]) -> bool:
@@ -27,26 +34,34 @@ def is_mixture(text: str, answers: list[str]) -> bool:
     return all(any(len(a) > i and a[i] == ch for a in answers) for i, ch in enumerate(text))
 
 
-def probe_scores(texts: list[str], labels: list[int], truth: list[dict[str, float]], examples: int = 8) -> dict:
+def mean_tv(texts: list[str], labels: list[int], truth: list[dict[str, float]]) -> float:
+    """Total variation distance between output and true answer frequencies, averaged over the conditions present."""
     by_condition: dict[int, list[str]] = {}
     for text, label in zip(texts, labels):
         by_condition.setdefault(label, []).append(text)
-    valid = mixed = 0
-    tvs, shown = [], []
-    for label, outputs in sorted(by_condition.items()):
-        answers = truth[label]
-        counts = Counter(outputs)
-        valid += sum(counts[a] for a in answers)
-        for text in outputs:
-            if is_mixture(text, list(answers)):
-                mixed += 1
-                if len(shown) < examples and (label, text) not in shown:
-                    shown.append((label, text))
+    tvs = []
+    for label, outputs in by_condition.items():
+        counts, answers = Counter(outputs), truth[label]
         keys = set(counts) | set(answers)
         tvs.append(0.5 * sum(abs(counts[k] / len(outputs) - answers.get(k, 0.0)) for k in keys))
-    n = len(texts)
-    return {"valid": round(valid / n, 4), "mixed": round(mixed / n, 4), "invalid": round(1 - valid / n, 4),
-            "tv": round(sum(tvs) / len(tvs), 4), "mixed_examples": [[label, text] for label, text in shown]}
+    return sum(tvs) / len(tvs)
+
+
+def probe_scores(texts: list[str], labels: list[int], truth: list[dict[str, float]], examples: int = 8) -> dict:
+    valid = np.array([text in truth[label] for text, label in zip(texts, labels)], dtype=float)
+    mixed = np.array([is_mixture(text, list(truth[label])) for text, label in zip(texts, labels)], dtype=float)
+    shown = []  # the first mixed outputs, condition by condition
+    order = sorted(range(len(texts)), key=lambda i: labels[i])  # stable: generation order within a condition
+    for i in order:
+        if mixed[i] and len(shown) < examples and (labels[i], texts[i]) not in shown:
+            shown.append((labels[i], texts[i]))
+    tv_ci = bootstrap_interval(lambda idx: mean_tv([texts[i] for i in idx], [labels[i] for i in idx], truth),
+                               len(texts))
+    return {"valid": round(float(valid.mean()), 4), "valid_ci": mean_interval(valid),
+            "mixed": round(float(mixed.mean()), 4), "mixed_ci": mean_interval(mixed),
+            "invalid": round(float(1 - valid.mean()), 4),
+            "tv": round(mean_tv(texts, labels, truth), 4), "tv_ci": tv_ci,
+            "mixed_examples": [[label, text] for label, text in shown]}
 
 
 def distinct_n(token_lists: list[list[int]], n: int) -> float:

@@ -34,6 +34,7 @@ from genstrat.reporting.versions import save_versions
 
 N_FFT, HOP, MELS, TOP_DB = 256, 128, 40, 80.0
 WAVS_PER_ROW = 10
+PESQ_SECONDS = 10
 
 
 def mel_filters(sample_rate: int, n_fft: int = N_FFT, mels: int = MELS) -> torch.Tensor:
@@ -124,22 +125,26 @@ class AudioEvaluator:
 
 
 def intelligibility(clean: torch.Tensor, rebuilt: torch.Tensor, sample_rate: int) -> dict:
-    """STOI (0..1) and narrow-band PESQ MOS-LQO (-0.5..4.5) of ``rebuilt`` against ``clean``, each (N, T) joined into
-    one signal; PESQ at 8 kHz (resampled when the clips are not)."""
+    """STOI (0..1) of ``rebuilt`` against ``clean`` (each (N, T)) joined into one signal, and narrow-band PESQ MOS-LQO
+    (-0.5..4.5) averaged over PESQ_SECONDS-long runs of joined clips (P.862 is specified for 8-20 s signals; the
+    ``pesq`` extension crashes on minutes of audio), at 8 kHz (resampled when the clips are not)."""
     from pystoi import stoi
 
-    clean_1d, rebuilt_1d = clean.flatten().double().numpy(), rebuilt.flatten().double().numpy()
-    row = {"stoi": round(float(stoi(clean_1d, rebuilt_1d, sample_rate, extended=False)), 4)}
+    clean_np, rebuilt_np = clean.double().numpy(), rebuilt.double().numpy()
+    row = {"stoi": round(float(stoi(clean_np.ravel(), rebuilt_np.ravel(), sample_rate, extended=False)), 4)}
     try:
         from pesq import pesq
-    except ImportError:  # the pesq wheel needs a C compiler where no binary is published
+    except ImportError:  # the pesq package is built from source; without a compiler it is not installed
         return {**row, "pesq": None}
     if sample_rate != 8000:
         from scipy.signal import resample_poly
 
         g = math.gcd(8000, sample_rate)
-        clean_1d, rebuilt_1d = (resample_poly(x, 8000 // g, sample_rate // g) for x in (clean_1d, rebuilt_1d))
-    return {**row, "pesq": round(float(pesq(8000, clean_1d, rebuilt_1d, "nb")), 3)}
+        clean_np, rebuilt_np = (resample_poly(x, 8000 // g, sample_rate // g, axis=1) for x in (clean_np, rebuilt_np))
+    per_run = max(1, round(PESQ_SECONDS * 8000 / clean_np.shape[1]))
+    scores = [pesq(8000, clean_np[i:i + per_run].ravel(), rebuilt_np[i:i + per_run].ravel(), "nb")
+              for i in range(0, len(clean_np), per_run)]
+    return {**row, "pesq": round(float(sum(scores) / len(scores)), 3)}
 
 
 def codec_config(data, quantizer: str = "fsq", factor: int | None = None, **options):

@@ -1,5 +1,5 @@
-"""Write ``report.md``: the command, the table, the plots, then the modality's own sections (sample grids, or text
-lists with the probe's mixed outputs)."""
+"""Write ``report.md``: the command, the lecture's parts in this run, the table, the plots, then the modality's own
+sections (sample grids and clips, or text lists with the probe's mixed outputs), rows in the lecture's order."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from genstrat.modalities import modality_named
 from genstrat.reporting.plot import pareto_front, plot_quality_vs, series
-from genstrat.strategies import all_sweep_keys
+from genstrat.strategies import LECTURE_PARTS, all_sweep_keys, lecture_part_of
 
 
 def is_reference(row: dict) -> bool:
@@ -33,11 +33,19 @@ def columns_for(modality) -> list[tuple[str, str]]:
     return [("strategy", "strategy"), *sweeps, *modality.columns, *TRAINING_COLUMNS]
 
 
+def figure(row: dict, key: str) -> str:
+    """A cell, with its 95% bootstrap interval beside it where the row has one (``<key>_ci``)."""
+    interval = row.get(key + "_ci")
+    if interval and row.get(key) is not None:
+        return f"{cell(row[key])} [{interval[0]:.4g}, {interval[1]:.4g}]"
+    return cell(row.get(key))
+
+
 def table(rows: list[dict], columns) -> str:
     columns = [(k, h) for k, h in columns if any(r.get(k) is not None for r in rows)]
     lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
-        lines.append("| " + " | ".join(cell(r.get(k)) for k, _ in columns) + " |")
+        lines.append("| " + " | ".join(figure(r, k) for k, _ in columns) + " |")
     return "\n".join(lines)
 
 
@@ -50,7 +58,36 @@ def cost_line(meta: dict) -> list[str]:
     return [f"Judge cost: {how}{cost.get('seconds', 0):.0f} s, {cost.get('steps', '?')} steps).", ""]
 
 
+def in_lecture_order(rows: list[dict]) -> list[dict]:
+    """Rows grouped by lecture part (references, AR, one-shot NAR, the three fixes), in their run order inside each."""
+    order = list(LECTURE_PARTS)
+    return sorted(rows, key=lambda r: order.index(lecture_part_of(r["strategy"])))
+
+
+def lecture_lines(rows: list[dict], y_key: str) -> list[str]:
+    """One short list per lecture part present in the run: its rows' steps, quality and batch-1 latency."""
+    text = ["## The lecture in this run", ""]
+    for part, heading in LECTURE_PARTS.items():
+        members = [r for r in rows if lecture_part_of(r["strategy"]) == part]
+        if not members:
+            continue
+        text += [f"**{heading}**", ""]
+        for r in members:
+            steps = f", {r['steps']} steps" if r.get("steps") else ""
+            latency = f", batch-1 latency {cell(r['latency_b1_s'])} s" if r.get("latency_b1_s") is not None else ""
+            text.append(f"- {series(r)}{steps}: {y_key} {figure(r, y_key)}{latency}")
+        text.append("")
+    return text
+
+
 def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
+    """``out/report.md`` from the rows and the run's metadata (plots written beside it)."""
+    path = Path(out) / "report.md"
+    path.write_text("\n".join(report_lines(rows, meta, out)), encoding="utf-8")
+    return path
+
+
+def report_lines(rows: list[dict], meta: dict, out: Path) -> list[str]:
     out = Path(out)
     modality = modality_named(meta.get("modality") or meta.get("kind") or "image")  # "kind": bench folders before
     y_key = meta.get("quality_key", "fd")
@@ -91,6 +128,12 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
         *modality.report_intro(rows, meta),
         "",
         *cost_line(meta),
+        *lecture_lines(rows, y_key),
+        "## All rows",
+        "",
+        "Quality figures carry their 95% bootstrap interval over the n samples in brackets: rows whose intervals "
+        "overlap are a tie.",
+        "",
         table(rows, columns_for(modality)),
         "",
         f"Pareto front (batch-1 latency vs {y_key}): "
@@ -99,7 +142,5 @@ def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
     ]
     for p in plots:
         text += [f"![{p.stem}]({p.name})", ""]
-    text += modality.report_samples(rows, generated, meta, out, series)
-    path = out / "report.md"
-    path.write_text("\n".join(text), encoding="utf-8")
-    return path
+    text += modality.report_samples(rows, in_lecture_order(generated), meta, out, series)
+    return text

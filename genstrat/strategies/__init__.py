@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from genstrat.errors import GenstratError
 from genstrat.strategies.ar import AutoRegressive
-from genstrat.strategies.base import Generation, Option, SamplingOptions, Strategy, SweepPoint
+from genstrat.strategies.base import LECTURE_PARTS, Generation, Option, SamplingOptions, Strategy, SweepPoint
 from genstrat.strategies.coarse_to_fine import CoarseToFine
 from genstrat.strategies.diffusion import Diffusion
 from genstrat.strategies.latent import LatentNAR
@@ -65,6 +65,16 @@ def check_strategy(name: str, units) -> None:
                             f"pick another strategy or dataset")
 
 
+def lecture_part_of(row_strategy: str) -> str:
+    """The lecture part (a key of ``LECTURE_PARTS``) a results row belongs to, by its strategy name."""
+    if row_strategy in ("real", "independent") or row_strategy.startswith("reconstruction:"):
+        return "reference"
+    try:
+        return strategy_class(row_strategy).lecture_part
+    except GenstratError:  # a row of a strategy this install does not know (a peer, a user's own)
+        return "other"
+
+
 def stage_one_kind(name: str) -> str | None:
     """The auto-encoder a strategy needs ('fsq' or 'continuous'), or None for a one-stage strategy."""
     return quantizer_for(prior_class(name)) if name.startswith(TWO_STAGE) else None
@@ -90,4 +100,4 @@ def all_sweep_keys() -> list[str]:
 
 __all__ = ["STRATEGIES", "TwoStage", "get_strategy", "register_strategy", "check_strategy", "stage_one_kind",
            "strategy_class", "all_options", "all_sweep_keys", "Strategy", "SamplingOptions", "SweepPoint", "Option",
-           "Generation"]
+           "Generation", "LECTURE_PARTS", "lecture_part_of"]

@@ -25,6 +25,7 @@ from genstrat.strategies.sampling import guided_logits, sample_units
 class AutoRegressive(Strategy):
     name = "ar"
     causal = True
+    lecture_part = "autoregressive"
 
     def steps_for(self, requested):
         return self.units.seq_len

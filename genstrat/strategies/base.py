@@ -109,11 +109,24 @@ class Generation:
     nfe: int             # sequential network evaluations
 
 
+# The lecture's order (docs/../seed/SYNOPSIS.md): where each strategy's rows appear in a report, and the heading
+LECTURE_PARTS = {
+    "reference": "References: real data, independent units, the auto-encoder's reconstructions",
+    "autoregressive": "Autoregressive: one unit at a time",
+    "one-shot": "One-shot NAR: all at once, and the multi-modality problem",
+    "latent": "Fix 1: a random latent vector",
+    "two-stage": "Fix 2: two stages (compress, generate the codes, decode)",
+    "iterative": "Fix 3: iterative NAR (mask-and-repredict, diffusion, coarse-to-fine)",
+    "other": "Other rows",
+}
+
+
 class Strategy:
     """Base class: subclasses set ``name``, ``causal`` and implement ``loss`` / ``generate``."""
 
     name: str = ""
     causal: bool = False
+    lecture_part: str = "other"  # a key of LECTURE_PARTS: where the report shows its rows
     modalities: tuple[str, ...] = ("image", "text", "audio")  # the modalities (unit spaces) it can generate in
     options: tuple[Option, ...] = TOKEN_OPTIONS
     defaults: dict = {"guidance": 1.5}

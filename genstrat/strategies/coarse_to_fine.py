@@ -38,6 +38,7 @@ def scale_sizes(height: int, width: int) -> list[tuple[int, int]]:
 
 class CoarseToFine(Strategy):
     name = "coarse-to-fine"
+    lecture_part = "iterative"
     modalities = ("image",)
     causal = False
     code_prior = False  # it shrinks and grows pixels; codes have no coarser scale here

@@ -157,6 +157,7 @@ def weighted_error(predicted: torch.Tensor, x0: torch.Tensor, eps: torch.Tensor,
 
 class Diffusion(Strategy):
     name = "diffusion"
+    lecture_part = "iterative"
     modalities = ("image", "audio")
     causal = False
     continuous = True

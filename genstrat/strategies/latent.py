@@ -70,6 +70,7 @@ class LatentNAR(OneShot):
     """One-shot NAR (``nar``'s all-MASK canvas) plus z: the fixed member of the one-pass family."""
 
     name = "latent"
+    lecture_part = "latent"
     causal = False
     latent_dim = 32
     # text: read the decoder at its mode given z (Bowman et al. 2016 sec. 4; Shu et al. 2020's

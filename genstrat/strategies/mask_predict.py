@@ -59,6 +59,7 @@ def masked_count_after(step: int, steps: int, length, schedule=cosine_schedule):
 
 class MaskPredict(Strategy):
     name = "mask-predict"
+    lecture_part = "iterative"
     causal = False
     options = TOKEN_OPTIONS + (
         Option("noise", 0.0, "Gumbel noise scale on confidences, annealed to 0 (MaskGIT's choice temperature)"),

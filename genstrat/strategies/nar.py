@@ -28,6 +28,7 @@ from genstrat.strategies.sampling import guided_logits, sample_units
 
 class OneShot(Strategy):
     name = "nar"
+    lecture_part = "one-shot"
     causal = False
     sweep_keys = ("temperature",)
 

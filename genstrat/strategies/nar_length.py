@@ -19,6 +19,7 @@ from genstrat.strategies.sampling import guided_logits, sample_units
 
 class LengthFirstNAR(Strategy):
     name = "nar-length"
+    lecture_part = "one-shot"
     causal = False
     modalities = ("text",)
 

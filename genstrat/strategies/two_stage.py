@@ -51,6 +51,7 @@ class TwoStage(Strategy):
     trained auto-encoder (``encoded``: its codes of the training data, when already computed)."""
 
     modalities = ("image", "audio")
+    lecture_part = "two-stage"
 
     def __init__(self, prior: type[Strategy], units, autoencoder, encoded=None):
         super().__init__(units)
