@@ -23,13 +23,18 @@ def real_images(data, split: str, view=None) -> tuple[torch.Tensor, torch.Tensor
     return (view or data.units.decode)(units), labels
 
 
-def judge_cache(data, steps: int, seed: int) -> Path:
+def judge_cache(data, steps: int, seed: int, stride: int = 1) -> Path:
     """Where the judge of this data and these settings is kept: the user's cache, keyed by their fingerprint."""
-    return cache_root() / "judges" / fingerprint(data, judge_steps=steps, seed=seed)
+    return cache_root() / "judges" / fingerprint(data, judge_steps=steps, seed=seed, **stride_key(stride))
+
+
+def stride_key(stride: int) -> dict:
+    """The judge's first-layer stride as part of a cache key; absent at 1, so judges cached before it stay valid."""
+    return {} if stride == 1 else {"stride": stride}
 
 
 def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None, progress: bool = True,
-              view=None) -> tuple[Judge, float, dict]:
+              view=None, stride: int = 1) -> tuple[Judge, float, dict]:
     """A judge trained on the real training split; returns (judge, its test accuracy, its cost).
 
     With ``cache`` (a folder), a judge trained earlier for the same data and settings is reused. The cost says how
@@ -37,8 +42,9 @@ def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None,
     """
     torch.manual_seed(seed)  # the initial weights too: the same judge whatever ran before it in this process
     images, labels = real_images(data, "train", view)
-    judge = Judge(images.shape[1], data.num_classes)
-    key = {"data": {k: v for k, v in data.spec.items() if k != "data_dir"}, "steps": steps, "seed": seed}
+    judge = Judge(images.shape[1], data.num_classes, stride=stride)
+    key = {"data": {k: v for k, v in data.spec.items() if k != "data_dir"}, "steps": steps, "seed": seed,
+           **stride_key(stride)}
     if cache is not None and (cache / "judge.json").is_file():
         meta = read_json(cache / "judge.json", "judge config")
         if meta.get("key") == key:

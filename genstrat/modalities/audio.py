@@ -35,6 +35,7 @@ from genstrat.reporting.versions import save_versions
 N_FFT, HOP, MELS, TOP_DB = 256, 128, 40, 80.0
 WAVS_PER_ROW = 10
 PESQ_SECONDS = 10
+JUDGE_STRIDE = 2  # the judge's first convolution halves the 40 x 63 spectrogram (nn/judge.py)
 
 
 def mel_filters(sample_rate: int, n_fft: int = N_FFT, mels: int = MELS) -> torch.Tensor:
@@ -68,7 +69,8 @@ class AudioEvaluator:
                  limit_minutes: float | None = None):
         self.data, self.n, self.units = data, n, data.units
         self.judge, accuracy, cost = fit_judge(data, steps=judge_steps, seed=seed, progress=progress, view=self.view,
-                                               cache=judge_cache(data, judge_steps, seed))
+                                               cache=judge_cache(data, judge_steps, seed, JUDGE_STRIDE),
+                                               stride=JUDGE_STRIDE)
         test_images, _ = real_images(data, "test", self.view)
         self.reference_features, _ = judge_outputs(self.judge, test_images)
         self.meta = {"judge_test_accuracy": accuracy, "n_test": int(test_images.shape[0]), "judge_cost": cost,

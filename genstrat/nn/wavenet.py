@@ -32,11 +32,14 @@ def wavenet_shape(cfg) -> tuple[int, int]:
 
 
 class QueueCache:
-    """Per layer, a ring of its last ``dilation`` inputs (B, C, dilation): Fast WaveNet's queues."""
+    """Per layer, a ring of its last ``dilation`` inputs (dilation, B, C): Fast WaveNet's queues, slot-major so the
+    input from ``dilation`` steps ago is one contiguous (B, C) row; and the layers' weights as matrices for one
+    position (``step_weights``), taken once per generation."""
 
     def __init__(self, model: "WaveNet", batch: int):
         device = model.start.weight.device
-        self.queues = [torch.zeros(batch, model.channels, d, device=device) for d in model.dilations]
+        self.queues = [torch.zeros(d, batch, model.channels, device=device) for d in model.dilations]
+        self.weights = model.step_weights()
         self.length = 0
 
 
@@ -111,17 +114,30 @@ class WaveNet(nn.Module):
             x = x + self.residuals[i](z)
         return skip
 
+    @torch.no_grad()
+    def step_weights(self) -> list[tuple[torch.Tensor, ...]]:
+        """Per layer, the weights for one position as plain matrices: the kernel-2 filter as (2C, 2C) acting on
+        [x(t - d); x(t)] (tap 0 reads the past), and the 1x1 skip and residual maps stacked into one (D + C, C)."""
+        layers = []
+        for conv, skip, residual in zip(self.filters, self.skips, self.residuals):
+            filter_w = torch.cat([conv.weight[:, :, 0], conv.weight[:, :, 1]], dim=1)  # (2C, 2C)
+            out_w = torch.cat([skip.weight[:, :, 0], residual.weight[:, :, 0]])  # (D + C, C)
+            layers.append((filter_w.t().contiguous(), conv.bias, out_w.t().contiguous(),
+                           torch.cat([skip.bias, residual.bias])))
+        return layers
+
     def step(self, x: torch.Tensor, cond_bias: list, cache: QueueCache) -> torch.Tensor:
         """One new position (B, C, 1): each layer reads its input from ``dilation`` steps ago off its queue, and
-        pushes the current one (Paine et al. 2016)."""
-        skip, t = 0, cache.length
-        for i, d in enumerate(self.dilations):
-            queue, slot = cache.queues[i], t % d
-            past = queue[:, :, slot:slot + 1].clone()
-            queue[:, :, slot:slot + 1] = x
-            conv = self.filters[i]  # its two taps, on [x(t - d), x(t)]: no dilation left to apply
-            z = self.gate(i, F.conv1d(torch.cat([past, x], dim=2), conv.weight, conv.bias), cond_bias)
-            skip = skip + self.skips[i](z)
-            x = x + self.residuals[i](z)
+        pushes the current one (Paine et al. 2016). The same layers as ``run_stack``, written as matrix products on
+        (B, C) rows: sampling makes one small step per sample, so the number of calls per step is its cost."""
+        skip, t, x = 0, cache.length, x[:, :, 0]
+        for i, (queue, (filter_w, filter_b, out_w, out_b)) in enumerate(zip(cache.queues, cache.weights)):
+            slot = t % self.dilations[i]
+            filtered = torch.addmm(filter_b, torch.cat([queue[slot], x], dim=1), filter_w)  # (B, 2C)
+            queue[slot] = x  # read first: the slot now holds x(t), to be read at t + dilation
+            f, g = (filtered + cond_bias[i][:, :, 0]).chunk(2, dim=1)
+            skip_and_residual = torch.addmm(out_b, torch.tanh(f) * torch.sigmoid(g), out_w)  # eq. 2-3, then 1x1s
+            skip = skip + skip_and_residual[:, : self.cfg.d_model]
+            x = x + skip_and_residual[:, self.cfg.d_model:]
         cache.length += 1
-        return skip
+        return skip[:, :, None]
