@@ -257,11 +257,13 @@ def bench(
     command: str = "",
     progress: bool = True,
     device: str | torch.device | None = None,
+    on_strategy=None,
     **settings: Any,
 ) -> list[dict]:
     """Train every strategy on one budget and measure them side by side into ``out`` (``results.json``,
     ``report.md``). ``settings`` are :class:`~genstrat.benchmark.config.BenchConfig`'s other fields (``n``, ``size``,
-    ``batch_size``, ``ema``, ``overrides``, ``ae_budget``, ...). Returns the rows."""
+    ``batch_size``, ``ema``, ``overrides``, ``ae_budget``, ...); ``on_strategy``, a pair of callables (started,
+    finished), hears each strategy's name as its work begins and ends (a progress display). Returns the rows."""
     from genstrat.benchmark.config import BenchConfig
     from genstrat.benchmark.run import run_bench
 
@@ -277,7 +279,7 @@ def bench(
         )
     except TypeError as e:
         raise GenstratError(f"bench: {e}") from None
-    return run_bench(config, Path(out), command=command, resume=resume, progress=progress)
+    return run_bench(config, Path(out), command=command, resume=resume, progress=progress, on_strategy=on_strategy)
 
 
 def report(*folders: str | Path, out: str | Path | None = None) -> Path:

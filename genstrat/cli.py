@@ -276,6 +276,17 @@ def cmd_bench(args, command: str) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    from genstrat.demo import print_claims, run_demo
+
+    page, claims = run_demo(args.out, seed=args.seed, device=args.device, progress=not args.no_progress,
+                            resume=args.resume)
+    print("the lecture's claims, read off the demo's rows:")
+    print_claims(claims)
+    print(f"demo done: open {page}")
+    return 0
+
+
 def cmd_throughput(args) -> int:
     import json
 
@@ -420,15 +431,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampling(p)
     add_common(p)
 
-    for name in ("bench", "demo"):
-        p = sub.add_parser(
-            name,
-            help="train every strategy on one budget and measure them side by side"
-            if name == "bench"
-            else "the bench on digits, 3 minutes per strategy (about 10 minutes on 2 cores)",
-        )
-        if name == "bench":
-            add_data(p)
+    p = sub.add_parser("demo", help="the whole lecture on the embedded data: images, text and audio benches, "
+                       "then one index.html (about 20 minutes on 2 cores)")
+    p.add_argument("--out", default="runs/demo", help="folder for the three benches and index.html")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted demo in --out")
+    add_common(p)
+
+    for name in ("bench",):
+        p = sub.add_parser(name, help="train every strategy on one budget and measure them side by side")
+        add_data(p)
         p.add_argument(
             "--strategies",
             type=name_list,
@@ -436,10 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"comma-separated: {', '.join(STRATEGIES)}, two-stage:<prior>",
         )
         p.add_argument("--steps", type=int_list, default=[1, 4, 8, 16], help="step counts for iterative strategies")
-        budget = p.add_mutually_exclusive_group(required=(name == "bench"))
+        budget = p.add_mutually_exclusive_group(required=True)
         budget.add_argument("--train-minutes", type=positive_float, default=None)
         budget.add_argument("--train-steps", type=positive_int, default=None)
-        p.add_argument("--out", default="runs/demo" if name == "demo" else None, required=(name == "bench"))
+        p.add_argument("--out", required=True)
         p.add_argument("--n", type=positive_int, default=None,
                        help="samples per row (default 1000 images, 6000 texts, 500 clips)")
         p.add_argument("--size", choices=sorted(SIZES), default="small")
@@ -527,13 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             return cmd_bench(args, command)
         if args.command == "demo":
-            args.data, args.data_dir, args.image_size, args.channels, args.levels = "digits", None, None, None, None
-            args.sample_rate = args.seconds = None
-            if args.train_minutes is None and args.train_steps is None:
-                args.train_minutes = 3.0
-            cmd_bench(args, command)
-            print(f"demo done: open {Path(args.out) / 'report.md'}")
-            return 0
+            return cmd_demo(args)
         if args.command == "report":
             return cmd_report(args)
         if args.command == "throughput":

@@ -44,9 +44,12 @@ def row_name(strategy_name: str, point) -> str:
 
 
 def run_bench(
-    config: BenchConfig, out: Path, *, command: str = "", resume: bool = False, progress: bool = True
+    config: BenchConfig, out: Path, *, command: str = "", resume: bool = False, progress: bool = True,
+    on_strategy=None,
 ) -> list[dict]:
-    """Run (or resume) the bench of ``config`` into ``out``; returns its rows (also in ``out/results.json``)."""
+    """Run (or resume) the bench of ``config`` into ``out``; returns its rows (also in ``out/results.json``).
+    ``on_strategy``: (started, finished), two callables told each strategy's name as its work begins and ends."""
+    started, finished = on_strategy or (lambda name: None, lambda name: None)
     device = torch.device(config.device)
     data = load_dataset(config.data, **config.data_options())
     for name in config.strategies:  # unknown or unfit names fail before any training
@@ -83,6 +86,7 @@ def run_bench(
     )
     strips, seen_kinds = {}, set()
     for name in config.strategies:
+        started(name)
         kind = stage_one_kind(name)
         if kind is not None and kind not in seen_kinds:  # the first row of this kind: its reconstruction row joins
             seen_kinds.add(kind)
@@ -93,11 +97,13 @@ def run_bench(
             strips[name] = kept["versions"]
             if progress:
                 tqdm.write(f"{name:>14} kept {len(kept['rows'])} finished rows")
+            finished(name)
             continue
         measured, strips[name] = bench_strategy(
             name, kind, config, data, evaluator, conditions, stage_one, store, out, progress
         )
         rows += [{**common, **r} for r in measured]
+        finished(name)
     meta = {
         "versions": strips,
         "command": command,

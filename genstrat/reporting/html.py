@@ -113,9 +113,11 @@ def bench_section(folder: Path, index: int) -> tuple[str, str]:
     return title, f'<section class="bench" id="bench-{index}">{body}</section>'
 
 
-def write_html(folders: list[Path], out: Path) -> Path:
-    """One page holding every folder's report; returns its path."""
+def write_html(folders: list[Path], out: Path, preface: list[str] | None = None) -> Path:
+    """One page holding every folder's report, after ``preface`` (Markdown lines, e.g. the demo's claims); returns
+    its path."""
     sections = [bench_section(Path(f), i) for i, f in enumerate(folders)]
+    intro = markdown_to_html("\n".join(preface)) if preface else ""
     nav = " ".join(f'<a href="#bench-{i}">{html.escape(title)}</a>' for i, (title, _) in enumerate(sections))
     page = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -124,7 +126,7 @@ def write_html(folders: list[Path], out: Path) -> Path:
             "<h1>genstrat: generation strategies side by side</h1>",
             "<p>Autoregressive, one-shot NAR and its fixes (a latent vector, two stages, iterative NAR), trained on "
             "one backbone and judged by one judge per dataset. Click a table header to sort.</p>",
-            f"<nav>{nav}</nav>", *(s for _, s in sections), f"<script>{SORT_SCRIPT}</script>", "</body></html>"]
+            f"<nav>{nav}</nav>", intro, *(s for _, s in sections), f"<script>{SORT_SCRIPT}</script>", "</body></html>"]
     out = Path(out)
     out.write_text("\n".join(page), encoding="utf-8")
     return out
