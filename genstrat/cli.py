@@ -270,6 +270,7 @@ def cmd_bench(args, command: str) -> int:
         ae_budget=bench_autoencoder_budget(args),
         ae_batch_size=args.ae_batch_size,
         precision=args.precision,
+        peers=args.peers,
         **data_options(args),
     )
     print(f"{len(rows)} rows -> {Path(args.out) / 'results.json'}; report: {Path(args.out) / 'report.md'}")
@@ -490,6 +491,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--ae-batch-size", type=positive_int, default=128, help="two-stage rows: the auto-encoder's batch size"
+        )
+        p.add_argument(
+            "--peers",
+            action="store_true",
+            help="also measure the peer libraries beside ours in this run (pip install -e '.[peers]'; genstrat/peers/)",
         )
         p.add_argument(
             "--resume",

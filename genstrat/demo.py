@@ -39,7 +39,7 @@ class DemoPart:
 
 PARTS = (
     DemoPart("digits", "images", "digits", ("ar", "nar", "mask-predict", "diffusion", "two-stage:ar"), minutes=1.0,
-             settings={"ae_minutes": 0.3}),
+             settings={"ae_minutes": 0.3, "overrides": {"sampler": "dpm-solver"}}),  # DDPM-200 alone: 13 min
     DemoPart("probe", "text", "probe", ("ar", "nar", "latent", "mask-predict"), minutes=0.75),
     DemoPart("spoken", "audio", "spoken", ("ar", "two-stage:ar"), minutes=1.25, steps=(1,),
              settings={"ae_minutes": 0.6, "n": 100, "judge_steps": 500, "latency_repeats": 3}),

@@ -60,9 +60,16 @@ def test_page_in_a_real_browser(benches, tmp_path):
         page.on("request", lambda r: requests.append(r.url))
         page.goto(page_path.as_uri())
         page.wait_for_load_state("load")
-        # each bench's table holds every row of its results.json
-        assert page.eval_on_selector_all("section.bench", "s => s.map(x => x.querySelectorAll('table tbody tr')"
-                                         ".length)") == expected_rows
+        # each bench's "All rows" table holds every row of its results.json
+        assert page.eval_on_selector_all("section.bench", """s => s.map(x => {
+            const heading = [...x.querySelectorAll('h1, h2, h3')].find(h => h.textContent.trim() === 'All rows');
+            let e = heading.nextElementSibling;
+            while (e.tagName !== 'TABLE') e = e.nextElementSibling;
+            return e.querySelectorAll('tbody tr').length; })""") == expected_rows
+        # and the best-row summary comes before it, one row per reference and per strategy line at most
+        summary = page.eval_on_selector_all("section.bench", """s => s.map(x => [...x.querySelectorAll('h1, h2, h3')]
+            .some(h => h.textContent.trim() === 'Best row of each strategy'))""")
+        assert summary == [True] * len(benches)
         # every image decoded
         widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
         assert widths and min(widths) > 0
@@ -76,8 +83,8 @@ def test_page_in_a_real_browser(benches, tmp_path):
         # a model output holding a script shows as text and does not run
         assert page.evaluate("() => window.__pwned === undefined")
         assert HOSTILE in page.inner_text("body")
-        # sorting: a click on the first header orders the rows by strategy name
-        first = page.locator("section.bench").first
+        # sorting: a click on a table's first header orders its rows by strategy name
+        first = page.locator("section.bench").first.locator("table").first
         first.locator("th").first.click()
         names = first.locator("tbody tr td:first-child").all_inner_texts()
         assert names == sorted(names)

@@ -41,6 +41,7 @@ class BenchConfig:
     ae_batch_size: int = 128
     device: str = "cpu"
     precision: str = "auto"
+    peers: bool = False  # add the peers' rows (genstrat/peers/): same data, judge and process
 
     def __post_init__(self):
         if self.n is not None and self.n < 2:
@@ -65,6 +66,8 @@ class BenchConfig:
         fields = dataclasses.asdict(self)
         for key in ("data", "data_dir", "image_size", "channels", "levels", "sample_rate", "seconds"):
             fields.pop(key)
+        if not fields["peers"]:  # folders written before peers existed resume unchanged
+            fields.pop("peers")
         return {
             **fields,
             "data": {k: v for k, v in data_spec.items() if k != "data_dir"},

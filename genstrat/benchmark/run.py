@@ -43,6 +43,12 @@ def row_name(strategy_name: str, point) -> str:
     return "-".join([file_name(strategy_name), *map(str, point.overrides.values()), str(point.steps)])
 
 
+def user_sweep(strategy, steps: list[int], fixed: dict) -> list:
+    """The strategy's sweep at ``steps``, less the points that set an option the user fixed to another value
+    (``bench --sampler dpm-solver`` measures that sampler alone, not DDPM-200 and DDIM-50 beside it)."""
+    return [p for p in strategy.sweep(steps) if all(fixed.get(k, v) == v for k, v in p.overrides.items())]
+
+
 def run_bench(
     config: BenchConfig, out: Path, *, command: str = "", resume: bool = False, progress: bool = True,
     on_strategy=None,
@@ -104,6 +110,10 @@ def run_bench(
         )
         rows += [{**common, **r} for r in measured]
         finished(name)
+    if config.peers:
+        from genstrat.peers import peer_rows
+
+        rows += [{**common, **r} for r in peer_rows(data, out, config.size, config.seed, config.strategies)]
     meta = {
         "versions": strips,
         "command": command,
@@ -189,7 +199,7 @@ def bench_strategy(
         "model_size": config.size,
     }
     measured = []
-    for point in strategy.sweep(list(config.steps)):
+    for point in user_sweep(strategy, list(config.steps), defaults.known(config.overrides)):
         label = row_name(name, point)
         row = store.kept_row(name, label)
         if row is None:

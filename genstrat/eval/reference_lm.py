@@ -19,6 +19,7 @@ import torch
 
 from genstrat.cache import cache_root, fingerprint
 from genstrat.checkpoint import read_json, write_json
+from genstrat.eval.spread import bootstrap_interval
 from genstrat.model_io import build_model, checkpoint_config, load_model
 from genstrat.strategies import get_strategy
 from genstrat.training import Budget, train
@@ -54,6 +55,15 @@ def fit_reference(data, steps: int, seed: int, size: str, cache: Path | None = N
 
 @torch.no_grad()
 def perplexity(model, strategy, units: torch.Tensor, cond: torch.Tensor) -> float:
+    return perplexity_with_interval(model, strategy, units, cond)[0]
+
+
+def perplexity_with_interval(model, strategy, units: torch.Tensor, cond: torch.Tensor) -> tuple[float, list[float]]:
+    """(ppl_ref, its 95% bootstrap interval over the n texts): each resample pools its texts' nats and scored
+    tokens, exp(sum nats / sum tokens), as the figure itself does (``eval/spread.py``)."""
     units = strategy.units.canonical(units.long())
-    nats, _, _ = strategy.total_nats(model, units, cond)
-    return math.exp(nats)
+    nats, _, per_row = strategy.total_nats(model, units, cond)
+    row_nats = per_row.double().cpu().numpy()
+    row_tokens = (units != strategy.ignored()).sum(1).double().cpu().numpy()
+    interval = bootstrap_interval(lambda i: math.exp(row_nats[i].sum() / max(row_tokens[i].sum(), 1)), len(row_nats))
+    return math.exp(nats), interval

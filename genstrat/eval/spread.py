@@ -29,3 +29,12 @@ def mean_interval(values: Sequence[float], seed: int = 0) -> list[float]:
     """The bootstrap interval of a mean (agreement: the mean of 0/1 hits)."""
     values = np.asarray(values, dtype=float)
     return bootstrap_interval(lambda idx: values[idx].mean(), len(values), seed)
+
+
+def proportion_interval(share: float, n: int, z: float = 1.959964) -> list[float]:
+    """The Wilson score interval of a share of n yes/no outcomes (Wilson 1927; Agresti & Coull 1998, eq. 2): what the
+    bootstrap of a 0/1 mean tends to, computed from the share and n alone, for rows written before they carried
+    intervals (``reporting/summary.py``)."""
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return [round(float(max(0.0, centre - half)), 4), round(float(min(1.0, centre + half)), 4)]

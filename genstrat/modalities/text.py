@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from genstrat.checkpoint import atomic_write
-from genstrat.eval.reference_lm import fit_reference, perplexity
+from genstrat.eval.reference_lm import fit_reference, perplexity_with_interval
 from genstrat.eval.text_metrics import distinct_n, probe_scores
 from genstrat.modalities.image import one_sample_versions
 from genstrat.modalities.registry import Modality, register_modality
@@ -92,8 +92,9 @@ class TextEvaluator:
         if self.probe:
             row.update(probe_scores(texts, cond.tolist(), self.data.truth))
         else:
-            ppl = perplexity(self.reference, self.reference_strategy, units.to(self.device), cond.to(self.device))
-            row["ppl_ref"] = round(ppl, 4)
+            ppl, interval = perplexity_with_interval(self.reference, self.reference_strategy, units.to(self.device),
+                                                     cond.to(self.device))
+            row.update(ppl_ref=round(ppl, 4), ppl_ref_ci=interval)
         return row
 
     def timing_fields(self, latency_b1_s: float, throughput_per_s: float) -> dict:

@@ -80,6 +80,30 @@ def lecture_lines(rows: list[dict], y_key: str) -> list[str]:
     return text
 
 
+def best_row_lines(rows: list[dict]) -> list[str]:
+    """The best row of each strategy with an interval on every quality figure (``reporting/summary.py``)."""
+    from genstrat.reporting.summary import summary_table  # it reads this module's helpers
+
+    if not any(not is_reference(r) for r in rows):
+        return []
+    return ["## Best row of each strategy", "", "Per strategy (and sampler), the row with the best quality figure; "
+            "brackets hold its 95% interval: rows whose intervals overlap are a tie.", "", summary_table(rows), ""]
+
+
+PEER_COLUMNS = [("strategy", "strategy"), ("peer", "peer"), ("measure", "measure"), ("tokens", "tokens"),
+                ("tokens_per_s_b1", "tokens/s (batch 1)"), ("tokens_per_s_b64", "tokens/s (batch 64)"),
+                ("speed_ratio_b1", "ours / peer (batch 1)"), ("speed_ratio_b64", "ours / peer (batch 64)"),
+                ("weights", "weights"), ("reason", "not run because")]
+
+
+def peer_lines(peers: list[dict]) -> list[str]:
+    """The peers' rows measured apart from the quality table (``genstrat/peers/``)."""
+    if not peers:
+        return []
+    return ["## Peers", "", "Rows measured in this process beside a peer library (`bench --peers`); a peer that could "
+            "not run says why.", "", table(peers, PEER_COLUMNS), ""]
+
+
 def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
     """``out/report.md`` from the rows and the run's metadata (plots written beside it)."""
     path = Path(out) / "report.md"
@@ -92,6 +116,8 @@ def report_lines(rows: list[dict], meta: dict, out: Path) -> list[str]:
     modality = modality_named(meta.get("modality") or meta.get("kind") or "image")  # "kind": bench folders before
     y_key = meta.get("quality_key", "fd")
     y_label = meta.get("quality_label", "Fréchet distance (judge features; lower is better)")
+    peers = [r for r in rows if "peer" in r and r.get(y_key) is None]  # measured apart: speed, or why not run
+    rows = [r for r in rows if r not in peers]
     references = [r for r in rows if is_reference(r)]
     generated = [r for r in rows if r not in references]
     plots = []
@@ -129,6 +155,7 @@ def report_lines(rows: list[dict], meta: dict, out: Path) -> list[str]:
         "",
         *cost_line(meta),
         *lecture_lines(rows, y_key),
+        *best_row_lines(rows),
         "## All rows",
         "",
         "Quality figures carry their 95% bootstrap interval over the n samples in brackets: rows whose intervals "
@@ -142,5 +169,6 @@ def report_lines(rows: list[dict], meta: dict, out: Path) -> list[str]:
     ]
     for p in plots:
         text += [f"![{p.stem}]({p.name})", ""]
+    text += peer_lines(peers)
     text += modality.report_samples(rows, in_lecture_order(generated), meta, out, series)
     return text
