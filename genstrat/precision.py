@@ -27,6 +27,9 @@ BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 PROBE_STEPS, PROBE_WARMUP = 4, 2
 SPEEDUP_NEEDED = 1.1  # bf16 must be at least this much faster to be kept
 LOSS_AGREEMENT = 0.05  # and its loss on the same batch within this relative distance of fp32's
+GIVE_UP_FACTOR = 3.0  # a bf16 first step this many times slower than fp32's first ends its probe there
+PROBE_SHARE = 0.1  # the probe's most of a wall-clock training budget
+COUNT_ROWS = 2  # FLOPs are counted (and a scout step timed) on this many rows of the batch, scaled to the batch
 
 
 def cpu_flags() -> list[str]:
@@ -65,21 +68,40 @@ def one_step(strategy, model, optimizer, units, cond, precision: str) -> float:
     return loss.item()
 
 
-def probe_rate(strategy, model, batches, precision: str) -> tuple[float, float]:
-    """(updates per second, first loss) of ``precision`` on a copy of ``model`` over ``batches``."""
+def probe_rate(strategy, model, batches, precision: str, give_up_s: float | None = None) -> tuple[float, float, float]:
+    """(updates per second, first loss, seconds of the first step) of ``precision`` on a copy of ``model`` over
+    ``batches``; when the first step alone takes more than ``give_up_s``, the rate is that step's and the rest is
+    not run (a precision that slow is not worth timing further)."""
     trial = copy.deepcopy(model).train()
     optimizer = torch.optim.AdamW(trial.parameters(), lr=1e-4)
+    start = time.perf_counter()
     first = one_step(strategy, trial, optimizer, *batches[0], precision)
+    first_s = time.perf_counter() - start
+    if give_up_s is not None and first_s > give_up_s:
+        return 1 / first_s, first, first_s
     for units, cond in batches[1:PROBE_WARMUP]:
         one_step(strategy, trial, optimizer, units, cond, precision)
     start = time.perf_counter()
     for units, cond in batches[PROBE_WARMUP:]:
         one_step(strategy, trial, optimizer, units, cond, precision)
-    return (len(batches) - PROBE_WARMUP) / (time.perf_counter() - start), first
+    return (len(batches) - PROBE_WARMUP) / (time.perf_counter() - start), first, first_s
 
 
-def choose_precision(requested: str, strategy, model, batches, deterministic: bool = False) -> PrecisionChoice:
-    """The precision to train in; ``batches`` are (units, cond) pairs on the model's device for the probe."""
+def scouted_step_seconds(strategy, model, units: torch.Tensor, cond: torch.Tensor) -> float:
+    """Seconds of one fp32 forward and backward on COUNT_ROWS rows (after one untimed), times batch / rows: what a
+    full step would about cost, known before running one."""
+    trial, rows = copy.deepcopy(model).train(), min(COUNT_ROWS, units.shape[0])
+    strategy.loss(trial, units[:rows], cond[:rows]).backward()
+    start = time.perf_counter()
+    strategy.loss(trial, units[:rows], cond[:rows]).backward()
+    return (time.perf_counter() - start) * units.shape[0] / rows
+
+
+def choose_precision(requested: str, strategy, model, batches, deterministic: bool = False,
+                     budget_s: float | None = None) -> PrecisionChoice:
+    """The precision to train in; ``batches`` are (units, cond) pairs on the model's device for the probe. With a
+    wall-clock budget of ``budget_s`` seconds the probe may spend at most PROBE_SHARE of it: when fp32's first step
+    says timing both would cost more (sample-level audio AR: a step takes seconds), training stays in fp32."""
     if requested != "auto":
         return PrecisionChoice(requested, f"asked for {requested}")
     device = next(model.parameters()).device
@@ -91,10 +113,25 @@ def choose_precision(requested: str, strategy, model, batches, deterministic: bo
             f"this {device.type.upper()} has no bf16 matrix units "
             f"({' / '.join(BF16_FLAGS)} not among its flags): bf16 would only add casts",
         )
+    cap = None if budget_s is None else PROBE_SHARE * budget_s / (2 * len(batches))
     with preserved_random_state(device):
-        rate32, loss32 = probe_rate(strategy, model, batches, "fp32")
-        rate16, loss16 = probe_rate(strategy, model, batches, "bf16")
+        if cap is not None:  # a scout: one fp32 step on a few rows, scaled to the batch, before any full step
+            scout = scouted_step_seconds(strategy, model, *batches[0])
+            if scout > cap:
+                return PrecisionChoice("fp32", f"not timed: one fp32 step would take about {scout:.1f} s (timed on "
+                                               f"{COUNT_ROWS} rows), so timing both precisions would spend more than "
+                                               f"{PROBE_SHARE:.0%} of the {budget_s:.0f}-s budget")
+        rate32, loss32, first32 = probe_rate(strategy, model, batches, "fp32", give_up_s=cap)
+        if cap is not None and first32 > cap:
+            return PrecisionChoice("fp32", f"not timed: one fp32 step took {first32:.1f} s, so timing both precisions "
+                                           f"would spend more than {PROBE_SHARE:.0%} of the {budget_s:.0f}-s budget",
+                                   {"fp32": round(rate32, 3)})
+        limit = GIVE_UP_FACTOR * first32
+        rate16, loss16, first16 = probe_rate(strategy, model, batches, "bf16", give_up_s=limit)
     rates = {"fp32": round(rate32, 3), "bf16": round(rate16, 3)}
+    if first16 > limit:
+        return PrecisionChoice("fp32", f"bf16 was timed and rejected: its first step took {first16:.1f} s, more than "
+                                       f"{GIVE_UP_FACTOR:g}x fp32's first ({first32:.1f} s)", rates)
     agrees = abs(loss16 - loss32) <= LOSS_AGREEMENT * abs(loss32)
     if rate16 >= SPEEDUP_NEEDED * rate32 and agrees:
         return PrecisionChoice(
@@ -143,10 +180,13 @@ def cpu_attention_flops() -> dict:
 
 def step_gflop(strategy, model, units: torch.Tensor, cond: torch.Tensor) -> float:
     """GFLOP of one training step's forward and backward on this batch, counted (the optimizer's few element-wise
-    FLOPs per weight are not counted). Leaves the model's gradients and the random generators as they were."""
-    device = units.device
+    FLOPs per weight are not counted). Every counted operation (matrix products, convolutions, attention) is linear
+    in the batch, so the count runs on COUNT_ROWS rows and is scaled to the batch: counting under the dispatch mode is
+    slow (a WaveNet step over 32 one-second clips took minutes). Leaves the model's gradients and the random
+    generators as they were."""
+    device, rows = units.device, min(COUNT_ROWS, units.shape[0])
     trial = copy.deepcopy(model).train()
     counter = FlopCounterMode(display=False, custom_mapping=cpu_attention_flops())
     with preserved_random_state(device), counter:
-        strategy.loss(trial, units, cond).backward()
-    return counter.get_total_flops() / 1e9
+        strategy.loss(trial, units[:rows], cond[:rows]).backward()
+    return counter.get_total_flops() / 1e9 * units.shape[0] / rows

@@ -137,7 +137,8 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
                                  resumed_precision.get("probe_updates_per_s", {}))
     else:
         choice = choose_precision(precision, strategy, model, batches,
-                                  deterministic=torch.are_deterministic_algorithms_enabled())
+                                  deterministic=torch.are_deterministic_algorithms_enabled(),
+                                  budget_s=budget.minutes * 60 if budget.minutes is not None else None)
     precision = choice.precision
     gflop = step_gflop(strategy, model, *batches[0])
     net = DistributedModel(model) if size > 1 else model

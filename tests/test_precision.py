@@ -28,14 +28,25 @@ def test_auto_times_both_and_keeps_bf16_only_when_faster_and_agreeing(digits, mo
     monkeypatch.setattr(precision, "has_bf16_units", lambda device: True)
     strategy, model = tiny("mask-predict", digits)
     batches = [digits.train_batch(8, torch.Generator().manual_seed(i)) for i in range(6)]
-    rates = {"fp32": (10.0, 2.0), "bf16": (25.0, 2.01)}
-    monkeypatch.setattr(precision, "probe_rate", lambda s, m, b, p: rates[p])
+    rates = {"fp32": (10.0, 2.0, 0.1), "bf16": (25.0, 2.01, 0.05)}  # (updates/s, first loss, first step's s)
+    monkeypatch.setattr(precision, "probe_rate", lambda s, m, b, p, give_up_s=None: rates[p])
     assert precision.choose_precision("auto", strategy, model, batches).precision == "bf16"
-    rates["bf16"] = (10.5, 2.01)  # not faster enough
+    rates["bf16"] = (10.5, 2.01, 0.1)  # not faster enough
     assert precision.choose_precision("auto", strategy, model, batches).precision == "fp32"
-    rates["bf16"] = (25.0, 2.5)  # faster, but its loss disagrees
+    rates["bf16"] = (25.0, 2.5, 0.05)  # faster, but its loss disagrees
     choice = precision.choose_precision("auto", strategy, model, batches)
     assert choice.precision == "fp32" and "disagreed" in choice.reason
+    rates["bf16"] = (0.2, 2.0, 5.0)  # its first step alone took 50x fp32's: the probe gave up there
+    choice = precision.choose_precision("auto", strategy, model, batches)
+    assert choice.precision == "fp32" and "first step took 5.0 s" in choice.reason
+    # a step so slow that timing both would eat more than a tenth of a 60 s budget: not timed at all
+    rates["fp32"] = (0.5, 2.0, 2.0)
+    choice = precision.choose_precision("auto", strategy, model, batches, budget_s=60)
+    assert choice.precision == "fp32" and choice.reason.startswith("not timed: one fp32 step took 2.0 s")
+    # and one whose scout (a step on two rows, scaled to the batch) already says so: no full step is run at all
+    monkeypatch.setattr(precision, "scouted_step_seconds", lambda *args: 10.0)
+    choice = precision.choose_precision("auto", strategy, model, batches, budget_s=60)
+    assert choice.reason.startswith("not timed: one fp32 step would take about 10.0 s") and choice.rates == {}
     assert precision.choose_precision("bf16", strategy, model, batches).precision == "bf16"  # forced
     assert precision.choose_precision("auto", strategy, model, batches, deterministic=True).precision == "fp32"
 
@@ -68,3 +79,8 @@ def test_step_flops_include_attention_on_the_cpu(digits):
     assert counted > plain.get_total_flops() / 1e9 > 0
     weights = sum(p.numel() for n, p in model.named_parameters() if p.dim() == 2 and "emb" not in n)
     assert counted > 6 * weights * 8 * 64 / 1e9 * 0.9
+    # counted on two rows and scaled: the same as counting the whole batch (every counted operation is linear in it)
+    whole = FlopCounterMode(display=False, custom_mapping=precision.cpu_attention_flops())
+    with whole:
+        strategy.loss(model, units, cond).backward()
+    assert abs(counted - whole.get_total_flops() / 1e9) < 1e-6 * counted

@@ -89,6 +89,6 @@ def score(judge: Judge, images: torch.Tensor, labels: torch.Tensor, reference_fe
         "agree_ci": mean_interval(hits.numpy()),
         "fd": round(frechet_distance(features, reference_features), 3),
         "fd_ci": bootstrap_interval(lambda i: frechet_distance(features[torch.from_numpy(i)], reference_features),
-                                    len(features), digits=3),
+                                    len(features), digits=3, centred=True),
         "diversity": round(diversity(features, labels), 3),
     }

@@ -56,7 +56,7 @@ def probe_scores(texts: list[str], labels: list[int], truth: list[dict[str, floa
         if mixed[i] and len(shown) < examples and (labels[i], texts[i]) not in shown:
             shown.append((labels[i], texts[i]))
     tv_ci = bootstrap_interval(lambda idx: mean_tv([texts[i] for i in idx], [labels[i] for i in idx], truth),
-                               len(texts))
+                               len(texts), centred=True)
     return {"valid": round(float(valid.mean()), 4), "valid_ci": mean_interval(valid),
             "mixed": round(float(mixed.mean()), 4), "mixed_ci": mean_interval(mixed),
             "invalid": round(float(1 - valid.mean()), 4),

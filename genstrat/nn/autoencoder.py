@@ -20,7 +20,7 @@ back. Two kinds of grid:
   tab. 8): on MNIST's 7 x 7 grid, 3 training minutes gave reconstructions of judge Fréchet 3.7
   with 4 channels (the real-vs-real reference is 3.7) against 6.3 with 2, and the same latent
   diffusion prior budget went from 10.35 to 9.50 at DPM-Solver++ 8 steps at the same guidance
-  1.2, and to 6.66 at the guidance 1 these latents prefer (docs/benchmarks.md).
+  1.2, and to 6.66 at the guidance 1 these latents prefer (docs/history.md).
 
 Encoder: 3x3 conv, then ``log2(factor)`` stride-2 4x4 convs, a residual block, a 1x1 conv to
 the latent channels. Decoder: the mirror with transposed convs. The decoder outputs logits

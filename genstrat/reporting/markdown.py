@@ -54,7 +54,7 @@ def cost_line(meta: dict) -> list[str]:
     cost = meta.get("judge_cost")
     if not cost:
         return []
-    how = "reused from the cache (trained once" if cost.get("cached") else "trained in this run ("
+    how = "reused from the cache (trained once in " if cost.get("cached") else "trained in this run ("
     return [f"Judge cost: {how}{cost.get('seconds', 0):.0f} s, {cost.get('steps', '?')} steps).", ""]
 
 

@@ -25,12 +25,12 @@ What it predicts (``PREDICTION``): the velocity v = sqrt(abar_t) eps - sqrt(1 - 
 min(SNR_t, gamma) / (SNR_t + 1), SNR_t = abar_t / (1 - abar_t), gamma = 5 (Hang et al. 2023,
 sec. 3.4: the weighting that equals min(SNR, gamma) on the x_0 error). It replaced noise
 prediction because at the bench's short training budgets it samples far better from the same
-seed (docs/benchmarks.md, "diffusion learning the velocity"). Checkpoints trained on the noise
+seed (docs/history.md, "diffusion learning the velocity"). Checkpoints trained on the noise
 (``prediction = "epsilon"`` in their backbone config) still load and sample as they were
 trained. Labels are dropped 10% of the time so sampling can use classifier-free guidance
 (Ho & Salimans 2022, eq. 6, applied to the model output), at w = 1.2 by default: with
 adaLN-Zero the model follows its label closely and the other strategies' 1.5 over-sharpens it
-(the sweep over pixels and latents: docs/benchmarks.md, "guidance over codes").
+(the sweep over pixels and latents: docs/history.md, "guidance over codes").
 
 Sampling uses diffusers' schedulers (one ``set_timesteps`` / ``step`` interface each, told the
 prediction type): ``ddpm`` (ancestral, DDPM eq. 11), ``ddim`` (eta = 0, Song et al. 2021
@@ -45,7 +45,7 @@ is why on our CPU-trained pixel models DDPM-200 still beats DPM-Solver++ 20 (doc
 the all-strategy MNIST section). Other 20-step high-order solvers (the third-order
 SDE-DPM-Solver++(3M); SA-Solver, Xue et al. 2023, orders 2/2 and 3/4;
 ``docs/experiments/diffusion_solvers.py``) did not beat DDPM-200 on a second MNIST model either
-(docs/benchmarks.md, "pixel diffusion trained again on a slower machine"), so they did not join
+(docs/history.md, "pixel diffusion trained again on a slower machine"), so they did not join
 ``SAMPLERS``. The final values are quantised back to the unit levels.
 """
 

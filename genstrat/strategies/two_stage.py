@@ -22,7 +22,7 @@ row, the prior's strategy file unchanged.
 
 Sampling defaults over codes (``CODE_DEFAULTS``) differ from pixels' for three priors: a guidance
 sweep over codes found the pixel defaults too strong there (the figures are in
-docs/benchmarks.md, "guidance over codes" and the latent-diffusion sections).
+docs/history.md, "guidance over codes" and the latent-diffusion sections).
 """
 
 from __future__ import annotations
