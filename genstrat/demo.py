@@ -1,7 +1,8 @@
 """`genstrat demo`: the whole lecture on the embedded data in one run, then one page (``index.html``) to open.
 
 Three benches, each a plain ``genstrat bench`` into its own folder of ``OUT`` (so each can be re-read, re-reported or
-resumed alone), on small budgets that fit about 20 minutes on 2 CPU cores:
+resumed alone), on small budgets: 18.4 minutes from a fresh clone on 2 AMD EPYC cores, set-up included (16.1 the demo
+itself; docs/benchmarks.md, "The demo"):
 
 - **images** (``digits``): AR, one-shot NAR, mask-predict, diffusion, and two-stage AR over a learned auto-encoder's
   codes: blurry one-pass images, and the fixes sharpening them;

@@ -12,8 +12,9 @@ Transformer's KV cache buys, without attending over the 8,000 samples of a secon
 The network answers the Transformer trunk's interface for a causal strategy (``ar``, unchanged): ``forward(tokens,
 cond, cache)`` returns logits for the start slot and every token (S = T + 1; with a cache, for the new tokens only),
 ``new_cache``, ``mask_id`` (the start symbol), ``cond_slots``, ``null_condition``. Which network runs is a field of
-the config (``network``); sample-level audio picks this one (``units/audio.py``, and the measurement behind the
-choice in docs/benchmarks.md).
+the config (``network``); sample-level audio picks this one (``units/audio.py``). The equal-minutes measurement
+against the Transformer with a KV cache that issue 18 asks for is ``docs/experiments/sample_ar_network.py``; until
+it has run, the choice rests on the per-sample cost (O(1) per layer here, attention over the prefix there).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class QueueCache:
         self.queues = [torch.zeros(d, batch, model.channels, device=device) for d in model.dilations]
         self.weights = model.step_weights()
         self.length = 0
+        self.cond, self.biases = None, None  # the labels these per-layer biases (filter + V h, (B, 2C)) were made for
 
 
 class WaveNet(nn.Module):
@@ -96,13 +98,16 @@ class WaveNet(nn.Module):
             start = torch.full_like(tokens[:, :1], self.mask_id) if tokens.numel() else \
                 torch.full((cond.shape[0], 1), self.mask_id, dtype=torch.long, device=cond.device)
             tokens = torch.cat([start, tokens.long()], dim=1)
-        h = self.cond_emb(cond)
-        cond_bias = [proj(h)[:, :, None] for proj in self.conditions]  # (B, 2C, 1) per layer
         x = self.start(tokens.long()).transpose(1, 2)  # (B, C, S)
         if cache is None:
-            skip = self.run_stack(x, cond_bias)
+            h = self.cond_emb(cond)
+            skip = self.run_stack(x, [proj(h)[:, :, None] for proj in self.conditions])  # V h: (B, 2C, 1) per layer
         else:
-            skip = torch.cat([self.step(x[:, :, t:t + 1], cond_bias, cache) for t in range(x.shape[2])], dim=2)
+            if cache.cond is None or not torch.equal(cache.cond, cond):  # the same labels every step: made once
+                h = self.cond_emb(cond)
+                cache.cond = cond.clone()
+                cache.biases = [b + proj(h) for proj, (_, b, _, _) in zip(self.conditions, cache.weights)]
+            skip = torch.cat([self.step(x[:, :, t:t + 1], cache) for t in range(x.shape[2])], dim=2)
         return self.head(skip).transpose(1, 2)
 
     def run_stack(self, x: torch.Tensor, cond_bias: list) -> torch.Tensor:
@@ -126,16 +131,18 @@ class WaveNet(nn.Module):
                            torch.cat([skip.bias, residual.bias])))
         return layers
 
-    def step(self, x: torch.Tensor, cond_bias: list, cache: QueueCache) -> torch.Tensor:
+    def step(self, x: torch.Tensor, cache: QueueCache) -> torch.Tensor:
         """One new position (B, C, 1): each layer reads its input from ``dilation`` steps ago off its queue, and
         pushes the current one (Paine et al. 2016). The same layers as ``run_stack``, written as matrix products on
-        (B, C) rows: sampling makes one small step per sample, so the number of calls per step is its cost."""
+        (B, C) rows, the label's V h folded into the filter's bias (``cache.biases``): sampling makes one small step
+        per sample, so the number of calls per step is its cost."""
         skip, t, x = 0, cache.length, x[:, :, 0]
-        for i, (queue, (filter_w, filter_b, out_w, out_b)) in enumerate(zip(cache.queues, cache.weights)):
+        for i, (queue, bias, (filter_w, _, out_w, out_b)) in enumerate(zip(cache.queues, cache.biases,
+                                                                           cache.weights)):
             slot = t % self.dilations[i]
-            filtered = torch.addmm(filter_b, torch.cat([queue[slot], x], dim=1), filter_w)  # (B, 2C)
+            filtered = torch.addmm(bias, torch.cat([queue[slot], x], dim=1), filter_w)  # (B, 2C): W*x + b + V h
             queue[slot] = x  # read first: the slot now holds x(t), to be read at t + dilation
-            f, g = (filtered + cond_bias[i][:, :, 0]).chunk(2, dim=1)
+            f, g = filtered.chunk(2, dim=1)
             skip_and_residual = torch.addmm(out_b, torch.tanh(f) * torch.sigmoid(g), out_w)  # eq. 2-3, then 1x1s
             skip = skip + skip_and_residual[:, : self.cfg.d_model]
             x = x + skip_and_residual[:, self.cfg.d_model:]

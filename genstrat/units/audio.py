@@ -30,8 +30,9 @@ class MuLawUnits:
     patchable = True
     pad_id = None
     end_id = None
-    # `ar` over samples runs a WaveNet (nn/wavenet.py): the Transformer over 8,000 positions made a handful of updates
-    # in the minutes a WaveNet makes hundreds (measured: docs/benchmarks.md, "which network for sample-level AR")
+    # `ar` over samples runs a WaveNet (nn/wavenet.py): O(1) work per layer per sample where the Transformer attends
+    # over up to 8,000 positions. Its training is slow too (FSDD, batch 32: 20 updates in 5 minutes); the
+    # equal-minutes comparison with the Transformer is docs/experiments/sample_ar_network.py, not yet run
     sequential_network = "wavenet"
 
     def __post_init__(self):
