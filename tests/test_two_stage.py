@@ -152,7 +152,7 @@ def test_bench_counts_the_autoencoder_against_two_stage_rows(tmp_path):
 
 
 def test_code_priors_sample_at_their_own_guidance_while_discrete_pixels_keep_1_5():
-    """Guidance 1.5 over-sharpens codes (docs/benchmarks.md, "guidance over codes"): the AR and mask-predict priors
+    """Guidance 1.5 over-sharpens codes (docs/history.md, "guidance over codes"): the AR and mask-predict priors
     default to w = 1.2 (mask-predict with noise 8) and latent diffusion over 4-channel latents to w = 1 (no guidance);
     AR and mask-predict over pixels keep 1.5, diffusion (adaLN-Zero) samples pixels at 1.2."""
     from genstrat.units import PixelUnits
