@@ -147,3 +147,23 @@ def test_codec_learns_to_reconstruct_speech(spoken):
     codes = codec.to_codes(waves)
     assert codes.shape == (4, cfg.frames) and int(codes.max()) < 1000
     assert codec.from_codes(codes).shape == (4, 1000)
+
+
+def test_judge_view_ignores_level_and_alterations_keep_shape():
+    """The judge's log-mel is relative to each clip's peak (a -12 dB gain leaves it unchanged above the floor), a
+    near-silent clip stays dark rather than amplified, and the word-preserving alterations are seeded, bounded and
+    actually alter the clip."""
+    from genstrat.eval.speech_alter import word_preserving
+    from genstrat.modalities.audio import log_mel
+
+    t = torch.arange(8000) / 8000
+    noise = torch.randn(2, 8000, generator=torch.Generator().manual_seed(0))
+    waves = (torch.stack([0.3 * torch.exp(-3 * t), 0.2 * (t < 0.5)]) * noise).clamp(-1, 1)
+    loud, quiet = log_mel(waves, 8000), log_mel(waves * 10 ** (-12 / 20), 8000)
+    above_floor = (loud > 0.2) & (quiet > 0.2)
+    assert above_floor.float().mean() > 0.5 and torch.allclose(loud[above_floor], quiet[above_floor], atol=1e-3)
+    assert loud.amax() == pytest.approx(1.0) and log_mel(waves * 1e-4, 8000).amax() < 0.7
+    first = word_preserving(waves, 8000, torch.Generator().manual_seed(3))
+    again = word_preserving(waves, 8000, torch.Generator().manual_seed(3))
+    assert first.shape == waves.shape and torch.equal(first, again) and first.abs().max() <= 1
+    assert not torch.allclose(first, waves, atol=1e-3)

@@ -113,7 +113,7 @@ def run_bench(
     if config.peers:
         from genstrat.peers import peer_rows
 
-        rows += [{**common, **r} for r in peer_rows(data, out, config.size, config.seed, config.strategies)]
+        rows += [{**common, **r} for r in peer_rows(data, out, config, evaluator, conditions, store, progress)]
     meta = {
         "versions": strips,
         "command": command,

@@ -23,19 +23,23 @@ def real_images(data, split: str, view=None) -> tuple[torch.Tensor, torch.Tensor
     return (view or data.units.decode)(units), labels
 
 
-def judge_cache(data, steps: int, seed: int, stride: int = 1) -> Path:
+def judge_cache(data, steps: int, seed: int, stride: int = 1, variant: str | None = None) -> Path:
     """Where the judge of this data and these settings is kept: the user's cache, keyed by their fingerprint."""
-    return cache_root() / "judges" / fingerprint(data, judge_steps=steps, seed=seed, **stride_key(stride))
+    return cache_root() / "judges" / fingerprint(data, judge_steps=steps, seed=seed, **stride_key(stride, variant))
 
 
-def stride_key(stride: int) -> dict:
-    """The judge's first-layer stride as part of a cache key; absent at 1, so judges cached before it stay valid."""
-    return {} if stride == 1 else {"stride": stride}
+def stride_key(stride: int, variant: str | None = None) -> dict:
+    """The judge's first-layer stride and its modality's ``variant`` (what it sees, how it is augmented) as part of a
+    cache key; each absent at its default, so judges cached before it stay valid."""
+    return {**({} if stride == 1 else {"stride": stride}), **({"variant": variant} if variant else {})}
 
 
 def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None, progress: bool = True,
-              view=None, stride: int = 1) -> tuple[Judge, float, dict]:
+              view=None, stride: int = 1, augment=None, variant: str | None = None) -> tuple[Judge, float, dict]:
     """A judge trained on the real training split; returns (judge, its test accuracy, its cost).
+
+    ``augment(units, labels, generator)`` -> (images, labels): altered copies of the training clips, as the judge
+    sees them, trained on beside the originals (audio's word-preserving alterations); name it in ``variant``.
 
     With ``cache`` (a folder), a judge trained earlier for the same data and settings is reused. The cost says how
     many seconds and steps training it took, and whether this call reused it (``cached``).
@@ -44,7 +48,7 @@ def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None,
     images, labels = real_images(data, "train", view)
     judge = Judge(images.shape[1], data.num_classes, stride=stride)
     key = {"data": {k: v for k, v in data.spec.items() if k != "data_dir"}, "steps": steps, "seed": seed,
-           **stride_key(stride)}
+           **stride_key(stride, variant)}
     if cache is not None and (cache / "judge.json").is_file():
         meta = read_json(cache / "judge.json", "judge config")
         if meta.get("key") == key:
@@ -52,6 +56,9 @@ def fit_judge(data, steps: int = 2000, seed: int = 0, cache: Path | None = None,
             judge.eval()
             return judge, meta["test_accuracy"], {**meta.get("cost", {}), "cached": True}
     start = time.perf_counter()
+    if augment is not None:
+        extra_images, extra_labels = augment(data.train_units, data.train_labels, torch.Generator().manual_seed(seed))
+        images, labels = torch.cat([images, extra_images]), torch.cat([labels, extra_labels])
     with tqdm(total=steps, desc="train judge", disable=not progress, leave=False) as bar:
         train_judge(judge, images, labels, steps=steps, seed=seed, progress=bar)
     cost = {"seconds": round(time.perf_counter() - start, 2), "steps": steps}

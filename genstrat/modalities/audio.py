@@ -1,13 +1,15 @@
 """Audio: judged by a CNN on log-mel spectrograms, written as WAV files and spectrogram images.
 
 - The judge is the image judge's CNN (``nn/judge.py``) over log-mel spectrograms (``log_mel``: |STFT|^2 through a
-  triangular mel filter bank, Davis & Mermelstein 1980; HTK's mel scale m = 2595 log10(1 + f / 700); in dB,
-  floored 80 dB below a fixed full-scale reference, as torchaudio's ``AmplitudeToDB(top_db=80)`` does), trained on
-  the real training split. Rows report agreement with the requested label, the Fréchet distance of its features to
-  the held-out clips' (n stated), diversity, and, since audio has a length in seconds, the real-time factor at
-  batch 1 (compute seconds per second of audio: above 1 is slower than real time) and seconds of audio generated
-  per second at batch N. Reference rows: ``real`` (training clips) and ``independent`` (every sample drawn from its
-  per-class marginal: the one-pass floor, heard as noise).
+  triangular mel filter bank, Davis & Mermelstein 1980; HTK's mel scale m = 2595 log10(1 + f / 700); in dB
+  relative to the clip's loudest bin and floored 80 dB below it, as torchaudio's ``AmplitudeToDB(top_db=80)``
+  does), trained on the real training split and on copies of it altered in ways that keep the word (gain, band
+  limits, a noise floor: ``eval/speech_alter.py``), so that it reads the word and not the recording. Rows report
+  agreement with the requested label, the Fréchet distance of its features to the held-out clips' (n stated),
+  diversity, and, since audio has a length in seconds, the real-time factor at batch 1 (compute seconds per second
+  of audio: above 1 is slower than real time) and seconds of audio generated per second at batch N. Reference
+  rows: ``real`` (training clips) and ``independent`` (every sample drawn from its per-class marginal: the one-pass
+  floor, heard as noise).
 - Samples: a grid of spectrograms (one column per label) and the first clips as WAV files; versions: a spectrogram
   strip and the final clip.
 - Stage one of two-stage rows is the learned codec (``nn/codec.py``). Its ``reconstruction:<kind>`` row scores held-out
@@ -25,6 +27,7 @@ import torch
 
 from genstrat.eval.reconstruction import code_usage
 from genstrat.eval.judging import fit_judge, judge_cache, real_images, score
+from genstrat.eval.speech_alter import word_preserving
 from genstrat.eval.references import independent_row, real_row
 from genstrat.modalities.image import one_sample_versions
 from genstrat.modalities.registry import Modality, register_modality
@@ -32,10 +35,12 @@ from genstrat.nn.judge import judge_outputs
 from genstrat.reporting.grid import save_grid
 from genstrat.reporting.versions import save_versions
 
-N_FFT, HOP, MELS, TOP_DB = 256, 128, 40, 80.0
+N_FFT, HOP, MELS, TOP_DB, QUIET_DB = 256, 128, 40, 80.0, 40.0
 WAVS_PER_ROW = 10
 PESQ_SECONDS = 10
 JUDGE_STRIDE = 2  # the judge's first convolution halves the 40 x 63 spectrogram (nn/judge.py)
+ALTERED_COPIES = 2
+JUDGE_VARIANT = "peak-relative-log-mel+word-preserving-alterations"  # part of the judge's cache key
 
 
 def mel_filters(sample_rate: int, n_fft: int = N_FFT, mels: int = MELS) -> torch.Tensor:
@@ -51,14 +56,19 @@ def mel_filters(sample_rate: int, n_fft: int = N_FFT, mels: int = MELS) -> torch
 
 
 def log_mel(waves: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """(N, T) waves in [-1, 1] -> (N, 1, MELS, frames) log-mel spectrograms scaled to [0, 1] (0 = 80 dB below a
-    full-scale reference, 1 = the reference), the low frequencies at the bottom row."""
+    """(N, T) waves in [-1, 1] -> (N, 1, MELS, frames) log-mel spectrograms scaled to [0, 1], the low frequencies at
+    the bottom row. 1 is the clip's own loudest mel bin and 0 is TOP_DB below it: the level a clip was recorded or
+    generated at is not read as part of the word (an absolute full-scale reference made a -12 dB gain, STOI 0.999,
+    halve the judge's agreement; ``docs/results/audio-judge-robustness-clean-judge.json``). A clip whose loudest
+    bin is quieter than QUIET_DB below full scale keeps that ceiling, so near-silence is shown and judged as quiet,
+    not amplified."""
     window = torch.hann_window(N_FFT)
     spectrum = torch.stft(waves.float(), N_FFT, HOP, window=window, return_complex=True).abs() ** 2
     mel = torch.einsum("nft,fm->nmt", spectrum, mel_filters(sample_rate))
     reference = (window.sum() / 2) ** 2  # a full-scale sine's power in its bin
     db = 10 * torch.log10(mel.clamp(min=1e-10) / reference)
-    return ((db + TOP_DB) / TOP_DB).clamp(0, 1).flip(1)[:, None]
+    ceiling = db.amax(dim=(1, 2), keepdim=True).clamp(min=-QUIET_DB)
+    return ((db - ceiling + TOP_DB) / TOP_DB).clamp(0, 1).flip(1)[:, None]
 
 
 class AudioEvaluator:
@@ -69,8 +79,8 @@ class AudioEvaluator:
                  limit_minutes: float | None = None):
         self.data, self.n, self.units = data, n, data.units
         self.judge, accuracy, cost = fit_judge(data, steps=judge_steps, seed=seed, progress=progress, view=self.view,
-                                               cache=judge_cache(data, judge_steps, seed, JUDGE_STRIDE),
-                                               stride=JUDGE_STRIDE)
+                                               cache=judge_cache(data, judge_steps, seed, JUDGE_STRIDE, JUDGE_VARIANT),
+                                               stride=JUDGE_STRIDE, augment=self.altered_views, variant=JUDGE_VARIANT)
         test_images, _ = real_images(data, "test", self.view)
         self.reference_features, _ = judge_outputs(self.judge, test_images)
         self.meta = {"judge_test_accuracy": accuracy, "n_test": int(test_images.shape[0]), "judge_cost": cost,
@@ -79,6 +89,14 @@ class AudioEvaluator:
     def view(self, units: torch.Tensor) -> torch.Tensor:
         """What the judge sees of a clip: its log-mel spectrogram."""
         return log_mel(self.units.decode(units), self.units.sample_rate)
+
+    def altered_views(self, units: torch.Tensor, labels: torch.Tensor, generator: torch.Generator):
+        """ALTERED_COPIES copies of the training clips, each altered in ways that keep the word (``eval/speech_alter``),
+        as the judge sees them, for it to train on beside the clean ones."""
+        waves = self.units.decode(units.long())
+        copies = [self.view(self.units.encode(word_preserving(waves, self.units.sample_rate, generator)))
+                  for _ in range(ALTERED_COPIES)]
+        return torch.cat(copies), labels.repeat(ALTERED_COPIES)
 
     def reference_rows(self, generator: torch.Generator) -> list[dict]:
         real = real_row(self.data, self.judge, self.reference_features, self.n, generator, self.view)
