@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 from genstrat.checkpoint import (assign_weights, optimizer_tensors, read_tensors, restore_optimizer, save_model,
                                  write_tensors)
 from genstrat.errors import GenstratError
+from genstrat.memory import check_fits
 from genstrat.precision import (CHOICES, PRECISIONS, PROBE_STEPS, PROBE_WARMUP, PrecisionChoice, choose_precision,
                                 step_gflop)
 
@@ -116,6 +117,7 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
         raise GenstratError(f"--batch-size {batch_size} must be a positive multiple of the number of processes "
                             f"({size})")
     device = next(model.parameters()).device
+    check_fits(model, batch_size // size, device)  # a step that cannot fit fails here, not when the kernel kills it
     out = Path(out) if out is not None else None
     optimizer = make_optimizer(model, lr, fused_optimizer)
     data_rng = torch.Generator().manual_seed(seed)

@@ -167,3 +167,25 @@ def test_judge_view_ignores_level_and_alterations_keep_shape():
     again = word_preserving(waves, 8000, torch.Generator().manual_seed(3))
     assert first.shape == waves.shape and torch.equal(first, again) and first.abs().max() <= 1
     assert not torch.allclose(first, waves, atol=1e-3)
+
+
+def test_a_wavenet_batch_that_cannot_fit_fails_before_training(tmp_path, capsys):
+    """Sample-level AR's WaveNet says what a training step holds; a batch over the machine's memory is one line with
+    the largest batch that fits, from `train` and from `bench`, before any step."""
+    from genstrat.memory import check_fits
+    from genstrat.nn import BackboneConfig
+    from genstrat.nn.wavenet import WaveNet
+
+    model = WaveNet(BackboneConfig(vocab_size=256, seq_len=8000, num_classes=10, d_model=128, n_layers=4,
+                                   network="wavenet"))
+    assert 25 * 2 ** 30 < model.activation_bytes(128) < 40 * 2 ** 30  # 128 one-second clips: the demo's OOM kill
+    check_fits(model, 32, "cpu", available=24 * 2 ** 30)
+    with pytest.raises(GenstratError, match=r"use --batch-size (\d+) or less"):
+        check_fits(model, 128, "cpu", available=24 * 2 ** 30)
+    for command in (["train", "--strategy", "ar", "--steps", "1", "--out", str(tmp_path / "t")],
+                    ["bench", "--strategies", "nar,ar", "--train-steps", "1", "--out", str(tmp_path / "b")]):
+        capsys.readouterr()
+        assert main([command[0], "--data", "spoken", *SHORT, *command[1:], "--batch-size", "1000000"]) == 2
+        errors = capsys.readouterr().err.splitlines()
+        assert len(errors) == 1 and "--batch-size" in errors[0] and "GB" in errors[0]
+    assert not (tmp_path / "t" / "model.safetensors").exists() and not (tmp_path / "b" / "checkpoints").exists()

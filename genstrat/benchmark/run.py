@@ -31,6 +31,7 @@ from genstrat.benchmark.stage_one import StageOneCache, remaining_budget
 from genstrat.benchmark.store import RowStore, file_name
 from genstrat.checkpoint import ensure_writable, write_json
 from genstrat.data import load_dataset
+from genstrat.memory import check_fits
 from genstrat.modalities import modality_of
 from genstrat.model_io import build_model, checkpoint_config
 from genstrat.reporting.html import write_html
@@ -60,6 +61,11 @@ def run_bench(
     data = load_dataset(config.data, **config.data_options())
     for name in config.strategies:  # unknown or unfit names fail before any training
         check_strategy(name, data.units)
+    for name in config.strategies:  # and so does a batch whose training step cannot fit in memory
+        if stage_one_kind(name) is None:
+            strategy = get_strategy(name, data.units)
+            check_fits(build_model(strategy, data.num_classes, size=config.size, context_len=data.context_len),
+                       config.batch_size, device)
     out = ensure_writable(Path(out), "--out")
     modality = modality_of(data.units)
     evaluator_class = modality.evaluator

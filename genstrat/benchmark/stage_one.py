@@ -74,8 +74,8 @@ class StageOneCache:
         judged = self.evaluator.reconstruction(autoencoder, torch.Generator().manual_seed(self.training["seed"] + 3))
         row = {
             "strategy": f"reconstruction:{kind}",
-            **judged,
             "n": self.evaluator.n,
+            **judged,  # its own n where the held-out split holds fewer than the bench's
             "ae_seconds": round(seconds, 2),
             "ae_train_steps": summary["steps"],
         }

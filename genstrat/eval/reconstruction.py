@@ -27,7 +27,7 @@ def reconstruction_metrics(autoencoder, data, judge, reference_features: torch.T
     mse = ((rebuilt - images) ** 2).flatten(1).mean(1).clamp_min(1e-10)
     row = {"psnr": round(float((10 * torch.log10(1 / mse)).mean()), 3),
            **score(judge, rebuilt, labels, reference_features)}
-    row.update(code_usage(codes, autoencoder.cfg.codebook_size))
+    row.update(code_usage(codes, autoencoder.cfg.codebook_size), n=len(pick))  # n: at most the held-out split
     return row
 
 

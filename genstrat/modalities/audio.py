@@ -113,7 +113,7 @@ class AudioEvaluator:
         rebuilt = self.units.encode(torch.cat([codec.from_codes(chunk) for chunk in codes.split(250)]))
         row = {**intelligibility(self.units.decode(units), self.units.decode(rebuilt), self.units.sample_rate),
                **self.score(rebuilt, labels)}
-        return {**row, **code_usage(codes, codec.cfg.codebook_size)}
+        return {**row, **code_usage(codes, codec.cfg.codebook_size), "n": len(pick)}  # at most the held-out clips
 
     def score(self, units: torch.Tensor, cond: torch.Tensor) -> dict:
         return score(self.judge, self.view(units), cond, self.reference_features)

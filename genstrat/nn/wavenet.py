@@ -79,6 +79,13 @@ class WaveNet(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def activation_bytes(self, batch: int) -> int:
+        """An estimate of what one training step over ``batch`` whole clips holds (``memory.check_fits``): per
+        position and layer, the tensors autograd keeps for the backward pass (the padded input, tanh and sigmoid
+        outputs and their product: 4C floats) and the layer's skip output (D), in fp32."""
+        positions = self.cfg.seq_len + 1
+        return 4 * batch * positions * len(self.dilations) * (4 * self.channels + self.cfg.d_model)
+
     def new_cache(self, batch: int) -> QueueCache:
         return QueueCache(self, batch)
 

@@ -61,8 +61,8 @@ def torchvision_reason(package: str) -> str:
 
 def diffusion_peer_rows(data, out, config, evaluator, conditions, store, progress) -> list[dict]:
     reason = missing(PEERS["diffusers:unet2d"])
-    if reason is None and data.units.modality != "image":
-        reason = "diffusers' UNet2DModel generates images; this bench's units are not images"
+    if reason is None and len(data.units.shape) != 3:
+        reason = "diffusers' UNet2DModel generates (C, H, W) grids; this bench's units are not one"
     if reason is not None:
         return [{"strategy": "diffusers:unet2d", "peer": True, "measure": "beside diffusion", "reason": reason}]
     from genstrat.peers.diffusers_unet import unet_rows

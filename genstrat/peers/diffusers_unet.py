@@ -53,10 +53,17 @@ def unet(size: str, image_shape: tuple[int, int, int], num_classes: int, width: 
 
 
 def matched_width(target_params: int, image_shape, num_classes: int) -> int:
-    """The width (a multiple of 8) whose ``matched`` U-Net has the parameter count nearest ``target_params``."""
-    def count(w):
-        return sum(p.numel() for p in unet("matched", image_shape, num_classes, w).parameters())
-    return min(range(8, 257, 8), key=lambda w: abs(count(w) - target_params))
+    """The width (a multiple of 8) whose ``matched`` U-Net has the parameter count nearest ``target_params`` (the
+    count grows with the width, so the search stops at the first one above)."""
+    best, best_gap = 8, None
+    for width in range(8, 513, 8):
+        count = sum(p.numel() for p in unet("matched", image_shape, num_classes, width).parameters())
+        gap = abs(count - target_params)
+        if best_gap is None or gap < best_gap:
+            best, best_gap = width, gap
+        if count > target_params:
+            break
+    return best
 
 
 def cosine_with_warmup(step: int, total: int) -> float:
