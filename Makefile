@@ -19,4 +19,4 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check genstrat tests docs/experiments
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15

@@ -1,7 +1,5 @@
 """The peers (genstrat/peers/): the GPT-2 twin is our AR network, and `bench --peers` adds their rows."""
 
-import json
-
 import torch
 
 from genstrat import api
@@ -30,21 +28,6 @@ def test_gpt2_twin_computes_our_logits():
     torch.testing.assert_close(theirs, ours, atol=1e-4, rtol=1e-4)
 
 
-def test_bench_with_peers_adds_decoding_rows(tmp_path):
-    rows = api.bench("digits", ["ar"], tmp_path / "b", train_steps=2, steps=[1], n=20, size="tiny",
-                     judge_steps=5, throughput_batch=4, latency_repeats=1, progress=False, peers=True)
-    ours, theirs = [r for r in rows if r.get("measure") == "decoding speed"]
-    assert ours["strategy"] == "ar" and not ours["peer"] and theirs == {**theirs, "strategy": "transformers:gpt2",
-                                                                        "peer": True}
-    for row in (ours, theirs):
-        assert row["tokens_per_s_b1"] > 0 and row["tokens_per_s_b64"] > 0 and row["tokens"] == 64
-    assert ours["weights"].startswith("copied")
-    assert abs(ours["speed_ratio_b1"] - ours["tokens_per_s_b1"] / theirs["tokens_per_s_b1"]) < 0.01
-    report = (tmp_path / "b" / "report.md").read_text()
-    assert "## Peers" in report and "transformers:gpt2" in report
-    assert json.loads((tmp_path / "b" / "results.json").read_text())[-1]["strategy"] == "transformers:gpt2"
-
-
 def test_a_peer_that_cannot_run_says_why(monkeypatch, tmp_path):
     monkeypatch.setattr("genstrat.peers.missing", lambda package: f"{package} is not installed")
     config = BenchConfig(data="digits", strategies=("ar", "diffusion", "two-stage:mask-predict"),
@@ -57,21 +40,43 @@ def test_a_peer_that_cannot_run_says_why(monkeypatch, tmp_path):
         assert "torchvision" in rows[peer]["reason"] or "imports here" in rows[peer]["reason"]
 
 
-def test_diffusers_unet_peer_is_trained_judged_and_kept(monkeypatch, tmp_path):
-    """`bench --peers` beside a diffusion row trains both U-Nets the diffusers way and measures each sampler through
-    the bench's own measure (n, judge, timing); a resumed run keeps their rows without training again."""
+def test_bench_with_peers_adds_decoding_and_unet_rows(monkeypatch, tmp_path):
+    """`bench --peers` beside ar and diffusion: GPT-2's decoding-speed rows, and both diffusers U-Nets trained their
+    way and measured at every sampler through the bench's own measure (n, judge, timing); a resumed run keeps the
+    U-Nets' rows without training them again."""
     monkeypatch.setattr("genstrat.peers.diffusers_unet.SAMPLERS", {"ddim": (2,), "dpm-solver++": (3,)})
-    settings = dict(train_steps=2, steps=[2], n=20, size="tiny", judge_steps=5, throughput_batch=10,
-                    latency_repeats=1, progress=False, peers=True)
-    rows = api.bench("digits", ["diffusion"], tmp_path / "b", **settings)
+    settings = dict(train_steps=2, steps=[1], n=20, size="tiny", judge_steps=5, throughput_batch=4, latency_repeats=1,
+                    progress=False, peers=True, overrides={"sampler": "dpm-solver"})
+    rows = api.bench("digits", ["ar", "diffusion"], tmp_path / "b", **settings)
+    ours, theirs = [r for r in rows if r.get("measure") == "decoding speed"]
+    assert ours["strategy"] == "ar" and not ours["peer"] and theirs == {**theirs, "strategy": "transformers:gpt2",
+                                                                        "peer": True}
+    for row in (ours, theirs):
+        assert row["tokens_per_s_b1"] > 0 and row["tokens_per_s_b64"] > 0 and row["tokens"] == 64
+    assert ours["weights"].startswith("copied")
+    assert abs(ours["speed_ratio_b1"] - ours["tokens_per_s_b1"] / theirs["tokens_per_s_b1"]) < 0.01
     peers = [r for r in rows if r["strategy"] == "diffusers:unet2d"]
     assert {(r["size"], r["sampler"], r["nfe"]) for r in peers} == {
         (size, sampler, nfe) for size in ("matched", "course") for sampler, nfe in (("ddim", 2), ("dpm-solver++", 3))}
     for r in peers:
         assert r["peer"] and r["n"] == 20 and r["fd"] >= 0 and 0 <= r["agree"] <= 1 and r["train_steps"] == 2
         assert (tmp_path / "b" / r["grid"]).is_file()
-    matched = next(r for r in peers if r["size"] == "matched")
-    assert 0.5 < matched["params"] / matched["ours_params"] < 2
+    report = (tmp_path / "b" / "report.md").read_text()
+    assert "## Peers" in report and "transformers:gpt2" in report and "diffusers:unet2d" in report
     monkeypatch.setattr("genstrat.peers.diffusers_unet.train_unet", None)  # a resume must not train again
-    again = api.bench("digits", ["diffusion"], tmp_path / "b", resume=True, **settings)
+    again = api.bench("digits", ["ar", "diffusion"], tmp_path / "b", resume=True, **settings)
     assert [r["fd"] for r in again if r["strategy"] == "diffusers:unet2d"] == [r["fd"] for r in peers]
+
+
+def test_matched_unet_has_our_diffusion_backbones_size():
+    """On MNIST's 28 x 28, the `matched` U-Net's parameter count is within a quarter of our `small` diffusion
+    backbone's, and the `course` U-Net is the diffusion course's 32-64-64 network with attention."""
+    from genstrat.peers.diffusers_unet import matched_width, param_count, unet
+    from genstrat.units import PixelUnits
+
+    units = PixelUnits(channels=1, height=28, width=28, levels=256)
+    ours = build_model(get_strategy("diffusion", units), 10, size="small").num_params()
+    matched = unet("matched", units.shape, 10, matched_width(ours, units.shape, 10))
+    assert 0.8 < param_count(matched) / ours < 1.25
+    course = unet("course", units.shape, 10)
+    assert course.config.block_out_channels == (32, 64, 64) and "AttnDownBlock2D" in course.config.down_block_types
