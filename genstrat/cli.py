@@ -264,6 +264,7 @@ def cmd_bench(args, command: str) -> int:
         lr=args.lr,
         seed=args.seed,
         throughput_batch=args.throughput_batch,
+        latency_repeats=args.latency_repeats,
         judge_steps=args.judge_steps,
         overrides=sampling_overrides(args),
         ema=args.ema,
@@ -458,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--batch-size", type=positive_int, default=128)
         p.add_argument("--lr", type=positive_float, default=2e-3)
         p.add_argument("--throughput-batch", type=positive_int, default=100)
+        p.add_argument("--latency-repeats", type=positive_int, default=5,
+                       help="timed batch-1 generations per row (their median is the latency; one warm-up before)")
         p.add_argument(
             "--ema",
             type=positive_float,

@@ -81,7 +81,8 @@ def test_bench_and_sample_on_spoken_digits(tmp_path, capsys):
     strategies = "ar,nar,mask-predict,diffusion,two-stage:ar,two-stage:mask-predict,two-stage:diffusion"
     assert main(["bench", "--data", "spoken", *SHORT, "--strategies", strategies, "--steps",
                  "2", "--train-steps", "2", "--ae-steps", "2", "--n", "20", "--judge-steps", "30", "--throughput-batch",
-                 "10", "--size", "tiny", "--batch-size", "8", "--ae-batch-size", "8", "--out", str(out),
+                 "10", "--latency-repeats", "1", "--size", "tiny", "--batch-size", "8", "--ae-batch-size", "8",
+                 "--out", str(out),
                  "--no-progress"]) == 0
     rows = json.loads((out / "results.json").read_text())
     codec_rows = {r["strategy"]: r for r in rows if r["strategy"].startswith("reconstruction:")}

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from genstrat.eval.spread import bootstrap_interval, mean_interval
 from genstrat.cache import cache_root, fingerprint
 from genstrat.checkpoint import read_json, read_tensors, write_json, write_tensors
-from genstrat.eval.frechet import frechet_distance
+from genstrat.eval.frechet import FrechetReference
 from genstrat.nn.judge import Judge, judge_outputs, train_judge
 
 
@@ -91,11 +91,12 @@ def score(judge: Judge, images: torch.Tensor, labels: torch.Tensor, reference_fe
     95% bootstrap interval over the n samples (``agree_ci``, ``fd_ci``; ``eval/spread.py``)."""
     features, preds = judge_outputs(judge, images)
     hits = (preds == labels).float()
+    reference = FrechetReference(reference_features)
     return {
         "agree": round(hits.mean().item(), 4),
         "agree_ci": mean_interval(hits.numpy()),
-        "fd": round(frechet_distance(features, reference_features), 3),
-        "fd_ci": bootstrap_interval(lambda i: frechet_distance(features[torch.from_numpy(i)], reference_features),
-                                    len(features), digits=3, centred=True),
+        "fd": round(reference.distance(features), 3),
+        "fd_ci": bootstrap_interval(lambda i: reference.distance(features[torch.from_numpy(i)]), len(features),
+                                    digits=3, centred=True),
         "diversity": round(diversity(features, labels), 3),
     }
