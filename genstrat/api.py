@@ -196,6 +196,7 @@ def train_autoencoder(
     minutes: float | None = None,
     factor: int | None = None,
     latent_channels: int | None = None,
+    codebooks: int | None = None,
     batch_size: int = 128,
     lr: float = 2e-3,
     seed: int = 0,
@@ -219,8 +220,12 @@ def train_autoencoder(
         raise GenstratError(f"{loaded.name} is {loaded.units.modality}; no auto-encoder is registered for it")
     if latent_channels and quantizer != "continuous":
         raise GenstratError("--latent-channels sets continuous latents; add --quantizer continuous, or drop it")
+    if codebooks and (loaded.units.modality != "audio" or quantizer != "fsq"):
+        raise GenstratError("--codebooks sets the audio codec's fsq codes a frame; drop it for images or "
+                            "continuous latents")
     out = ensure_writable(Path(out), "--out")
-    cfg = stage_one(loaded, quantizer, factor, **({"latent_channels": latent_channels} if latent_channels else {}))
+    options = {"latent_channels": latent_channels, "codebooks": codebooks}
+    cfg = stage_one(loaded, quantizer, factor, **{k: v for k, v in options.items() if v})
     device = device if isinstance(device, torch.device) else default_device(device)
     model, summary = fit_autoencoder(
         loaded,

@@ -212,6 +212,7 @@ def cmd_train_autoencoder(args) -> int:
         minutes=args.minutes,
         factor=args.factor,
         latent_channels=args.latent_channels,
+        codebooks=args.codebooks,
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
@@ -399,6 +400,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=None,
         help="continuous: channels per latent position (default 4)",
+    )
+    p.add_argument(
+        "--codebooks",
+        type=positive_int,
+        default=None,
+        help="audio fsq: codes per frame, each from its own 1,000-code FSQ codebook (default 1)",
     )
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=positive_float)

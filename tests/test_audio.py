@@ -131,13 +131,13 @@ def test_wavenet_queues_give_the_teacher_forced_logits():
 
 
 def test_codec_learns_to_reconstruct_speech(spoken):
-    """A hundred updates of the STFT-domain codec lower its loss; codes are one per frame and decode to clips."""
+    """A hundred updates of the STFT-domain codec lower its loss; codes are two a frame and decode to clips."""
     from genstrat.autoencoding import build_stage_one, fit_autoencoder
     from genstrat.modalities.audio import codec_config
     from genstrat.training import Budget
 
     cfg = codec_config(spoken, "fsq", factor=32, hidden=32, blocks=1)
-    assert cfg.frames == 1000 // 32 + 1 and cfg.n_fft == 128
+    assert cfg.frames == 1000 // 32 + 1 and cfg.n_fft == 128 and cfg.codebooks == 2
     torch.manual_seed(0)
     untrained = build_stage_one(cfg).eval()
     codec, _ = fit_autoencoder(spoken, cfg, Budget(steps=100), None, batch_size=16, progress=False)
@@ -146,8 +146,35 @@ def test_codec_learns_to_reconstruct_speech(spoken):
         assert codec.loss(waves).item() < 0.8 * untrained.loss(waves).item()
     waves = waves[:4]
     codes = codec.to_codes(waves)
-    assert codes.shape == (4, cfg.frames) and int(codes.max()) < 1000
+    assert codes.shape == (4, 2 * cfg.frames) and int(codes.max()) < 1000
     assert codec.from_codes(codes).shape == (4, 1000)
+
+
+def test_a_two_codebook_codec_writes_a_frames_codes_side_by_side(spoken, tmp_path, capsys):
+    """Grouped FSQ: two codes a frame, frame-major in the code row; they decode to what the latent decodes to, a code
+    not yet written (MASK) decodes as the latent's centre, and the prior's unit space counts both."""
+    from genstrat.autoencoding import build_stage_one
+    from genstrat.modalities.audio import codec_config
+    from genstrat.units.codes import CodeUnits
+
+    cfg = codec_config(spoken, "fsq", factor=32, hidden=32, blocks=1, codebooks=2)
+    assert cfg.code_channels == 8 and "2 codes each" in cfg.describe()
+    codec = build_stage_one(cfg).eval()
+    waves = spoken.units.decode(spoken.test_units[:3].long())
+    codes = codec.to_codes(waves)
+    with torch.no_grad():
+        _, indices = codec.latent(waves, with_indices=True)
+        whole = codec.decode(codec.latent(waves)).clamp(-1, 1)
+    assert codes.shape == (3, 2 * cfg.frames) and torch.equal(codes[:, 1::2], indices[..., 1].long())
+    assert torch.allclose(codec.from_codes(codes), whole, atol=1e-5)
+    masked = codes.clone()
+    masked[:, 1::2] = cfg.codebook_size  # every frame's second code still MASK
+    half = codec.from_codes(masked)
+    assert torch.isfinite(half).all() and not torch.allclose(half, whole, atol=1e-3)
+    assert CodeUnits.of(codec).seq_len == 2 * cfg.frames
+    assert main(["train-autoencoder", "--data", "digits", "--codebooks", "2", "--steps", "1", "--out",
+                 str(tmp_path / "ae")]) == 2
+    assert "--codebooks" in capsys.readouterr().err
 
 
 def test_judge_view_ignores_level_and_alterations_keep_shape():

@@ -7,9 +7,12 @@ the image auto-encoder (``nn/autoencoder.py``) it exposes ``to_codes`` / ``from_
 - **Encoder**: the clip's log-magnitude STFT (n_fft 256, hop 64: 125 frames a second at 8 kHz) through a 1-D
   convolutional stack over frames (ConvNeXt blocks, Liu et al. 2022: depthwise 7-tap conv, LayerNorm, 4x pointwise
   MLP, residual), to ``code_channels`` values per frame.
-- **Quantiser**: FSQ (Mentzer et al. 2024, eq. 1-3) through ``vector-quantize-pytorch``, one code per frame out of
-  prod(levels) (8 x 5 x 5 x 5 = 1,000), after a parameter-free BatchNorm that spreads its input over the levels (as
-  the image auto-encoder); or a continuous latent bounded by tanh and noised in training (for latent diffusion).
+- **Quantiser**: FSQ (Mentzer et al. 2024, eq. 1-3) through ``vector-quantize-pytorch``, ``codebooks`` codes per
+  frame, each out of prod(levels) (8 x 5 x 5 x 5 = 1,000) over its own len(levels) channels (grouped FSQ: FSQ's
+  ``num_codebooks``; two codebooks carry 20 bits a frame over 8 channels where one carries 10 over 4), after a
+  parameter-free BatchNorm that spreads its input over the levels (as the image auto-encoder); or a continuous latent
+  bounded by tanh and noised in training (for latent diffusion). A frame's codes are neighbours in the code row
+  (frame-major), as a continuous latent's channels are.
 - **Decoder**: the mirror stack, ending in a linear map to each frame's log-magnitude m and phase p; the frame's
   spectrum is exp(m) (cos p + i sin p) and the waveform is its inverse STFT (``torch.istft``). This is the Vocos
   decoder (Siuzdak 2023, eq. 1-2): it predicts Fourier coefficients, not samples, so no upsampling stack has to learn
@@ -41,6 +44,7 @@ class CodecConfig:
     hop: int = 64                  # samples per code frame: T // hop + 1 frames
     quantizer: str = "fsq"         # "fsq" (discrete codes) or "continuous" (latent diffusion)
     fsq_levels: list[int] = field(default_factory=lambda: [8, 5, 5, 5])
+    codebooks: int = 1             # fsq: codes per frame, each over its own len(fsq_levels) channels
     latent_channels: int = 4       # continuous: values per frame
     hidden: int = 128              # channels of the convolutional stacks
     blocks: int = 4                # ConvNeXt blocks in the encoder and in the decoder
@@ -57,6 +61,8 @@ class CodecConfig:
         if self.quantizer == "fsq" and (not self.fsq_levels or min(self.fsq_levels) < 2
                                         or math.prod(self.fsq_levels) > 4096):
             raise GenstratError(f"FSQ levels {self.fsq_levels} must each be >= 2 with a product of at most 4,096 codes")
+        if self.codebooks < 1:
+            raise GenstratError(f"a codec needs at least one codebook a frame, got {self.codebooks}")
 
     @property
     def frames(self) -> int:
@@ -73,14 +79,20 @@ class CodecConfig:
 
     @property
     def code_channels(self) -> int:
-        return len(self.fsq_levels) if self.quantizer == "fsq" else self.latent_channels
+        return len(self.fsq_levels) * self.codebooks if self.quantizer == "fsq" else self.latent_channels
+
+    @property
+    def codes_per_frame(self) -> int:
+        """Units a frame is written as: its fsq codes, or a continuous latent's channels."""
+        return self.codebooks if self.quantizer == "fsq" else self.latent_channels
 
     @property
     def codebook_size(self) -> int:
         return math.prod(self.fsq_levels) if self.quantizer == "fsq" else 0
 
     def describe(self) -> str:
-        return f"{self.frames} frames ({self.sample_rate / self.hop:g} a second)"
+        per_frame = f", {self.codebooks} codes each" if self.quantizer == "fsq" and self.codebooks > 1 else ""
+        return f"{self.frames} frames ({self.sample_rate / self.hop:g} a second{per_frame})"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -120,7 +132,7 @@ class Codec(nn.Module):
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
         if cfg.quantizer == "fsq":
             from vector_quantize_pytorch import FSQ
-            self.fsq = FSQ(levels=list(cfg.fsq_levels), channel_first=True)
+            self.fsq = FSQ(levels=list(cfg.fsq_levels), num_codebooks=cfg.codebooks, channel_first=True)
         self._stft_loss = None
 
     def null_condition(self, cond: torch.Tensor) -> torch.Tensor:  # the training loop asks; a codec ignores labels
@@ -131,7 +143,7 @@ class Codec(nn.Module):
 
     def latent(self, waves: torch.Tensor, with_indices: bool = False):
         """(N, T) waves in [-1, 1] -> quantised (fsq) or bounded (continuous) latent (N, d, frames) (and, for fsq
-        with ``with_indices``, each frame's code (N, frames))."""
+        with ``with_indices``, each frame's codes (N, frames) or, with several codebooks, (N, frames, codebooks))."""
         features = torch.log(self.spectrum(waves).abs() + 1e-5)
         z = self.normalize(self.encoder(features))
         if self.cfg.quantizer == "fsq":
@@ -161,10 +173,10 @@ class Codec(nn.Module):
 
     @torch.no_grad()
     def to_codes(self, waves: torch.Tensor) -> torch.Tensor:
-        """Waves (N, T) -> code units (N, frames * k): fsq one code per frame (k = 1); continuous each of the d
-        values at 256 levels, frame-major (as the image auto-encoder's channels-innermost order)."""
+        """Waves (N, T) -> code units (N, frames * k), frame-major (as the image auto-encoder's channels-innermost
+        order): fsq a frame's ``codebooks`` codes; continuous each of the d values at 256 levels."""
         if self.cfg.quantizer == "fsq":
-            return self.latent(waves, with_indices=True)[1].long()
+            return self.latent(waves, with_indices=True)[1].long().reshape(waves.shape[0], -1)
         z = self.latent(waves)
         return ((z.clamp(-1, 1) + 1) / 2 * 255).round().long().transpose(1, 2).reshape(waves.shape[0], -1)
 
@@ -174,9 +186,12 @@ class Codec(nn.Module):
         the latent's centre."""
         n, frames, units = units.shape[0], self.cfg.frames, units.long()
         if self.cfg.quantizer == "fsq":
+            k = self.cfg.codebooks
             valid = (units >= 0) & (units < self.cfg.codebook_size)
-            z = self.fsq.indices_to_codes(torch.where(valid, units, 0)).float()  # (N, d, frames)
-            z = torch.where(valid[:, None], z, torch.zeros_like(z))
+            indices = torch.where(valid, units, 0).reshape(n, frames, k) if k > 1 else torch.where(valid, units, 0)
+            z = self.fsq.indices_to_codes(indices).float()  # (N, d, frames), codebook-major channels
+            valid = valid.reshape(n, frames, k).transpose(1, 2).repeat_interleave(len(self.cfg.fsq_levels), dim=1)
+            z = torch.where(valid, z, torch.zeros_like(z))
         else:
             valid = (units >= 0) & (units <= 255)
             z = torch.where(valid, units.float() / 255 * 2 - 1, torch.zeros_like(units, dtype=torch.float))

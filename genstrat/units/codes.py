@@ -30,8 +30,9 @@ class CodeUnits(PixelUnits):
     def of(cls, autoencoder) -> "CodeUnits":
         cfg = autoencoder.cfg
         height, width = cfg.grid
-        if cfg.quantizer == "fsq":
-            return cls(levels=cfg.codebook_size, channels=1, height=height, width=width, autoencoder=autoencoder)
+        if cfg.quantizer == "fsq":  # a codec may write several codes a frame; the image auto-encoder one a position
+            return cls(levels=cfg.codebook_size, channels=getattr(cfg, "codebooks", 1), height=height, width=width,
+                       autoencoder=autoencoder)
         return cls(levels=256, channels=cfg.code_channels, height=height, width=width, autoencoder=autoencoder)
 
     def encode(self, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
