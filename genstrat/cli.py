@@ -405,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--codebooks",
         type=positive_int,
         default=None,
-        help="audio fsq: codes per frame, each from its own 1,000-code FSQ codebook (default 1)",
+        help="audio fsq: codes per frame, each from its own 1,000-code FSQ codebook (default 1; 2 reconstructs better "
+        "but doubles the prior's sequence)",
     )
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=positive_float)

@@ -131,13 +131,13 @@ def test_wavenet_queues_give_the_teacher_forced_logits():
 
 
 def test_codec_learns_to_reconstruct_speech(spoken):
-    """A hundred updates of the STFT-domain codec lower its loss; codes are two a frame and decode to clips."""
+    """A hundred updates of the STFT-domain codec lower its loss; codes are one a frame and decode to clips."""
     from genstrat.autoencoding import build_stage_one, fit_autoencoder
     from genstrat.modalities.audio import codec_config
     from genstrat.training import Budget
 
     cfg = codec_config(spoken, "fsq", factor=32, hidden=32, blocks=1)
-    assert cfg.frames == 1000 // 32 + 1 and cfg.n_fft == 128 and cfg.codebooks == 2
+    assert cfg.frames == 1000 // 32 + 1 and cfg.n_fft == 128 and cfg.codebooks == 1
     torch.manual_seed(0)
     untrained = build_stage_one(cfg).eval()
     codec, _ = fit_autoencoder(spoken, cfg, Budget(steps=100), None, batch_size=16, progress=False)
@@ -146,7 +146,7 @@ def test_codec_learns_to_reconstruct_speech(spoken):
         assert codec.loss(waves).item() < 0.8 * untrained.loss(waves).item()
     waves = waves[:4]
     codes = codec.to_codes(waves)
-    assert codes.shape == (4, 2 * cfg.frames) and int(codes.max()) < 1000
+    assert codes.shape == (4, cfg.frames) and int(codes.max()) < 1000
     assert codec.from_codes(codes).shape == (4, 1000)
 
 

@@ -71,12 +71,12 @@ def test_bench_with_peers_adds_decoding_and_unet_rows(monkeypatch, tmp_path):
 def test_matched_unet_has_our_diffusion_backbones_size():
     """On MNIST's 28 x 28, the `matched` U-Net's parameter count is within a quarter of our `small` diffusion
     backbone's, and the `course` U-Net is the diffusion course's 32-64-64 network with attention."""
-    from genstrat.peers.diffusers_unet import matched_width, param_count, unet
+    from genstrat.peers.diffusers_unet import matched_width, unet
     from genstrat.units import PixelUnits
 
     units = PixelUnits(channels=1, height=28, width=28, levels=256)
     ours = build_model(get_strategy("diffusion", units), 10, size="small").num_params()
     matched = unet("matched", units.shape, 10, matched_width(ours, units.shape, 10))
-    assert 0.8 < param_count(matched) / ours < 1.25
+    assert 0.8 < matched.num_parameters() / ours < 1.25
     course = unet("course", units.shape, 10)
     assert course.config.block_out_channels == (32, 64, 64) and "AttnDownBlock2D" in course.config.down_block_types

@@ -172,14 +172,13 @@ def intelligibility(clean: torch.Tensor, rebuilt: torch.Tensor, sample_rate: int
 
 def codec_config(data, quantizer: str = "fsq", factor: int | None = None, **options):
     """Stage one of two-stage audio rows: the codec sized to the data's clips (``factor`` = samples per code frame,
-    the STFT hop; n_fft = 4 hops), with two FSQ codebooks a frame unless told otherwise: at 6 equal minutes on FSDD
-    two codebooks at 125 frames a second beat one (STOI 0.804 vs 0.789, judge agreement 0.783 vs 0.757, Fréchet 38
-    vs 59) and one at 250 frames a second (0.788, 0.663, 116; fewer updates), ``docs/results/codec-bits.json``."""
+    the STFT hop; n_fft = 4 hops), one FSQ codebook a frame unless ``codebooks`` says otherwise. Measured on FSDD
+    (``docs/benchmarks.md``, "how many bits a frame"): two codebooks reconstruct better at equal codec minutes
+    (Fréchet 38 vs 59), but a prior then writes twice the codes, makes half the updates in the same minutes, and
+    every two-stage row of a 9-minute bench got worse (one-pass NAR agreement 0.754 -> 0.490); one it stays."""
     from genstrat.nn.codec import CodecConfig
 
     hop = factor or 64
-    if quantizer == "fsq":
-        options = {"codebooks": 2, **options}
     return CodecConfig(samples=data.units.samples, sample_rate=data.units.sample_rate, hop=hop, n_fft=4 * hop,
                        quantizer=quantizer, **options)
 

@@ -57,7 +57,7 @@ def matched_width(target_params: int, image_shape, num_classes: int) -> int:
     count grows with the width, so the search stops at the first one above)."""
     best, best_gap = 8, None
     for width in range(8, 513, 8):
-        count = sum(p.numel() for p in unet("matched", image_shape, num_classes, width).parameters())
+        count = unet("matched", image_shape, num_classes, width).num_parameters()  # diffusers' ModelMixin count
         gap = abs(count - target_params)
         if best_gap is None or gap < best_gap:
             best, best_gap = width, gap
@@ -154,10 +154,6 @@ def sweep(size: str) -> list[SweepPoint]:
             for k in ks]
 
 
-def param_count(model) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def unet_rows(data, evaluator, conditions, config, store, out, progress: bool) -> list[dict]:
     """Both U-Nets trained for the bench's per-strategy budget and measured at every sampler of ``sweep``; rows an
     interrupted run kept are reused (``RowStore``), a U-Net whose rows are all kept is not trained again."""
@@ -187,7 +183,7 @@ def unet_rows(data, evaluator, conditions, config, store, out, progress: bool) -
                                   config.batch_size, config.seed, bar)
         widths = "-".join(str(c) for c in model.config.block_out_channels)
         attention = any("Attn" in b for b in model.config.down_block_types)
-        training.update(params=param_count(model), ours_params=ours, widths=widths, attention=attention,
+        training.update(params=model.num_parameters(), ours_params=ours, widths=widths, attention=attention,
                         train_budget=config.budget.to_dict(), recipe="diffusers train_unconditional.py")
         for point, row in zip(points, kept):
             sampler = point.overrides["sampler"]
