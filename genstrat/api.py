@@ -12,7 +12,7 @@ Every function checks its inputs and output paths before any long work and raise
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -220,12 +220,13 @@ def train_autoencoder(
         raise GenstratError(f"{loaded.name} is {loaded.units.modality}; no auto-encoder is registered for it")
     if latent_channels and quantizer != "continuous":
         raise GenstratError("--latent-channels sets continuous latents; add --quantizer continuous, or drop it")
-    if codebooks and (loaded.units.modality != "audio" or quantizer != "fsq"):
-        raise GenstratError("--codebooks sets the audio codec's fsq codes a frame; drop it for images or "
-                            "continuous latents")
     out = ensure_writable(Path(out), "--out")
-    options = {"latent_channels": latent_channels, "codebooks": codebooks}
-    cfg = stage_one(loaded, quantizer, factor, **{k: v for k, v in options.items() if v})
+    cfg = stage_one(loaded, quantizer, factor, **({"latent_channels": latent_channels} if latent_channels else {}))
+    if codebooks:  # only a stage one with several codes a position has the field (the audio codec's fsq)
+        if quantizer != "fsq" or not hasattr(cfg, "codebooks"):
+            raise GenstratError(f"--codebooks sets the codes a frame of an fsq codec; {loaded.name}'s stage one "
+                                f"({quantizer}) writes one code a position: drop --codebooks")
+        cfg = replace(cfg, codebooks=codebooks)
     device = device if isinstance(device, torch.device) else default_device(device)
     model, summary = fit_autoencoder(
         loaded,
