@@ -82,11 +82,6 @@ class CodecConfig:
         return len(self.fsq_levels) * self.codebooks if self.quantizer == "fsq" else self.latent_channels
 
     @property
-    def codes_per_frame(self) -> int:
-        """Units a frame is written as: its fsq codes, or a continuous latent's channels."""
-        return self.codebooks if self.quantizer == "fsq" else self.latent_channels
-
-    @property
     def codebook_size(self) -> int:
         return math.prod(self.fsq_levels) if self.quantizer == "fsq" else 0
 
