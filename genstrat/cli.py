@@ -273,6 +273,7 @@ def cmd_bench(args, command: str) -> int:
         ae_batch_size=args.ae_batch_size,
         precision=args.precision,
         peers=args.peers,
+        autoencoder=args.autoencoder,
         **data_options(args),
     )
     print(f"{len(rows)} rows -> {Path(args.out) / 'results.json'}; report: {Path(args.out) / 'report.md'}")
@@ -502,6 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--ae-batch-size", type=positive_int, default=128, help="two-stage rows: the auto-encoder's batch size"
+        )
+        p.add_argument(
+            "--autoencoder",
+            default=None,
+            help="two-stage rows: a trained stage one (the folder genstrat train-autoencoder wrote) instead of training"
+            " one in the bench; its training is not charged to the priors (its steps and seconds are recorded)",
         )
         p.add_argument(
             "--peers",

@@ -151,6 +151,36 @@ def test_bench_counts_the_autoencoder_against_two_stage_rows(tmp_path):
         remaining_budget(Budget(minutes=1), 61)
 
 
+def test_bench_takes_a_trained_autoencoder_and_does_not_charge_its_training(tmp_path, trained, capsys):
+    """``bench --autoencoder DIR``: the stage one is trained once on its own budget (longer, or elsewhere) and shared;
+    its row records its own steps and the folder, the priors are charged only the encoding, and a folder that does
+    not fit the bench fails in one line before any work. n = 8 is under the ten labels: the independent reference
+    row draws no sample for the labels nobody asked for (it once asked multinomial for zero draws)."""
+    _, folder = trained
+    out = tmp_path / "bench"
+    common = ["bench", "--data", "digits", "--steps", "1", "--train-steps", "5", "--n", "8", "--size", "tiny",
+              "--judge-steps", "20", "--no-progress"]
+    assert main([*common, "--strategies", "two-stage:nar", "--autoencoder", str(folder), "--out", str(out)]) == 0
+    rows = json.loads((out / "results.json").read_text())
+    recon = next(r for r in rows if r["strategy"] == "reconstruction:fsq")
+    assert recon["ae_given"] == str(folder) and recon["ae_train_steps"] == recon["ae_given_train_steps"] == 150
+    prior = next(r for r in rows if r["strategy"] == "two-stage:nar")
+    assert prior["ae_train_steps"] == 150 and 0 <= prior["ae_seconds"] < 30  # encoding only, not the 150 steps
+    assert not (out / "autoencoders" / "fsq" / "model.safetensors").exists()  # nothing trained here
+    assert (out / "checkpoints" / "two-stage-nar" / "autoencoder" / "model.safetensors").is_file()
+    bad = [
+        (["--strategies", "ar", "--autoencoder", str(folder)], "has none"),
+        (["--strategies", "two-stage:nar", "--autoencoder", str(folder), "--ae-steps", "3"], "drop --ae-minutes"),
+        (["--strategies", "two-stage:diffusion", "--autoencoder", str(folder)], "need continuous"),
+        (["--strategies", "two-stage:nar", "--autoencoder", str(tmp_path / "nowhere")], "does not exist"),
+    ]
+    for extra, message in bad:
+        assert main([*common, *extra, "--out", str(tmp_path / "refused")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    assert not (tmp_path / "refused" / "checkpoints").exists()
+
+
 def test_code_priors_sample_at_their_own_guidance_while_discrete_pixels_keep_1_5():
     """Guidance 1.5 over-sharpens codes (docs/history.md, "guidance over codes"): the AR and mask-predict priors
     default to w = 1.2 (mask-predict with noise 8) and latent diffusion over 4-channel latents to w = 1 (no guidance);

@@ -42,6 +42,7 @@ class BenchConfig:
     device: str = "cpu"
     precision: str = "auto"
     peers: bool = False  # add the peers' rows (genstrat/peers/): same data, judge and process
+    autoencoder: str | None = None  # a trained stage one for the two-stage rows, instead of training one here
 
     def __post_init__(self):
         if self.n is not None and self.n < 2:
@@ -50,6 +51,9 @@ class BenchConfig:
             raise GenstratError(f"every --steps value must be at least 1, got {list(self.steps)}")
         if not self.strategies:
             raise GenstratError("give at least one strategy")
+        if self.autoencoder is not None and self.ae_budget is not None:
+            raise GenstratError("--autoencoder gives a trained stage one, so there is none to train: drop "
+                                "--ae-minutes / --ae-steps, or drop --autoencoder")
 
     def stage_one_budget(self) -> Budget:
         if self.ae_budget is not None:
@@ -66,8 +70,9 @@ class BenchConfig:
         fields = dataclasses.asdict(self)
         for key in ("data", "data_dir", "image_size", "channels", "levels", "sample_rate", "seconds"):
             fields.pop(key)
-        if not fields["peers"]:  # folders written before peers existed resume unchanged
-            fields.pop("peers")
+        for key in ("peers", "autoencoder"):  # folders written before these existed resume unchanged
+            if not fields[key]:
+                fields.pop(key)
         return {
             **fields,
             "data": {k: v for k, v in data_spec.items() if k != "data_dir"},

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from genstrat.benchmark.config import BenchConfig
 from genstrat.benchmark.measure import Job, measure
-from genstrat.benchmark.stage_one import StageOneCache, remaining_budget
+from genstrat.benchmark.stage_one import StageOneCache, check_given, remaining_budget
 from genstrat.benchmark.store import RowStore, file_name
 from genstrat.checkpoint import ensure_writable, write_json
 from genstrat.data import load_dataset
@@ -61,6 +61,8 @@ def run_bench(
     data = load_dataset(config.data, **config.data_options())
     for name in config.strategies:  # unknown or unfit names fail before any training
         check_strategy(name, data.units)
+    if config.autoencoder is not None:  # and a given stage one that does not fit the data or the strategies
+        check_given(config.autoencoder, data, config.strategies)
     for name in config.strategies:  # and so does a batch whose training step cannot fit in memory
         if stage_one_kind(name) is None:
             strategy = get_strategy(name, data.units)
@@ -90,6 +92,7 @@ def run_bench(
         evaluator,
         config.stage_one_budget(),
         resume,
+        given=config.autoencoder,
         batch_size=config.ae_batch_size,
         lr=config.lr,
         seed=config.seed,

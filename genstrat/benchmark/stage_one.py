@@ -4,6 +4,11 @@ The auto-encoder of a kind (``fsq`` codes or ``continuous`` latents; the audio c
 data within its budget, the training set is encoded (timed with it), and its reconstructions of held-out objects are
 judged like samples: the ``reconstruction:<kind>`` row, the floor of its two-stage rows. Its seconds count against
 every two-stage row that uses it. With ``resume`` a finished auto-encoder is loaded, an interrupted one continues.
+
+A stage one can also be *given* (``bench --autoencoder DIR``, a folder ``genstrat train-autoencoder`` wrote): trained
+once, on a budget of its own (longer, or on another machine), and shared by the bench's two-stage rows of its kind.
+It is judged the same way; its own training steps and seconds are recorded in its row (``ae_given`` names the
+folder), and only the time spent encoding the training set here is charged to the priors.
 """
 
 from __future__ import annotations
@@ -17,16 +22,19 @@ from genstrat.autoencoding import copy_autoencoder, fit_autoencoder, load_autoen
 from genstrat.checkpoint import read_json, write_json
 from genstrat.errors import GenstratError
 from genstrat.modalities import modality_of
-from genstrat.strategies import get_strategy
+from genstrat.strategies import get_strategy, stage_one_kind
+from genstrat.units.space import units_from_dict
 from genstrat.training import STATE_FILE, Budget
 
 RECORD_FILE = "stage_one.json"  # an auto-encoder's time, steps and reconstruction row, once trained
 
 
 class StageOneCache:
-    def __init__(self, out: Path, data, evaluator, budget: Budget, resume: bool, **training):
+    def __init__(self, out: Path, data, evaluator, budget: Budget, resume: bool, given: str | None = None,
+                 **training):
         self.folder, self.data, self.evaluator = Path(out) / "autoencoders", data, evaluator
         self.budget, self.resume, self.training = budget, resume, training
+        self.given = Path(given) if given else None
         self.records: dict[str, dict] = {}
         self.models: dict[str, tuple] = {}
 
@@ -37,16 +45,22 @@ class StageOneCache:
             path = self.folder / kind / RECORD_FILE
             if self.resume and path.is_file():
                 self.records[kind] = read_json(path, "auto-encoder record of the bench")
+            elif self.given is not None:
+                self.adopt(strategy_name, kind)
             else:
                 self.fit(strategy_name, kind)
         return self.records[kind]
+
+    def source(self, kind: str) -> Path:
+        """The folder a kind's auto-encoder is read from: the given one, or the one this bench trained."""
+        return self.given if self.given is not None else self.folder / kind
 
     def model(self, strategy_name: str, kind: str) -> tuple:
         """(auto-encoder in eval mode, the training set encoded) for a two-stage row that is still to be trained."""
         if kind not in self.models:
             self.record(strategy_name, kind)
             if kind not in self.models:  # the record was kept from an earlier run: load its model, encode again
-                autoencoder = load_autoencoder(self.folder / kind).to(self.training.get("device") or "cpu")
+                autoencoder = load_autoencoder(self.source(kind)).to(self.training.get("device") or "cpu")
                 encoded = get_strategy(strategy_name, self.data.units, autoencoder).training_data(self.data)
                 self.models[kind] = (autoencoder, encoded)
         return self.models[kind]
@@ -66,26 +80,59 @@ class StageOneCache:
             resume=self.resume and (folder / STATE_FILE).is_file(),
             **self.training,
         )
+        self.keep(strategy_name, kind, autoencoder, summary["seconds"], summary["steps"], {})  # its own clock
+
+    def adopt(self, strategy_name: str, kind: str) -> None:
+        """Use the given auto-encoder for ``kind``: its training was paid before the bench, so only encoding counts."""
+        autoencoder = load_autoencoder(self.given).to(self.training.get("device") or "cpu")
+        trained = read_json(self.given / "config.json", "auto-encoder config").get("training", {})
+        extra = {"ae_given": str(self.given), "ae_given_seconds": trained.get("seconds"),
+                 "ae_given_train_steps": trained.get("steps"), "ae_given_batch_size": trained.get("batch_size")}
+        (self.folder / kind).mkdir(parents=True, exist_ok=True)
+        self.keep(strategy_name, kind, autoencoder, 0.0, trained.get("steps"), extra)
+
+    def keep(self, strategy_name: str, kind: str, autoencoder, train_seconds: float, steps, extra: dict) -> None:
+        """Encode the training set (timed: it is charged to the priors with ``train_seconds``), judge the
+        reconstructions of held-out objects, and record both."""
         start = time.perf_counter()
         encoded = get_strategy(strategy_name, self.data.units, autoencoder).training_data(self.data)
-        seconds = (
-            summary["seconds"] + time.perf_counter() - start
-        )  # training (its own clock, across resumes) + encoding
+        seconds = train_seconds + time.perf_counter() - start
         judged = self.evaluator.reconstruction(autoencoder, torch.Generator().manual_seed(self.training["seed"] + 3))
         row = {
             "strategy": f"reconstruction:{kind}",
             "n": self.evaluator.n,
             **judged,  # its own n where the held-out split holds fewer than the bench's
             "ae_seconds": round(seconds, 2),
-            "ae_train_steps": summary["steps"],
+            "ae_train_steps": steps,
+            **extra,
         }
-        self.records[kind] = {"seconds": round(seconds, 2), "steps": summary["steps"], "row": row}
+        self.records[kind] = {"seconds": round(seconds, 2), "steps": steps, "row": row}
         self.models[kind] = (autoencoder, encoded)
-        write_json(folder / RECORD_FILE, self.records[kind])
+        write_json(self.folder / kind / RECORD_FILE, self.records[kind])
 
     def copy_into(self, kind: str, checkpoint: Path) -> None:
         """A two-stage checkpoint carries its auto-encoder."""
-        copy_autoencoder(self.folder / kind, checkpoint)
+        copy_autoencoder(self.source(kind), checkpoint)
+
+
+def check_given(folder: str | Path, data, strategies) -> None:
+    """Before any work: the auto-encoder given to a bench reads, was made for units like this bench's data, and is of
+    the kind every two-stage strategy of the bench needs (one line each, else)."""
+    kinds = {name: stage_one_kind(name) for name in strategies if stage_one_kind(name) is not None}
+    if not kinds:
+        raise GenstratError("--autoencoder is the stage one of two-stage rows, and this bench has none; add a "
+                            "two-stage:<prior> strategy or drop --autoencoder")
+    load_autoencoder(folder)  # a missing, foreign or corrupt folder fails here in one line
+    saved = read_json(Path(folder) / "config.json", "auto-encoder config")
+    if "units" not in saved or units_from_dict(saved["units"]).to_dict() != data.units.to_dict():
+        raise GenstratError(f"the auto-encoder in {folder} was trained on other units ({saved.get('units')}) than "
+                            f"{data.name}'s ({data.units.to_dict()}); train one on this data (genstrat "
+                            f"train-autoencoder --data {data.name})")
+    quantizer = saved["autoencoder"].get("quantizer", "fsq")
+    wrong = sorted(name for name, kind in kinds.items() if kind != quantizer)
+    if wrong:
+        raise GenstratError(f"the auto-encoder in {folder} has {quantizer} latents, and {', '.join(wrong)} need "
+                            f"{kinds[wrong[0]]} ones; bench those without --autoencoder or give a matching one")
 
 
 def remaining_budget(budget: Budget, used_seconds: float) -> Budget:

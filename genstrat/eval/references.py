@@ -31,6 +31,8 @@ def independent_row(data, judge, reference_features, n: int, generator: torch.Ge
         members = units[data.train_labels == c]
         counts = torch.stack([(members == v).sum(0) for v in range(data.units.vocab_size)], dim=1).float() + 1e-3
         rows = (labels == c).nonzero().squeeze(1)
+        if len(rows) == 0:  # n below the number of classes: this class is not asked for
+            continue
         draws = torch.multinomial(counts, len(rows), replacement=True, generator=generator)  # (L, rows)
         samples[rows] = draws.T
     images = (view or data.units.decode)(samples)
