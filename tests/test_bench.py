@@ -47,7 +47,8 @@ def test_bench_on_a_tiny_budget(tmp_path):
 def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, capsys):
     """A bench stopped in the middle of a strategy's sweep and resumed gives the rows of an uninterrupted run (all but
     the timings): kept rows are not measured again, a finished auto-encoder is not retrained, each reconstruction row
-    appears once; a resume under other settings, or into a folder with no bench, is refused with one clear line."""
+    appears once, the reference rows are kept from the start; a resume under other settings, or into a folder with no
+    bench, is refused with one clear line."""
     import pytest
 
     import genstrat.benchmark.measure as measure
@@ -81,6 +82,9 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
     with pytest.raises(KeyboardInterrupt):  # in two-stage:mask-predict's second row, before the continuous auto-encoder
         bench(strategies, steps, out)
     assert (out / "rows" / "two-stage-ar.json").is_file() and (out / "rows" / "two-stage-mask-predict").is_dir()
+    kept_references = json.loads((out / "rows" / "references.json").read_text())["rows"]  # kept before any training
+    assert [r["strategy"] for r in kept_references] == ["real", "independent"]
+    assert [{**r, "data": "digits", "n_test": whole[0]["n_test"]} for r in kept_references] == whole[:2]
     stamp = (out / "autoencoders" / "fsq" / "model.safetensors").stat().st_mtime_ns
 
     stop_at[0], calls[:] = None, []

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from genstrat.benchmark.config import BenchConfig
 from genstrat.benchmark.measure import Job, measure
 from genstrat.benchmark.stage_one import StageOneCache, check_given, remaining_budget
-from genstrat.benchmark.store import RowStore, file_name
+from genstrat.benchmark.store import REFERENCES, RowStore, file_name
 from genstrat.checkpoint import ensure_writable, write_json
 from genstrat.data import load_dataset
 from genstrat.memory import check_fits
@@ -84,7 +84,13 @@ def run_bench(
         limit_minutes=config.budget.minutes,
     )
     common = {"data": data.name, "n_test": evaluator.meta["n_test"]}
-    rows = [{**common, **r} for r in evaluator.reference_rows(torch.Generator().manual_seed(config.seed))]
+    kept_references = store.finished(REFERENCES)  # kept on disk at once, so a bench stopped later still has them
+    references = kept_references["rows"] if kept_references else evaluator.reference_rows(
+        torch.Generator().manual_seed(config.seed)
+    )
+    if kept_references is None:
+        store.finish(REFERENCES, references, "")
+    rows = [{**common, **r} for r in references]
     conditions = data.conditions(n, torch.Generator().manual_seed(config.seed + 2))
     stage_one = StageOneCache(
         out,

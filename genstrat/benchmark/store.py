@@ -1,7 +1,8 @@
 """The bench's row store: every measured row on disk the moment it is measured, and the rules of resuming.
 
 Layout of a bench folder: ``bench.json`` (settings and the command), ``rows/<strategy>.json`` (a strategy finished:
-its rows and its version strip), ``rows/<strategy>/<row>.json`` (one measured row), ``checkpoints/``,
+its rows and its version strip), ``rows/<strategy>/<row>.json`` (one measured row),
+``rows/references.json`` (the reference rows), ``checkpoints/``,
 ``autoencoders/``, ``samples/``, ``versions/``, then ``results.json``, ``meta.json`` and ``report.md``.
 Without ``resume`` a run starts afresh and deletes what an earlier run left; with it, the settings must match.
 """
@@ -15,6 +16,7 @@ from genstrat.checkpoint import read_json, write_json
 from genstrat.errors import GenstratError
 
 SETTINGS_FILE = "bench.json"
+REFERENCES = "references"  # the real and independent rows, kept like a finished strategy's (no strategy has this name)
 FORMAT = 2  # bench.json's layout; folders from before it (no "format") read and report, but cannot resume
 
 
