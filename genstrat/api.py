@@ -198,7 +198,7 @@ def train_autoencoder(
     latent_channels: int | None = None,
     codebooks: int | None = None,
     batch_size: int = 128,
-    lr: float = 2e-3,
+    lr: float | None = None,
     seed: int = 0,
     judge_steps: int = 2000,
     resume: bool = False,
@@ -207,7 +207,8 @@ def train_autoencoder(
     progress: bool = True,
 ) -> dict:
     """Train the stage one of two-stage generation on ``data`` and judge its reconstructions (``out/metrics.json``).
-    Returns the metrics with the training steps and seconds."""
+    ``lr``: the peak learning rate; by default the stage one's own (2e-3 for the image auto-encoder, the codec's
+    ``CodecConfig.lr``). Returns the metrics with the training steps and seconds."""
     from genstrat.autoencoding import fit_autoencoder
     from genstrat.checkpoint import write_json
     from genstrat.data import load_dataset
@@ -227,6 +228,8 @@ def train_autoencoder(
             raise GenstratError(f"--codebooks sets the codes a frame of an fsq codec; {loaded.name}'s stage one "
                                 f"({quantizer}) writes one code a position: drop --codebooks")
         cfg = replace(cfg, codebooks=codebooks)
+    if lr is not None and hasattr(cfg, "lr"):  # a stage one that carries its own learning rate (the codec) takes it
+        cfg = replace(cfg, lr=lr)
     device = device if isinstance(device, torch.device) else default_device(device)
     model, summary = fit_autoencoder(
         loaded,
@@ -234,7 +237,7 @@ def train_autoencoder(
         budget,
         out,
         batch_size=batch_size,
-        lr=lr,
+        **({"lr": lr} if lr is not None else {}),
         seed=seed,
         resume=resume,
         progress=progress,

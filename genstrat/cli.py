@@ -415,7 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="auto-encoder folder to write")
     p.add_argument("--resume", action="store_true", help="continue the training state saved in --out")
     p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--lr", type=positive_float, default=2e-3)
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="peak learning rate (default: the stage one's own: 2e-3 for images, 1e-3 for the audio codec; past "
+        "~3,000 codec updates 1e-3 diverged in 2 of 4 GPU runs where 7e-4 did not: docs/benchmarks.md)",
+    )
     p.add_argument(
         "--judge-steps", type=positive_int, default=2000, help="training steps of the judge that scores reconstructions"
     )

@@ -177,6 +177,29 @@ def test_a_two_codebook_codec_writes_a_frames_codes_side_by_side(spoken, tmp_pat
     assert "--codebooks" in capsys.readouterr().err
 
 
+def test_train_autoencoder_lr_reaches_the_codec(tmp_path, monkeypatch):
+    """The codec carries its own learning rate (its config, saved with it); a given ``--lr`` replaces it, and without
+    one each stage one keeps its own (the codec's 1e-3, the image auto-encoder's 2e-3)."""
+    import genstrat.autoencoding as autoencoding
+    from genstrat import api
+
+    seen = []
+
+    def stop_before_training(data, cfg, budget, out, **options):
+        seen.append((cfg, options))
+        raise InterruptedError
+
+    monkeypatch.setattr(autoencoding, "fit_autoencoder", stop_before_training)
+    options = dict(steps=1, data_options={"sample_rate": 4000, "seconds": 0.25})
+    for lr in (5e-4, None):
+        with pytest.raises(InterruptedError):
+            api.train_autoencoder("spoken", tmp_path / "codec", lr=lr, **options)
+    assert [cfg.lr for cfg, _ in seen] == [5e-4, 1e-3]
+    with pytest.raises(InterruptedError):
+        api.train_autoencoder("digits", tmp_path / "ae", steps=1)
+    assert "lr" not in seen[-1][1]  # fit_autoencoder's own default (2e-3) for images
+
+
 def test_judge_view_ignores_level_and_alterations_keep_shape():
     """The judge's log-mel is relative to each clip's peak (a -12 dB gain leaves it unchanged above the floor), a
     near-silent clip stays dark rather than amplified, and the word-preserving alterations are seeded, bounded and
