@@ -420,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_float,
         default=None,
         help="peak learning rate (default: the stage one's own: 2e-3 for images, 1e-3 for the audio codec; past "
-        "~3,000 codec updates 1e-3 diverged in 2 of 4 GPU runs where 7e-4 did not: docs/benchmarks.md)",
+        "~3,000 codec updates 1e-3 diverged in 2 of 5 GPU runs, 7e-4 in none of 1: docs/benchmarks.md)",
     )
     p.add_argument(
         "--judge-steps", type=positive_int, default=2000, help="training steps of the judge that scores reconstructions"
