@@ -84,12 +84,12 @@ def run_bench(
         limit_minutes=config.budget.minutes,
     )
     common = {"data": data.name, "n_test": evaluator.meta["n_test"]}
-    kept_references = store.finished(REFERENCES)  # kept on disk at once, so a bench stopped later still has them
-    references = kept_references["rows"] if kept_references else evaluator.reference_rows(
-        torch.Generator().manual_seed(config.seed)
-    )
-    if kept_references is None:
+    kept_references = store.finished(REFERENCES)
+    if kept_references is None:  # kept on disk at once, so a bench stopped later still has them
+        references = evaluator.reference_rows(torch.Generator().manual_seed(config.seed))
         store.finish(REFERENCES, references, "")
+    else:
+        references = kept_references["rows"]
     rows = [{**common, **r} for r in references]
     conditions = data.conditions(n, torch.Generator().manual_seed(config.seed + 2))
     stage_one = StageOneCache(
