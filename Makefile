@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup
+.PHONY: demo test setup peers-env test-peers
 setup: $(VENV)/.installed
 
 # torch is pinned to the CPU build that installs offline here; the rest comes from PyPI.
@@ -20,3 +20,18 @@ demo: setup
 test: setup
 	$(BIN)/ruff check genstrat tests docs/experiments
 	$(BIN)/python -m pytest -q --durations=15
+
+# A second environment for the peers that import torchvision (k-diffusion, MaskGIT): torch 2.14.1 with torchvision
+# 0.29.1 (a CUDA build, about 6 GB; it runs on the CPU too). `genstrat bench --peers` run from it measures every
+# peer beside our rows in one process: .venv-peers/bin/genstrat bench ... --peers
+PEERS_VENV := .venv-peers
+peers-env: $(PEERS_VENV)/.installed
+
+$(PEERS_VENV)/.installed: pyproject.toml
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
+	$(PEERS_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[test,peers,peers-vision]'
+	touch $@
+
+test-peers: peers-env
+	$(PEERS_VENV)/bin/python -m pytest -q tests/test_peers.py

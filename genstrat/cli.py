@@ -272,7 +272,7 @@ def cmd_bench(args, command: str) -> int:
         ae_budget=bench_autoencoder_budget(args),
         ae_batch_size=args.ae_batch_size,
         precision=args.precision,
-        peers=args.peers,
+        peers=False if args.peers is None else True if args.peers == "all" else tuple(args.peers.split(",")),
         autoencoder=args.autoencoder,
         **data_options(args),
     )
@@ -518,8 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--peers",
-            action="store_true",
-            help="also measure the peer libraries beside ours in this run (pip install -e '.[peers]'; genstrat/peers/)",
+            nargs="?",
+            const="all",
+            default=None,
+            metavar="NAMES",
+            help="also measure the peer libraries beside ours in this run (pip install -e '.[peers]'; genstrat/peers/):"
+            " all of them, or the comma-separated NAMES of transformers:gpt2, diffusers:unet2d, k-diffusion,"
+            " muse-maskgit",
         )
         p.add_argument(
             "--resume",

@@ -41,7 +41,7 @@ class BenchConfig:
     ae_batch_size: int = 128
     device: str = "cpu"
     precision: str = "auto"
-    peers: bool = False  # add the peers' rows (genstrat/peers/): same data, judge and process
+    peers: bool | tuple = False  # add the peers' rows (genstrat/peers/): all (True) or these names; same data, judge
     autoencoder: str | None = None  # a trained stage one for the two-stage rows, instead of training one here
 
     def __post_init__(self):
@@ -51,6 +51,14 @@ class BenchConfig:
             raise GenstratError(f"every --steps value must be at least 1, got {list(self.steps)}")
         if not self.strategies:
             raise GenstratError("give at least one strategy")
+        if self.peers and self.peers is not True:
+            from genstrat.peers import PEER_NAMES
+
+            object.__setattr__(self, "peers", tuple(self.peers))  # a frozen dataclass: set once, here
+            unknown = [p for p in self.peers if p not in PEER_NAMES]
+            if unknown or not self.peers:
+                raise GenstratError(f"unknown peer {', '.join(map(repr, unknown)) or '(none given)'} in --peers; "
+                                    f"choose from: {', '.join(PEER_NAMES)} (or --peers alone for all)")
         if self.autoencoder is not None and self.ae_budget is not None:
             raise GenstratError("--autoencoder gives a trained stage one, so there is none to train: drop "
                                 "--ae-minutes / --ae-steps, or drop --autoencoder")

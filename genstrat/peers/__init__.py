@@ -1,11 +1,17 @@
 """Peers: what genstrat's users compare it with, measured beside it in the same bench run (``bench --peers``).
 
-Each peer is an optional library (``pip install -e '.[peers]'``). Its rows carry ``"peer": true`` and a strategy
-name that says whose they are; a peer that cannot run here gives one row with its one-line ``reason`` instead of a
-silent gap. Built: AR decoding speed against transformers' ``GPT2LMHeadModel.generate`` (``gpt2_decoding.py``), and
-pixel diffusion against diffusers' ``UNet2DModel`` trained and sampled their way (``diffusers_unet.py``; in a bench
-that has a ``diffusion`` row on images). k-diffusion's samplers and lucidrains' MaskGIT give reason rows: both import
-torchvision when imported, and no torchvision build loads beside the CPU build of torch 2.13.0 here.
+Each peer is an optional library. Its rows carry ``"peer": true`` and a strategy name that says whose they are; a
+peer that cannot run here gives one row with its one-line ``reason`` instead of a silent gap. Built:
+
+- AR decoding speed against transformers' ``GPT2LMHeadModel.generate`` (``gpt2_decoding.py``);
+- pixel diffusion against diffusers' ``UNet2DModel`` trained and sampled their way (``diffusers_unet.py``);
+- k-diffusion's samplers over our trained diffusion model (``k_diffusion_samplers.py``);
+- lucidrains' MaskGIT trained over our codes beside ``two-stage:mask-predict`` (``muse_maskgit.py``).
+
+The first two install with ``pip install -e '.[peers]'``. The last two import torchvision when imported, and no
+torchvision build loads beside the CPU build of torch 2.13.0 the project installs ('operator torchvision::nms does
+not exist'); they run in a second environment with torch 2.14.1 and torchvision 0.29.1 (``make peers-env``:
+``.venv-peers``, about 6 GB), where the whole bench runs, ours and theirs in one process.
 """
 
 from __future__ import annotations
@@ -20,12 +26,12 @@ from genstrat.model_io import build_model, load_model
 from genstrat.strategies import check_strategy, get_strategy
 
 PEERS = {"transformers:gpt2": "transformers", "diffusers:unet2d": "diffusers"}  # peer -> the package it needs
-# peers whose packages import torchvision at import time: each gets its reason row, with the import's own error if
-# the package is there and fails, or the measured reason it is not in ``.[peers]``
-TORCHVISION_PEERS = {"k-diffusion": ("k_diffusion", "diffusion"),
-                     "muse-maskgit": ("muse_maskgit_pytorch", "two-stage:mask-predict")}
-TORCHVISION_REASON = ("{package} imports torchvision, and no torchvision build loads beside torch 2.13.0's CPU build "
-                      "(0.28.0 fails: 'operator torchvision::nms does not exist'); not installed")
+# peers whose packages import torchvision: (package, the strategy of ours they stand beside)
+VISION_PEERS = {"k-diffusion": ("k_diffusion", "diffusion"),
+                "muse-maskgit": ("muse_maskgit_pytorch", "two-stage:mask-predict")}
+PEER_NAMES = (*PEERS, *VISION_PEERS)
+VISION_HINT = ("it imports torchvision, which no build loads beside torch 2.13.0's CPU build; make peers-env builds "
+               ".venv-peers (torch 2.14.1, torchvision 0.29.1) where it runs")
 
 
 def missing(package: str) -> str | None:
@@ -39,24 +45,40 @@ def peer_rows(data, out: Path, config, evaluator=None, conditions=None, store=No
     """Every peer's rows for this bench's data: each a measured row, or a row saying why it could not run.
     ``evaluator``, ``conditions`` and ``store`` are the bench's own (the quality peers are judged and kept as its
     rows are); without them only the decoding-speed peer runs."""
-    rows = decoding_peer_rows(data, out, config.size, config.seed, config.strategies)
-    if evaluator is not None and "diffusion" in config.strategies:
+    def wanted(peer: str) -> bool:
+        return config.peers is True or peer in config.peers
+
+    rows = decoding_peer_rows(data, out, config.size, config.seed, config.strategies) if wanted(
+        "transformers:gpt2") else []
+    if evaluator is not None and "diffusion" in config.strategies and wanted("diffusers:unet2d"):
         rows += diffusion_peer_rows(data, out, config, evaluator, conditions, store, progress)
-    for peer, (package, compared_with) in TORCHVISION_PEERS.items():
-        if compared_with in config.strategies:
-            rows.append({"strategy": peer, "peer": True, "measure": f"beside {compared_with}",
-                         "reason": torchvision_reason(package)})
+    for peer, (package, compared_with) in VISION_PEERS.items():
+        if compared_with in config.strategies and wanted(peer):
+            reason = vision_reason(package)
+            if reason is None and evaluator is None:
+                reason = "measured only inside a bench (it needs the bench's judge and trained model)"
+            if reason is not None:
+                rows.append({"strategy": peer, "peer": True, "measure": f"beside {compared_with}", "reason": reason})
+            elif peer == "k-diffusion":
+                from genstrat.peers.k_diffusion_samplers import k_diffusion_rows
+
+                rows += k_diffusion_rows(Path(out), evaluator, conditions, config, store, progress)
+            else:
+                from genstrat.peers.muse_maskgit import maskgit_rows
+
+                rows += maskgit_rows(data, Path(out), evaluator, conditions, config, store, progress)
     return rows
 
 
-def torchvision_reason(package: str) -> str:
+def vision_reason(package: str) -> str | None:
+    """None when ``package`` imports here; else one line: not installed, or the import's own first error line."""
     if importlib.util.find_spec(package) is None:
-        return TORCHVISION_REASON.format(package=package)
+        return f"{package} is not installed: {VISION_HINT}"
     try:
         importlib.import_module(package)
     except Exception as e:  # noqa: BLE001 - the import's own error, on one line
-        return f"{package} is installed but does not import here: {str(e).splitlines()[0]}"
-    return f"{package} imports here, but genstrat has no wrapper for it yet"
+        return f"{package} is installed but does not import here ({str(e).splitlines()[0]}): {VISION_HINT}"
+    return None
 
 
 def diffusion_peer_rows(data, out, config, evaluator, conditions, store, progress) -> list[dict]:
