@@ -65,6 +65,11 @@ class RowStore:
         path = self.out / "rows" / f"{file_name(strategy)}.json"
         return read_json(path, "finished bench rows") if self.resume and path.is_file() else None
 
+    def rows_of(self, strategy: str) -> list[dict] | None:
+        """A strategy's finished rows in this folder, measured in this run or kept from an earlier one."""
+        path = self.out / "rows" / f"{file_name(strategy)}.json"
+        return read_json(path, "finished bench rows")["rows"] if path.is_file() else None
+
     def finish(self, strategy: str, rows: list[dict], versions: str) -> None:
         write_json(self.out / "rows" / f"{file_name(strategy)}.json", {"rows": rows, "versions": versions})
 

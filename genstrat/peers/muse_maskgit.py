@@ -142,7 +142,7 @@ def maskgit_rows(data, out, evaluator, conditions, config, store, progress: bool
     if row is not None:
         return [row]
     ours, two_stage, _ = load_model(out / "checkpoints" / "two-stage-mask-predict")
-    cfg, ours_row = ours.cfg, store.finished("two-stage:mask-predict")["rows"][0]
+    cfg, ours_row = ours.cfg, store.rows_of("two-stage:mask-predict")[0]
     if grid_side(cfg.seq_len) is None:
         return [{"strategy": PEER, "peer": True, "measure": "beside two-stage:mask-predict",
                  "reason": f"MaskGit.generate reads square code grids; these codes are {cfg.seq_len} in a row"}]

@@ -45,9 +45,9 @@ def draw_categorical(probs: torch.Tensor, generator: torch.Generator) -> torch.T
     probability exceeds u * total, u ~ Uniform(0, 1) (Devroye 1986, ch. II.2; the rows need not be normalised).
 
     Exact like ``torch.multinomial``, but it draws one uniform per row where multinomial draws one exponential per
-    value: over 1,000 codes that was 2.7 ms of a 5.5 ms mask-predict pass at batch 1 on a 2-core CPU
-    (docs/benchmarks.md, "batch-1 latency on this CPU"). A value of probability 0 is never drawn: its cumulative
-    sum equals its predecessor's, which is reached first."""
+    value: over 1,000 codes that was about 2.5 ms of an 8.6 ms mask-predict pass at batch 1 on a 2-core CPU
+    (docs/benchmarks.md, "Batch-1 latency of a code prior on this CPU"). A value of probability 0 is never drawn:
+    its cumulative sum equals its predecessor's, which is reached first."""
     cumulative = probs.cumsum(-1)
     u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cumulative.dtype)
     index = torch.searchsorted(cumulative, u * cumulative[:, -1:], right=True)
