@@ -32,6 +32,8 @@ def checkpoint(tmp_path_factory):
     (["train", "--data", "mnist", "--data-dir", "/nonexistent/mnist", "--strategy", "ar", "--steps", "1", "--out", "x"],
      "does not exist"),
     (["sample", "/nonexistent/ckpt", "--label", "1"], "does not exist"),
+    (["bench", "--data", "digits", "--strategies", "ar", "--train-steps", "1", "--peers", "gpt2", "--out", "x"],
+     "unknown peer 'gpt2' in --peers; choose from: transformers:gpt2, diffusers:unet2d, k-diffusion, muse-maskgit"),
 ])
 def test_one_line_errors(capsys, argv, message):
     code, err = run_cli(capsys, argv)
