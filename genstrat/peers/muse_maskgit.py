@@ -25,7 +25,6 @@ questions over codes already made (our auto-encoder does the rest). ``generate``
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import torch
@@ -119,13 +118,7 @@ class MaskGitPeer:
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None) -> Generation:
         torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator, device=generator.device)))
-        quiet = os.environ.get("TQDM_DISABLE")
-        os.environ["TQDM_DISABLE"] = "1"  # its loop draws a progress bar per call
-        try:
-            ids = model.generate([str(int(c)) for c in cond], timesteps=steps)
-        finally:
-            if quiet is None:
-                os.environ.pop("TQDM_DISABLE")
+        ids = model.generate([str(int(c)) for c in cond], timesteps=steps)  # (its loop draws a progress bar)
         return Generation(units=self.two_stage.to_pixels(ids.flatten(1)), nfe=steps)
 
 
