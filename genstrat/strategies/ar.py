@@ -61,10 +61,12 @@ class AutoRegressive(Strategy):
                 done |= value == end
             units[:, i] = value
             feed = value[:, None]
+            finished = end is not None and bool(done.all())
+            if finished:  # every row has ended: the rest is PAD, in the last version too
+                units[:, i + 1:] = self.units.pad_id
             if on_version is not None:
                 on_version(i + 1, units.clone())
-            if end is not None and bool(done.all()):
-                units[:, i + 1:] = self.units.pad_id
+            if finished:
                 return Generation(units=units, nfe=i + 1)
         return Generation(units=units, nfe=length)
 

@@ -43,6 +43,15 @@ def sample_lengths(model, cond: torch.Tensor, generator: torch.Generator) -> tor
     return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)
 
 
+def content_only(logits: torch.Tensor, units_space) -> torch.Tensor:
+    """Logits inside a drawn length with END and PAD at -inf: the length is decided first (CMLM sec. 3.1), so the
+    positions before it hold text tokens only. Training never shows END or PAD there, but an undertrained model
+    still gives them mass, and one drawn would cut or hole the row."""
+    logits = logits.clone()
+    logits[..., [units_space.end_id, units_space.pad_id]] = float("-inf")
+    return logits
+
+
 def length_canvas(model, units_space, lengths: torch.Tensor) -> torch.Tensor:
     """(B, L): MASK before each row's length, END at it, PAD after."""
     position = torch.arange(units_space.seq_len, device=lengths.device)[None]

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from genstrat.strategies.base import TOKEN_OPTIONS, Generation, Option, Strategy
-from genstrat.strategies.lengths import length_canvas, length_head, length_loss, sample_lengths
+from genstrat.strategies.lengths import content_only, length_canvas, length_head, length_loss, sample_lengths
 from genstrat.strategies.sampling import guided_logits, gumbel_noise, sample_units
 from genstrat.units.patches import patch_options
 
@@ -117,6 +117,8 @@ class MaskPredict(Strategy):
         for t in range(1, steps + 1):
             masked = units == model.mask_id
             logits = guided_logits(model, units, cond, opts.guidance)[:, model.cond_slots:]
+            if self.units.variable_length:  # inside its drawn length a row holds text tokens only
+                logits = content_only(logits, self.units)
             drawn, logp = sample_units(logits, opts, generator)
             units = torch.where(masked, drawn, units)
             confidence = torch.where(masked, logp, confidence)

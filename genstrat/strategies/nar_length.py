@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from genstrat.strategies.base import Generation, Strategy
-from genstrat.strategies.lengths import length_canvas, length_head, length_loss, sample_lengths
+from genstrat.strategies.lengths import content_only, length_canvas, length_head, length_loss, sample_lengths
 from genstrat.strategies.sampling import guided_logits, sample_units
 
 
@@ -42,7 +42,7 @@ class LengthFirstNAR(Strategy):
         canvas = length_canvas(model, self.units, sample_lengths(model, cond, generator))
         if on_version is not None:
             on_version(1, canvas.clone())
-        logits = guided_logits(model, canvas, cond, opts.guidance)[:, model.cond_slots:]
+        logits = content_only(guided_logits(model, canvas, cond, opts.guidance)[:, model.cond_slots:], self.units)
         drawn, _ = sample_units(logits, opts, generator)
         units = torch.where(canvas == model.mask_id, drawn, canvas)
         if on_version is not None:
