@@ -27,6 +27,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from genstrat.peers.rows import measured_peer_row
 from genstrat.strategies.base import Generation, SweepPoint
 
 PEER = "diffusers:unet2d"
@@ -159,7 +160,7 @@ def unet_rows(data, evaluator, conditions, config, store, out, progress: bool) -
     interrupted run kept are reused (``RowStore``), a U-Net whose rows are all kept is not trained again."""
     from tqdm.auto import tqdm
 
-    from genstrat.benchmark.measure import Job, measure
+    from genstrat.benchmark.measure import Job
     from genstrat.model_io import build_model
     from genstrat.strategies import SamplingOptions, get_strategy
 
@@ -190,13 +191,7 @@ def unet_rows(data, evaluator, conditions, config, store, out, progress: bool) -
             label = f"{name}-{sampler}-{point.steps}"
             if row is None:
                 job = Job(UNetPeer(PEER, data.units), model, point, SamplingOptions(sampler=sampler), label)
-                row, units = measure(job, evaluator, conditions, throughput_batch=config.throughput_batch,
-                                     latency_repeats=config.latency_repeats, seed=config.seed)
-                row.update(peer=True, size=size, n=len(conditions), **training)
-                row["grid"] = str(evaluator.show(units, conditions, out / "samples" / label).relative_to(out))
-                store.keep(name, label, row)
-                if progress:
-                    tqdm.write(f"{name:>24} {sampler} steps={point.steps:<4} "
-                               f"{evaluator.quality_key}={row[evaluator.quality_key]:.4g}")
+                row = measured_peer_row(job, name, evaluator, conditions, config, store, out, progress, size=size,
+                                        **training)
             rows.append(row)
     return rows

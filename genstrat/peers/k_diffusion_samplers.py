@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from genstrat.peers.rows import measured_peer_row
 from genstrat.strategies.base import Generation, SweepPoint
 from genstrat.strategies.diffusion import from_slots, layout_of, time_features
 from genstrat.strategies.sampling import guided_logits
@@ -71,9 +72,7 @@ def sweep() -> list[SweepPoint]:
 def k_diffusion_rows(out, evaluator, conditions, config, store, progress: bool) -> list[dict]:
     """Every sampler of ``sweep`` over the bench's trained ``diffusion`` checkpoint, measured as our rows are; rows an
     interrupted run kept are reused."""
-    from tqdm.auto import tqdm
-
-    from genstrat.benchmark.measure import Job, measure
+    from genstrat.benchmark.measure import Job
     from genstrat.model_io import load_model, saved_options
     from genstrat.strategies import SamplingOptions
 
@@ -87,14 +86,8 @@ def k_diffusion_rows(out, evaluator, conditions, config, store, progress: bool) 
         row = store.kept_row(PEER, label)
         if row is None:
             job = Job(KDiffusionPeer(strategy, guidance), model, point, SamplingOptions(sampler=sampler), label)
-            row, units = measure(job, evaluator, conditions, throughput_batch=config.throughput_batch,
-                                 latency_repeats=config.latency_repeats, seed=config.seed)
-            row.update(peer=True, strategy=f"{PEER}:{sampler}", n=len(conditions), over="genstrat diffusion",
-                       guidance=guidance, sigmas=f"Karras rho={RHO:g}, the model's own sigma range")
-            row["grid"] = str(evaluator.show(units, conditions, out / "samples" / label).relative_to(out))
-            store.keep(PEER, label, row)
-            if progress:
-                tqdm.write(f"{PEER:>24} {sampler} steps={point.steps:<4} "
-                           f"{evaluator.quality_key}={row[evaluator.quality_key]:.4g}")
+            row = measured_peer_row(job, PEER, evaluator, conditions, config, store, out, progress,
+                                    strategy=f"{PEER}:{sampler}", over="genstrat diffusion", guidance=guidance,
+                                    sigmas=f"Karras rho={RHO:g}, the model's own sigma range")
         rows.append(row)
     return rows

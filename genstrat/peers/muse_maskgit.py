@@ -29,6 +29,7 @@ import time
 
 import torch
 
+from genstrat.peers.rows import measured_peer_row
 from genstrat.strategies.base import Generation, SweepPoint
 
 PEER = "muse-maskgit"
@@ -127,7 +128,7 @@ def maskgit_rows(data, out, evaluator, conditions, config, store, progress: bool
     and measured at 8 passes; a row an interrupted run kept is reused."""
     from tqdm.auto import tqdm
 
-    from genstrat.benchmark.measure import Job, measure
+    from genstrat.benchmark.measure import Job
     from genstrat.model_io import load_model
 
     label = f"{PEER}-{PASSES}"
@@ -151,13 +152,8 @@ def maskgit_rows(data, out, evaluator, conditions, config, store, progress: bool
     maskgit.to(config.device)
     point = SweepPoint(steps=PASSES, overrides={}, series=PEER)
     job = Job(MaskGitPeer(two_stage), maskgit, point, None, label)
-    row, units = measure(job, evaluator, conditions, throughput_batch=config.throughput_batch,
-                         latency_repeats=config.latency_repeats, seed=config.seed)
-    row.update(peer=True, n=len(conditions), ours_params=ours.num_params(), ours_train_steps=ours_row["train_steps"],
-               guidance=3.0, recipe="MaskGit.forward loss, genstrat's AdamW and schedule; MaskGit.generate defaults",
-               **training)
-    row["grid"] = str(evaluator.show(units, conditions, out / "samples" / label).relative_to(out))
-    store.keep(PEER, label, row)
-    if progress:
-        tqdm.write(f"{PEER:>24} passes={PASSES} {evaluator.quality_key}={row[evaluator.quality_key]:.4g}")
+    row = measured_peer_row(job, PEER, evaluator, conditions, config, store, out, progress,
+                            ours_params=ours.num_params(), ours_train_steps=ours_row["train_steps"], guidance=3.0,
+                            recipe="MaskGit.forward loss, genstrat's AdamW and schedule; MaskGit.generate defaults",
+                            **training)
     return [row]
