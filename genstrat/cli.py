@@ -201,6 +201,39 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    import dataclasses
+    import json
+
+    from genstrat import api
+    from genstrat.benchmark.config import BenchConfig
+    from genstrat.benchmark.tune import check_judged, parse_vary, summary, tune
+    from genstrat.checkpoint import ensure_writable
+    from genstrat.data import load_from_spec
+    from genstrat.modalities import modality_of
+
+    out = ensure_writable(Path(args.out), "--out", is_file=True)
+    if args.n is not None and args.n < 2:
+        raise GenstratError(f"--n must be at least 2 (a Fréchet distance needs a covariance), got {args.n}")
+    generator = api.load(args.checkpoint, device=args.device)
+    grid = parse_vary(args.vary, generator.options)
+    spec = dict(generator.config["data"], **({"data_dir": args.data_dir} if args.data_dir else {}))
+    data = load_from_spec(spec)
+    evaluator_class = modality_of(data.units).evaluator
+    check_judged(evaluator_class, data)
+    size = next(f.default for f in dataclasses.fields(BenchConfig) if f.name == "size")  # the bench's judge
+    n, device = args.n or evaluator_class.default_n, next(generator.model.parameters()).device
+    evaluator = evaluator_class(data, n=n, seed=args.seed, judge_steps=args.judge_steps, size=size,
+                                progress=not args.no_progress, device=device)
+    rows = tune(generator, data, evaluator, grid, steps=args.steps, n=n,
+                seeds=args.seeds, batch=args.batch, out=out, resume=args.resume)
+    for line in summary(rows):
+        print(f"{json.dumps(line['setting'])}: val_fd {line['val_fd']:.4g}, agree {line['agree']:.3f} "
+              f"(mean of {line['seeds']} seeds)")
+    print(f"-> {out}")
+    return 0
+
+
 def cmd_train_autoencoder(args) -> int:
     from genstrat import api
 
@@ -448,6 +481,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampling(p)
     add_common(p)
 
+    p = sub.add_parser("tune", help="choose a checkpoint's sampling settings on a validation reference (training "
+                       "objects), not on the test split a bench reports")
+    p.add_argument("checkpoint")
+    p.add_argument("--vary", action="append", required=True, metavar="NAME=V1,V2",
+                   help="a sampling option and its values (repeat for more; every combination is measured)")
+    p.add_argument("--steps", type=positive_int, default=None, help="passes for iterative strategies")
+    p.add_argument("--n", type=positive_int, default=None, help="samples per setting and seed (default: the bench's)")
+    p.add_argument("--seeds", type=int_list, default=[100, 200], help="condition and sampling seeds (default 100,200)")
+    p.add_argument("--batch", type=positive_int, default=250, help="samples drawn at once")
+    p.add_argument("--data-dir", default=None, help="the dataset's folder, if not where the checkpoint was trained")
+    p.add_argument("--out", default="tune.json", help="the rows, written as they are measured")
+    p.add_argument("--judge-steps", type=positive_int, default=2000,
+                   help="the judge's training steps: the same as the bench's (default 2000) reuses its cached judge")
+    p.add_argument("--resume", action="store_true", help="keep the rows already in --out")
+    add_common(p)
+
     p = sub.add_parser("demo", help="the whole lecture on the embedded data: images, text and audio benches, "
                        "then one index.html (about 20 minutes on 2 cores)")
     p.add_argument("--out", default="runs/demo", help="folder for the three benches and index.html")
@@ -574,6 +623,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(args, command)
         if args.command == "demo":
             return cmd_demo(args)
+        if args.command == "tune":
+            return cmd_tune(args)
         if args.command == "report":
             return cmd_report(args)
         if args.command == "throughput":

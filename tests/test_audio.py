@@ -97,6 +97,8 @@ def test_bench_and_sample_on_spoken_digits(tmp_path, capsys):
         assert r["rtf_b1"] > 0 and r["audio_s_per_s"] > 0 and 0 <= r["agree"] <= 1 and r["fd"] >= 0
         assert (out / r["grid"]).is_file() and (out / (r["grid"][:-4] + "-wav-0.wav")).is_file()
     assert next(r for r in generated if r["strategy"] == "ar")["nfe"] == 1000
+    # mask-predict over audio codes samples at the temperature tune chose (images keep 1.0: test_two_stage.py)
+    assert next(r for r in generated if r["strategy"] == "two-stage:mask-predict")["sampling"]["temperature"] == 0.9
     report = (out / "report.md").read_text()
     assert "RTF (batch 1)" in report and "Listen:" in report
     ckpt = out / "checkpoints" / "mask-predict"

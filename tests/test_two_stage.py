@@ -196,6 +196,7 @@ def test_code_priors_sample_at_their_own_guidance_while_discrete_pixels_keep_1_5
         two_stage = get_strategy(f"two-stage:{name}", pixels, stage_one).sampling_defaults()
         assert two_stage.guidance == (1.0 if name == "diffusion" else 1.2)
     assert get_strategy("two-stage:mask-predict", pixels, fsq).sampling_defaults().noise == 8.0
+    assert get_strategy("two-stage:mask-predict", pixels, fsq).sampling_defaults().temperature == 1.0  # audio: 0.9
     assert get_strategy("two-stage:diffusion", pixels, continuous).sampling_defaults().sampler == "dpm-solver"
 
 

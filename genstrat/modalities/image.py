@@ -70,8 +70,12 @@ class ImageEvaluator:
         """The auto-encoder's reconstructions of n held-out images, judged like samples (two-stage's floor)."""
         return reconstruction_metrics(autoencoder, self.data, self.judge, self.reference_features, self.n, generator)
 
+    def view(self, units: torch.Tensor) -> torch.Tensor:
+        """What the judge sees of a sample: the image."""
+        return self.data.units.decode(units)
+
     def score(self, units: torch.Tensor, cond: torch.Tensor) -> dict:
-        return score(self.judge, self.data.units.decode(units), cond, self.reference_features)
+        return score(self.judge, self.view(units), cond, self.reference_features)
 
     def timing_fields(self, latency_b1_s: float, throughput_per_s: float) -> dict:
         return {}

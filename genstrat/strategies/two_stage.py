@@ -22,7 +22,9 @@ row, the prior's strategy file unchanged.
 
 Sampling defaults over codes (``CODE_DEFAULTS``) differ from pixels' for three priors: a guidance
 sweep over codes found the pixel defaults too strong there (the figures are in
-docs/history.md, "guidance over codes" and the latent-diffusion sections).
+docs/history.md, "guidance over codes" and the latent-diffusion sections). Over audio codes
+mask-predict also samples at temperature 0.9 (``MODALITY_CODE_DEFAULTS``), chosen by
+``genstrat tune`` on a validation reference, not on the bench's test split.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ from genstrat.units.codes import CodeUnits
 PREFIX = "two-stage:"
 CODE_DEFAULTS = {"ar": {"guidance": 1.2}, "mask-predict": {"guidance": 1.2, "noise": 8.0},
                  "diffusion": {"guidance": 1.0}}  # see the module docstring
+# and, per modality, over CODE_DEFAULTS: the temperature `genstrat tune` chose for mask-predict over the fsdd codec's
+# codes on a validation reference (docs/benchmarks.md, "Sampling settings of two-stage mask-predict over audio codes")
+MODALITY_CODE_DEFAULTS = {"audio": {"mask-predict": {"temperature": 0.9}}}
 
 
 def quantizer_for(prior: type[Strategy]) -> str:
@@ -73,7 +78,8 @@ class TwoStage(Strategy):
         self.prior = prior(self.codes)
         self.causal = prior.causal
         self.options, self.sweep_keys = prior.options, prior.sweep_keys
-        self.defaults = {**prior.defaults, **CODE_DEFAULTS.get(prior.name, {})}
+        self.defaults = {**prior.defaults, **CODE_DEFAULTS.get(prior.name, {}),
+                         **MODALITY_CODE_DEFAULTS.get(units.modality, {}).get(prior.name, {})}
 
     @property
     def model_units(self):
