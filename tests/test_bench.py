@@ -101,8 +101,21 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
     calls[:] = []
     again = bench(strategies, steps, out, resume=True)
     assert calls == [] and same(again) == same(rows)
-    with pytest.raises(GenstratError, match=r"other settings \(steps\)"):
-        bench(strategies, [1, 4], out, resume=True)
+
+    # other step counts: nothing is trained again, every kept row stays, only the new step counts are sampled (the AR
+    # priors' one row is at L whatever --steps asks, so they sample nothing); fewer step counts sample nothing at all
+    more = bench(strategies, [1, 2, 3], out, resume=True)
+    assert "two-stage:mask-predict" in calls and not {"ar", "two-stage:ar"} & set(calls)
+    assert all(r in same(more) for r in same(rows)) and any(r.get("steps") == 3 for r in more)
+    new = [r for r in more if r.get("steps") == 3]
+    assert {r["train_steps"] for r in new} == {3}  # from the kept checkpoints, at the budget's 3 updates
+    assert (out / "autoencoders" / "fsq" / "model.safetensors").stat().st_mtime_ns == stamp
+    calls[:] = []
+    fewer = bench(strategies, [1], out, resume=True)
+    assert calls == [] and not any(r.get("steps") == 2 and r["strategy"] == "two-stage:mask-predict" for r in fewer)
+    with pytest.raises(GenstratError, match=r"other settings \(n\)"):
+        run.run_bench(BenchConfig(data="digits", strategies=tuple(strategies), steps=(1,), **{**settings, "n": 30}),
+                      out, resume=True, progress=False)
     assert main(["bench", "--data", "digits", "--train-steps", "3", "--out", str(tmp_path / "empty"), "--resume"]) == 2
     assert "holds no bench" in capsys.readouterr().err
     bench(["ar"], [1], out)  # without resume: a fresh run, nothing earlier is kept

@@ -98,9 +98,9 @@ VISION_PEERS_HERE = all(importlib.util.find_spec(p) is not None for p in ("k_dif
 
 @pytest.mark.skipif(not VISION_PEERS_HERE, reason="k-diffusion and muse-maskgit run in .venv-peers (make test-peers)")
 def test_k_diffusion_samplers_and_maskgit_measured_beside_ours(monkeypatch, tmp_path):
-    """In the peers environment: k-diffusion's three samplers over the bench's trained diffusion model, and MaskGIT
-    trained over the bench's codes for the updates our prior had, each judged and timed as our rows are (same n,
-    conditions, judge); a resumed bench keeps their rows without sampling or training again."""
+    """In the peers environment: k-diffusion's three samplers (from two top sigmas) over the bench's trained diffusion
+    model, and MaskGIT trained over the bench's codes for the updates our prior had, each judged and timed as our rows
+    are (same n, conditions, judge); a resumed bench keeps their rows without sampling or training again."""
     from genstrat.cli import main
 
     monkeypatch.setattr("genstrat.peers.k_diffusion_samplers.STEPS", (3,))
@@ -111,17 +111,20 @@ def test_k_diffusion_samplers_and_maskgit_measured_beside_ours(monkeypatch, tmp_
             "--no-progress"]
     assert main(args) == 0
     rows = json.loads((tmp_path / "b" / "results.json").read_text())
-    samplers = {r["strategy"]: r for r in rows if r["strategy"].startswith("k-diffusion:")}
-    assert set(samplers) == {"k-diffusion:sample_dpmpp_2m", "k-diffusion:sample_dpmpp_2m_sde",
-                             "k-diffusion:sample_euler_ancestral"}
+    kdiff = [r for r in rows if r["strategy"].startswith("k-diffusion:")]
+    assert {r["strategy"] for r in kdiff} == {"k-diffusion:sample_dpmpp_2m", "k-diffusion:sample_dpmpp_2m_sde",
+                                              "k-diffusion:sample_euler_ancestral"}
+    # each sampler from the model's own top sigma and from EDM's sigma_max = 80
+    assert len(kdiff) == 6 and sorted(r["sigma_max"] or 0 for r in kdiff) == [0, 0, 0, 80, 80, 80]
     maskgit = [r for r in rows if r["strategy"] == "muse-maskgit"]
-    assert len(maskgit) == 1 and maskgit[0]["nfe"] == 8
+    assert len(maskgit) == 2 and all(r["nfe"] == 8 for r in maskgit)  # its defaults, then our settings
+    assert [(r["guidance"], r["topk_filter_thres"]) for r in maskgit] == [(3.0, 0.9), (1.2, 0.0)]
     ours = next(r for r in rows if r["strategy"] == "two-stage:mask-predict")
     assert maskgit[0]["train_steps"] == ours["train_steps"] == 3
-    for r in [*samplers.values(), *maskgit]:
+    for r in [*kdiff, *maskgit]:
         assert r["peer"] and r["n"] == 20 and r["fd"] >= 0 and 0 <= r["agree"] <= 1 and "reason" not in r
         assert (tmp_path / "b" / r["grid"]).is_file()
-    assert all(r["nfe"] == 3 for r in samplers.values())
+    assert all(r["nfe"] == 3 for r in kdiff)
     monkeypatch.setattr("genstrat.peers.muse_maskgit.train_maskgit", None)  # a resume must not train again
     assert main([*args, "--resume"]) == 0
     again = json.loads((tmp_path / "b" / "results.json").read_text())

@@ -9,7 +9,8 @@ judge and n.
 
 An interrupted bench loses at most the row it was measuring and the training since its last checkpoint: every
 measured row is written the moment it is measured, every training writes its resumable state. ``resume=True`` with
-the same settings keeps every finished row, continues an interrupted training, and measures only what is missing.
+the same settings keeps every finished row, continues an interrupted training, and measures only what is missing (with
+other step counts too: ``store.py``).
 Rows kept from an earlier process were timed on the same kind of machine but not in the same process; ``resumed`` in
 ``meta.json`` counts the resumes.
 """
@@ -197,7 +198,7 @@ def bench_strategy(
         precision=config.precision,
         resume=store.resume and (ckpt / STATE_FILE).is_file(),
     )
-    likelihood = evaluator.own_likelihood(strategy, model, torch.device(config.device))
+    likelihood = None  # computed for the first row measured here (a resume that keeps every row needs none)
     training = {
         "train_budget": config.budget.to_dict(),
         "train_steps": summary["steps"],
@@ -228,6 +229,8 @@ def bench_strategy(
                 latency_repeats=config.latency_repeats,
                 seed=config.seed,
             )
+            if likelihood is None:
+                likelihood = evaluator.own_likelihood(strategy, model, torch.device(config.device))
             row.update(n=len(conditions), **training, sampling=options.to_dict(), **likelihood)
             row["grid"] = str(evaluator.show(units, conditions, out / "samples" / label).relative_to(out))
             store.keep(name, label, row)

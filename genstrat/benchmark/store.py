@@ -4,7 +4,9 @@ Layout of a bench folder: ``bench.json`` (settings and the command), ``rows/<str
 its rows and its version strip), ``rows/<strategy>/<row>.json`` (one measured row),
 ``rows/references.json`` (the reference rows), ``checkpoints/``,
 ``autoencoders/``, ``samples/``, ``versions/``, then ``results.json``, ``meta.json`` and ``report.md``.
-Without ``resume`` a run starts afresh and deletes what an earlier run left; with it, the settings must match.
+Without ``resume`` a run starts afresh and deletes what an earlier run left; with it, the settings must match, but for
+the step counts (``MEASUREMENT_ONLY``): a resume with other ``--steps`` keeps every trained model and measured row and
+measures the new step counts only (rows of step counts no longer asked for stay on disk, out of the results).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from genstrat.errors import GenstratError
 SETTINGS_FILE = "bench.json"
 REFERENCES = "references"  # the real and independent rows, kept like a finished strategy's (no strategy has this name)
 FORMAT = 2  # bench.json's layout; folders from before it (no "format") read and report, but cannot resume
+MEASUREMENT_ONLY = ("steps",)  # settings a resume may change: they choose which rows are measured, not how models train
 
 
 def file_name(strategy_name: str) -> str:
@@ -51,13 +54,19 @@ class RowStore:
             )
         before = saved.get("settings", {})
         changed = sorted(k for k in set(settings) | set(before) if settings.get(k) != before.get(k))
-        if changed:
+        refused = [k for k in changed if k not in MEASUREMENT_ONLY]
+        if refused:
             raise GenstratError(
-                f"cannot resume {self.out}: it was measured with other settings ({', '.join(changed)}); "
+                f"cannot resume {self.out}: it was measured with other settings ({', '.join(refused)}); "
                 f"repeat its command ({saved.get('command') or path}) or give a new --out"
             )
+        if changed:  # other step counts: every strategy is planned again; its measured rows stay, the new ones come
+            for marker in (self.out / "rows").glob("*.json"):
+                if marker.stem != REFERENCES:
+                    marker.unlink()
         resumed = int(saved.get("resumed", 0)) + 1
-        write_json(path, {**saved, "resumed": resumed})
+        write_json(path, {**saved, "settings": settings, "resumed": resumed,
+                          "command": command if changed else saved.get("command", command)})
         return resumed
 
     def finished(self, strategy: str) -> dict | None:

@@ -11,9 +11,11 @@ checkpoint's classifier-free guidance, patch layout and time features, exactly a
 
 Samplers (the issue's): ``sample_dpmpp_2m`` (DPM-Solver++(2M), Lu et al. 2022), ``sample_dpmpp_2m_sde`` (its SDE
 variant, noise from a Brownian tree) and ``sample_euler_ancestral`` (Euler steps with ancestral noise), all over
-Karras et al.'s schedule (eq. 5, rho = 7) between the model's own smallest and largest sigma, at 4, 8 and 20
-steps, one network evaluation a step. Their noise comes from torch's global generator, which ``generate`` seeds from
-the bench's generator, so a row is reproducible.
+Karras et al.'s schedule (eq. 5, rho = 7) from the model's own smallest sigma up to two tops: the model's own largest
+(20,291 for the capped cosine schedule: at 4 steps the first step then only reaches sigma ~1,770, and most of a short
+budget is spent where the image is still pure noise) and EDM's sigma_max = 80 (Karras et al. sec. 5 and table 1,
+what k-diffusion's users pass), at 4, 8 and 20 steps, one network evaluation a step. Their noise comes from torch's
+global generator, which ``generate`` seeds from the bench's generator, so a row is reproducible.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from genstrat.strategies.sampling import guided_logits
 PEER = "k-diffusion"
 SAMPLERS = ("sample_dpmpp_2m", "sample_dpmpp_2m_sde", "sample_euler_ancestral")
 STEPS = (4, 8, 20)
+SIGMA_TOPS = (None, 80.0)  # None: the model's own largest sigma; 80: EDM's sigma_max (Karras et al. 2022, table 1)
 RHO = 7.0  # Karras et al. 2022, eq. 5
 
 
@@ -57,8 +60,10 @@ class KDiffusionPeer:
         torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator, device=generator.device)))
         denoiser = k_diffusion.external.DiscreteVDDPMDenoiser(
             VelocityNetwork(model, cond, self.guidance), self.strategy.alphas_cumprod.to(cond.device), quantize=True)
-        sigmas = k_diffusion.sampling.get_sigmas_karras(steps, denoiser.sigma_min.item(), denoiser.sigma_max.item(),
-                                                        rho=RHO, device=cond.device)
+        top = denoiser.sigma_max.item() if options["sigma_max"] is None else min(options["sigma_max"],
+                                                                                  denoiser.sigma_max.item())
+        sigmas = k_diffusion.sampling.get_sigmas_karras(steps, denoiser.sigma_min.item(), top, rho=RHO,
+                                                        device=cond.device)
         x = torch.randn(cond.shape[0], model.cfg.seq_len, model.cfg.slot_values, device=cond.device) * sigmas[0]
         x = getattr(k_diffusion.sampling, options["sampler"])(denoiser, x, sigmas, disable=True)
         p = layout_of(model.cfg, self.strategy.units)
@@ -66,7 +71,9 @@ class KDiffusionPeer:
 
 
 def sweep() -> list[SweepPoint]:
-    return [SweepPoint(steps=k, overrides={"sampler": s}, series=f"{PEER} {s}") for s in SAMPLERS for k in STEPS]
+    return [SweepPoint(steps=k, overrides={"sampler": s, "sigma_max": top},
+                       series=f"{PEER} {s}" + ("" if top is None else f" sigma_max {top:g}"))
+            for top in SIGMA_TOPS for s in SAMPLERS for k in STEPS]
 
 
 def k_diffusion_rows(out, evaluator, conditions, config, store, progress: bool) -> list[dict]:
@@ -81,13 +88,15 @@ def k_diffusion_rows(out, evaluator, conditions, config, store, progress: bool) 
     guidance = saved_options(strategy, saved).guidance
     rows = []
     for point in sweep():
-        sampler = point.overrides["sampler"]
-        label = f"{PEER}-{sampler}-{point.steps}"
+        sampler, top = point.overrides["sampler"], point.overrides["sigma_max"]
+        label = f"{PEER}-{sampler}-{point.steps}" + ("" if top is None else f"-sigma-max-{top:g}")
         row = store.kept_row(PEER, label)
         if row is None:
-            job = Job(KDiffusionPeer(strategy, guidance), model, point, SamplingOptions(sampler=sampler), label)
+            job = Job(KDiffusionPeer(strategy, guidance), model, point,
+                      SamplingOptions(sampler=sampler, sigma_max=top), label)
+            sigmas = "the model's own sigma range" if top is None else f"sigma_max {top:g} (EDM)"
             row = measured_peer_row(job, PEER, evaluator, conditions, config, store, out, progress,
                                     strategy=f"{PEER}:{sampler}", over="genstrat diffusion", guidance=guidance,
-                                    sigmas=f"Karras rho={RHO:g}, the model's own sigma range")
+                                    sigmas=f"Karras rho={RHO:g}, {sigmas}")
         rows.append(row)
     return rows

@@ -15,7 +15,8 @@ Chang et al. 2023, builds on it), given the same codes, budget and judge:
 - **Sampling**: its own ``MaskGit.generate`` at 8 passes (``timesteps``) with its defaults: guidance scale 3
   (conditional and unconditional as two forward passes), top-10% logit filtering, Gumbel sampling at a temperature
   annealed to 0, re-masking the least confident codes by the cosine schedule. The codes go through our codec's
-  decoder, as ours do.
+  decoder, as ours do. The same trained peer is measured a second time at our prior's guidance and without top-k
+  filtering (``SETTINGS``), which tells its sampler's defaults apart from its network and training.
 
 ``MaskGit`` wants a VQGAN-VAE to read the grid's size and decode; ``CodeGrid`` is one that only answers those two
 questions over codes already made (our auto-encoder does the rest). ``generate`` reads square grids only (MNIST's
@@ -34,6 +35,8 @@ from genstrat.strategies.base import Generation, SweepPoint
 
 PEER = "muse-maskgit"
 PASSES = 8
+# (label suffix, guidance scale, top-k filter threshold: keep the top ceil((1 - thres) * values) logits; 0 keeps all)
+SETTINGS = (("", 3.0, 0.9), ("-ours", None, 0.0))  # its defaults; our prior's guidance (None: read from it), no top-k
 CONTEXT_NAME = "genstrat-class-embedding"  # the T5 name the class embedding stands in for: never fetched
 
 
@@ -113,13 +116,15 @@ def train_maskgit(maskgit, codes: torch.Tensor, labels: torch.Tensor, seconds: f
 class MaskGitPeer:
     """The trained peer as a strategy ``benchmark.measure`` times and judges: its ``generate``, then our decoder."""
 
-    def __init__(self, two_stage):
+    def __init__(self, two_stage, guidance: float = 3.0, topk_filter_thres: float = 0.9):
         self.name, self.two_stage = PEER, two_stage
+        self.guidance, self.topk_filter_thres = guidance, topk_filter_thres
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None) -> Generation:
         torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator, device=generator.device)))
-        ids = model.generate([str(int(c)) for c in cond], timesteps=steps)  # (its loop draws a progress bar)
+        ids = model.generate([str(int(c)) for c in cond], timesteps=steps, cond_scale=self.guidance,
+                             topk_filter_thres=self.topk_filter_thres)  # (its loop draws a progress bar)
         return Generation(units=self.two_stage.to_pixels(ids.flatten(1)), nfe=steps)
 
 
@@ -129,13 +134,13 @@ def maskgit_rows(data, out, evaluator, conditions, config, store, progress: bool
     from tqdm.auto import tqdm
 
     from genstrat.benchmark.measure import Job
-    from genstrat.model_io import load_model
+    from genstrat.model_io import load_model, saved_options
 
-    label = f"{PEER}-{PASSES}"
-    row = store.kept_row(PEER, label)
-    if row is not None:
-        return [row]
-    ours, two_stage, _ = load_model(out / "checkpoints" / "two-stage-mask-predict")
+    labels = [f"{PEER}-{PASSES}{suffix}" for suffix, _, _ in SETTINGS]
+    kept = [store.kept_row(PEER, label) for label in labels]
+    if all(row is not None for row in kept):
+        return kept
+    ours, two_stage, saved = load_model(out / "checkpoints" / "two-stage-mask-predict")
     cfg, ours_row = ours.cfg, store.rows_of("two-stage:mask-predict")[0]
     if grid_side(cfg.seq_len) is None:
         return [{"strategy": PEER, "peer": True, "measure": "beside two-stage:mask-predict",
@@ -150,10 +155,16 @@ def maskgit_rows(data, out, evaluator, conditions, config, store, progress: bool
         training = train_maskgit(maskgit, encoded.train_units, data.train_labels, seconds, steps, config.batch_size,
                                  config.lr, config.seed, bar)
     maskgit.to(config.device)
-    point = SweepPoint(steps=PASSES, overrides={}, series=PEER)
-    job = Job(MaskGitPeer(two_stage), maskgit, point, None, label)
-    row = measured_peer_row(job, PEER, evaluator, conditions, config, store, out, progress,
-                            ours_params=ours.num_params(), ours_train_steps=ours_row["train_steps"], guidance=3.0,
-                            recipe="MaskGit.forward loss, genstrat's AdamW and schedule; MaskGit.generate defaults",
-                            **training)
-    return [row]
+    ours_guidance = saved_options(two_stage, saved).guidance
+    rows = []
+    for label, (suffix, guidance, thres) in zip(labels, SETTINGS):
+        guidance = ours_guidance if guidance is None else guidance
+        point = SweepPoint(steps=PASSES, overrides={}, series=PEER + suffix)
+        job = Job(MaskGitPeer(two_stage, guidance, thres), maskgit, point, None, label)
+        sampling = "MaskGit.generate defaults" if not suffix else "MaskGit.generate at our guidance, no top-k"
+        rows.append(measured_peer_row(job, PEER, evaluator, conditions, config, store, out, progress,
+                                      ours_params=ours.num_params(), ours_train_steps=ours_row["train_steps"],
+                                      guidance=guidance, topk_filter_thres=thres,
+                                      recipe=f"MaskGit.forward loss, genstrat's AdamW and schedule; {sampling}",
+                                      **training))
+    return rows
