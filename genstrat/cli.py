@@ -226,7 +226,7 @@ def cmd_tune(args) -> int:
     evaluator = evaluator_class(data, n=n, seed=args.seed, judge_steps=args.judge_steps, size=size,
                                 progress=not args.no_progress, device=device)
     rows = tune(generator, data, evaluator, grid, steps=args.steps, n=n,
-                seeds=args.seeds, batch=args.batch, out=out, resume=args.resume)
+                seeds=args.seeds, batch=args.batch, out=out, checkpoint=str(args.checkpoint), resume=args.resume)
     for line in summary(rows):
         print(f"{json.dumps(line['setting'])}: val_fd {line['val_fd']:.4g}, agree {line['agree']:.3f} "
               f"(mean of {line['seeds']} seeds)")

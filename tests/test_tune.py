@@ -2,6 +2,7 @@
 one-line errors."""
 
 import json
+import shutil
 
 import pytest
 
@@ -45,6 +46,10 @@ def test_tune_measures_every_setting_and_seed_against_training_objects(checkpoin
     measured = [line for line in capsys.readouterr().out.splitlines() if "seed=" in line]
     assert len(measured) == 1 and "seed=4" in measured[0]
     assert [r["seed"] for r in json.loads(again.read_text())["rows"]] == [3, 4]
+    other = tmp_path / "other"  # rows of another checkpoint are not mistaken for this one's
+    shutil.copytree(checkpoint, other)
+    assert main(["tune", str(other), "--vary", "temperature=1", *TUNE, "--out", str(again), "--resume"]) == 2
+    assert "cannot resume" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("vary, message", [

@@ -5,9 +5,11 @@ number would tune on the test set. ``tune`` draws each setting of a grid (``--va
 guidance=1.2,1.5``, every combination) from one checkpoint, over conditions and sampling seeds of its own, and judges
 the samples with the bench's judge against judge features of *training* objects (``validation_reference``). It also
 reports where real held-out objects sit against that reference (``real_fd``), the scale a setting's distance is read
-on. Each (setting, seed) row is written to ``--out`` the moment it is measured; ``--resume`` keeps the rows already
-there (a stopped tune loses at most one row). The settings the bench's code priors default to over audio codes were
-chosen this way (docs/benchmarks.md, "Sampling settings of two-stage mask-predict over audio codes").
+on. A setting overrides the options the checkpoint was saved with (those ``genstrat sample`` draws with). Each
+(setting, seed) row is written to ``--out`` the moment it is measured; ``--resume`` keeps the rows already there that
+were measured from the same checkpoint at the same n and passes (a stopped tune loses at most one row). The
+temperature two-stage mask-predict defaults to over audio codes was chosen this way (docs/benchmarks.md, "Sampling
+settings of two-stage mask-predict over audio codes").
 """
 
 from __future__ import annotations
@@ -74,20 +76,26 @@ def validation_reference(evaluator, data, generator: torch.Generator) -> torch.T
 
 
 def tune(generator, data, evaluator, grid: list[dict], *, steps: int | None, n: int, seeds: list[int], batch: int,
-         out: Path, resume: bool = False, progress=print) -> list[dict]:
-    """Measure every (setting, seed) of ``grid`` on ``generator`` (a loaded checkpoint); returns the rows, also
-    written to ``out`` as they come."""
+         out: Path, checkpoint: str = "", resume: bool = False, progress=print) -> list[dict]:
+    """Measure every (setting, seed) of ``grid`` on ``generator`` (a loaded checkpoint, read from ``checkpoint``);
+    returns the rows, also written to ``out`` as they come."""
     out = ensure_writable(Path(out), "--out", is_file=True)
-    kept = read_json(out, "an earlier tune")["rows"] if resume and out.is_file() else []
+    kept = []
+    if resume and out.is_file():
+        earlier = read_json(out, "an earlier tune")
+        if Path(earlier.get("checkpoint") or "").resolve() != Path(checkpoint).resolve():
+            raise GenstratError(f"cannot resume {out}: it tuned {earlier.get('checkpoint')!r}, not {checkpoint!r}; "
+                                f"give another --out")
+        kept = earlier["rows"]
     validation = validation_reference(evaluator, data, torch.Generator().manual_seed(7))
     reference = FrechetReference(validation)
-    head = {"real_fd": round(reference.distance(evaluator.reference_features), 3),
+    head = {"checkpoint": checkpoint, "real_fd": round(reference.distance(evaluator.reference_features), 3),
             "validation_n": int(validation.shape[0]), "defaults": generator.options.to_dict()}
     strategy, model, k = generator.strategy, generator.model, generator.strategy.steps_for(steps)
     device = next(model.parameters()).device
     rows = list(kept)
     for setting, seed in itertools.product(grid, seeds):
-        if any(r["setting"] == setting and r["seed"] == seed and r["steps"] == k for r in kept):
+        if any(r["setting"] == setting and r["seed"] == seed and r["steps"] == k and r["n"] == n for r in kept):
             continue
         options = generator.options.merged(**setting)
         cond = data.conditions(n, torch.Generator().manual_seed(seed))
