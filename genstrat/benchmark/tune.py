@@ -23,9 +23,8 @@ import torch
 
 from genstrat.checkpoint import ensure_writable, read_json, write_json
 from genstrat.errors import GenstratError
-from genstrat.eval.frechet import FrechetReference
-from genstrat.eval.judging import real_images
-from genstrat.eval.spread import bootstrap_interval, mean_interval
+from genstrat.eval.frechet import frechet_distance
+from genstrat.eval.judging import score
 from genstrat.nn.judge import judge_outputs
 
 VALIDATION_N = 1000  # training objects in the validation reference (fewer when the split is smaller)
@@ -69,9 +68,8 @@ def check_judged(evaluator_class, data) -> None:
 def validation_reference(evaluator, data, generator: torch.Generator) -> torch.Tensor:
     """Judge features of up to VALIDATION_N training objects, as the judge sees them (the bench's reference is the
     held-out split; this one is not)."""
-    objects, _ = real_images(data, "train", evaluator.view)
-    pick = torch.randperm(objects.shape[0], generator=generator)[:VALIDATION_N]
-    features, _ = judge_outputs(evaluator.judge, objects[pick])
+    pick = torch.randperm(data.train_units.shape[0], generator=generator)[:VALIDATION_N]
+    features, _ = judge_outputs(evaluator.judge, evaluator.view(data.train_units[pick]))
     return features
 
 
@@ -88,8 +86,7 @@ def tune(generator, data, evaluator, grid: list[dict], *, steps: int | None, n: 
                                 f"give another --out")
         kept = earlier["rows"]
     validation = validation_reference(evaluator, data, torch.Generator().manual_seed(7))
-    reference = FrechetReference(validation)
-    head = {"checkpoint": checkpoint, "real_fd": round(reference.distance(evaluator.reference_features), 3),
+    head = {"checkpoint": checkpoint, "real_fd": round(frechet_distance(evaluator.reference_features, validation), 3),
             "validation_n": int(validation.shape[0]), "defaults": generator.options.to_dict()}
     strategy, model, k = generator.strategy, generator.model, generator.strategy.steps_for(steps)
     device = next(model.parameters()).device
@@ -104,20 +101,10 @@ def tune(generator, data, evaluator, grid: list[dict], *, steps: int | None, n: 
         units = torch.cat([strategy.generate(model, chunk.to(device), k, draw, options=options).units.cpu()
                            for chunk in cond.split(batch)])
         seconds = time.perf_counter() - start
-        features, preds = judge_outputs(evaluator.judge, evaluator.view(units))
-        hits = (preds == cond).float()
-        row = {
-            "setting": setting,
-            "seed": seed,
-            "steps": k,
-            "n": n,
-            "val_fd": round(reference.distance(features), 3),
-            "val_fd_ci": bootstrap_interval(lambda i: reference.distance(features[torch.from_numpy(i)]), n, digits=3,
-                                            centred=True),
-            "agree": round(hits.mean().item(), 4),
-            "agree_ci": mean_interval(hits.numpy()),
-            "sample_seconds": round(seconds, 2),
-        }
+        judged = score(evaluator.judge, evaluator.view(units), cond, validation)  # the bench's scoring, other reference
+        row = {"setting": setting, "seed": seed, "steps": k, "n": n, "val_fd": judged["fd"],
+               "val_fd_ci": judged["fd_ci"], "agree": judged["agree"], "agree_ci": judged["agree_ci"],
+               "sample_seconds": round(seconds, 2)}
         rows.append(row)
         write_json(out, {**head, "rows": rows})
         progress(f"{json.dumps(setting)} seed={seed} steps={k}: val_fd={row['val_fd']:.4g} agree={row['agree']:.3f}")
