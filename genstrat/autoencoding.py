@@ -18,6 +18,7 @@ from genstrat.checkpoint import FORMAT, load_weights, read_json
 from genstrat.errors import GenstratError
 from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig
 from genstrat.nn.codec import Codec, CodecConfig
+from genstrat.strategies.base import Strategy
 from genstrat.training import Budget, train
 
 FILES = ("config.json", "model.safetensors")
@@ -35,13 +36,10 @@ def stage_one_config(saved: dict):
     return config_class.from_dict(saved)
 
 
-class Reconstruction:
-    """The auto-encoder's training objective, in the shape ``train`` expects of a strategy."""
+class Reconstruction(Strategy):
+    """The auto-encoder's training objective, as a one-loss strategy (the training loop's shape)."""
 
     name = "autoencoder"
-
-    def __init__(self, pixel_units):
-        self.units = pixel_units
 
     def training_data(self, data):
         return data

@@ -172,3 +172,31 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
         index, key = name.split(".", 1)
         state.setdefault(int(index), {})[key] = value
     optimizer.load_state_dict({"state": state, "param_groups": groups["param_groups"]})
+
+
+def optimizers_tensors(optimizers: dict[str, torch.optim.Optimizer]) -> tuple[dict[str, torch.Tensor], dict]:
+    """Every optimizer of a strategy, flattened: one optimizer keeps the single-optimizer layout (``<index>.<key>``
+    tensors, ``param_groups`` metadata) so its files read as before; several are keyed by name
+    (``<name>.<index>.<key>``, metadata ``optimizers: {name: param_groups}``)."""
+    if len(optimizers) == 1:
+        return optimizer_tensors(next(iter(optimizers.values())))
+    tensors, groups = {}, {}
+    for name, optimizer in optimizers.items():
+        flat, meta = optimizer_tensors(optimizer)
+        tensors.update({f"{name}.{k}": v for k, v in flat.items()})
+        groups[name] = meta["param_groups"]
+    return tensors, {"optimizers": groups}
+
+
+def restore_optimizers(optimizers: dict[str, torch.optim.Optimizer], tensors: dict[str, torch.Tensor],
+                       meta: dict) -> None:
+    """The inverse of :func:`optimizers_tensors`; a KeyError when the state holds other optimizers."""
+    if len(optimizers) == 1:
+        return restore_optimizer(next(iter(optimizers.values())), tensors, meta)
+    saved = meta["optimizers"]
+    if set(saved) != set(optimizers):
+        raise KeyError(f"optimizers {sorted(saved)} in the state, {sorted(optimizers)} in the strategy")
+    for name, optimizer in optimizers.items():
+        prefix = name + "."
+        restore_optimizer(optimizer, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)},
+                          {"param_groups": saved[name]})

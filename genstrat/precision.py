@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+from genstrat.strategies.training_step import PRECISIONS, StepContext
+
 CHOICES = ("auto", *PRECISIONS)
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 PROBE_STEPS, PROBE_WARMUP = 4, 2
@@ -59,13 +60,10 @@ class PrecisionChoice:
         return {"precision": self.precision, "reason": self.reason, "probe_updates_per_s": self.rates}
 
 
-def one_step(strategy, model, optimizer, units, cond, precision: str) -> float:
-    with torch.autocast(units.device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
-        loss = strategy.loss(model, units, cond)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+def one_step(strategy, model, optimizers: dict, units, cond, precision: str) -> float:
+    """One training step of the strategy's own (``strategy.train_step``) in ``precision``; its first logged value."""
+    logged = strategy.train_step(model, optimizers, units, cond, StepContext(model, model, precision))
+    return float(next(iter(logged.values())))
 
 
 def probe_rate(strategy, model, batches, precision: str, give_up_s: float | None = None) -> tuple[float, float, float]:
@@ -73,7 +71,7 @@ def probe_rate(strategy, model, batches, precision: str, give_up_s: float | None
     ``batches``; when the first step alone takes more than ``give_up_s``, the rate is that step's and the rest is
     not run (a precision that slow is not worth timing further)."""
     trial = copy.deepcopy(model).train()
-    optimizer = torch.optim.AdamW(trial.parameters(), lr=1e-4)
+    optimizer = strategy.optimizers(trial, 1e-4)
     start = time.perf_counter()
     first = one_step(strategy, trial, optimizer, *batches[0], precision)
     first_s = time.perf_counter() - start
@@ -88,12 +86,13 @@ def probe_rate(strategy, model, batches, precision: str, give_up_s: float | None
 
 
 def scouted_step_seconds(strategy, model, units: torch.Tensor, cond: torch.Tensor) -> float:
-    """Seconds of one fp32 forward and backward on COUNT_ROWS rows (after one untimed), times batch / rows: what a
-    full step would about cost, known before running one."""
+    """Seconds of one fp32 training step (the strategy's own) on COUNT_ROWS rows (after one untimed), times
+    batch / rows: what a full step would about cost, known before running one."""
     trial, rows = copy.deepcopy(model).train(), min(COUNT_ROWS, units.shape[0])
-    strategy.loss(trial, units[:rows], cond[:rows]).backward()
+    optimizers = strategy.optimizers(trial, 0.0)
+    one_step(strategy, trial, optimizers, units[:rows], cond[:rows], "fp32")
     start = time.perf_counter()
-    strategy.loss(trial, units[:rows], cond[:rows]).backward()
+    one_step(strategy, trial, optimizers, units[:rows], cond[:rows], "fp32")
     return (time.perf_counter() - start) * units.shape[0] / rows
 
 
@@ -179,14 +178,16 @@ def cpu_attention_flops() -> dict:
 
 
 def step_gflop(strategy, model, units: torch.Tensor, cond: torch.Tensor) -> float:
-    """GFLOP of one training step's forward and backward on this batch, counted (the optimizer's few element-wise
-    FLOPs per weight are not counted). Every counted operation (matrix products, convolutions, attention) is linear
+    """GFLOP of one training step's forward and backward passes on this batch (the strategy's own step: a GAN's
+    discriminator and generator updates together), counted (the optimizer's few element-wise FLOPs per weight are
+    not counted). Every counted operation (matrix products, convolutions, attention) is linear
     in the batch, so the count runs on COUNT_ROWS rows and is scaled to the batch: counting under the dispatch mode is
     slow (a WaveNet step over 32 one-second clips took minutes). Leaves the model's gradients and the random
     generators as they were."""
     device, rows = units.device, min(COUNT_ROWS, units.shape[0])
     trial = copy.deepcopy(model).train()
+    optimizers = strategy.optimizers(trial, 0.0)
     counter = FlopCounterMode(display=False, custom_mapping=cpu_attention_flops())
     with preserved_random_state(device), counter:
-        strategy.loss(trial, units[:rows], cond[:rows]).backward()
+        one_step(strategy, trial, optimizers, units[:rows], cond[:rows], "fp32")
     return counter.get_total_flops() / 1e9 * units.shape[0] / rows

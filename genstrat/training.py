@@ -1,6 +1,7 @@
 """The training loop every strategy shares (nanoGPT's ``train.py`` in miniature).
 
-AdamW, linear warm-up then cosine decay to 10% of the peak learning rate, gradient clipping,
+AdamW (or the optimizers the strategy owns: ``Strategy.optimizers`` and ``train_step``,
+``strategies/training_step.py``), linear warm-up then cosine decay to 10% of the peak learning rate, gradient clipping,
 classifier-free-guidance label dropout (the condition is replaced by the null label with
 probability ``cond_drop``, Ho & Salimans 2022 sec. 3.2). The budget is a number of steps or
 a wall-clock time; with a time budget the schedule follows elapsed time, so a run always
@@ -42,12 +43,14 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from genstrat.checkpoint import (assign_weights, optimizer_tensors, read_tensors, restore_optimizer, save_model,
+from genstrat.checkpoint import (assign_weights, optimizers_tensors, read_tensors, restore_optimizers, save_model,
                                  write_tensors)
 from genstrat.errors import GenstratError
 from genstrat.memory import check_fits
-from genstrat.precision import (CHOICES, PRECISIONS, PROBE_STEPS, PROBE_WARMUP, PrecisionChoice, choose_precision,
-                                step_gflop)
+from genstrat.precision import CHOICES, PROBE_STEPS, PROBE_WARMUP, PrecisionChoice, choose_precision, step_gflop
+from genstrat.strategies.training_step import StepContext, make_optimizer
+
+__all__ = ["Budget", "train", "learning_rate", "make_optimizer", "update_average", "world", "STATE_FILE"]
 
 STATE_FILE = "train_state.safetensors"
 
@@ -104,7 +107,8 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
           seed: int = 0, out: Path | None = None, config: dict | None = None, save_every_s: float | None = 300,
           save_every_steps: int | None = None, resume: bool = False, progress: bool = True, desc: str | None = None,
           ema: float | None = None, precision: str = "auto", fused_optimizer: bool = False) -> dict:
-    """Train ``model`` with ``strategy.loss`` on ``data``; returns a summary dict: steps, seconds, loss, and what the
+    """Train ``model`` with the strategy's own step (``strategy.train_step`` over ``strategy.optimizers``; by default
+    one AdamW on ``strategy.loss``) on ``data``; returns a summary dict: steps, seconds, loss, and what the
     run cost: ``updates_per_s``, ``step_gflop`` (counted), ``gflops_per_s``, and the precision chosen and why.
 
     When ``out`` is given, checkpoints (``config`` + weights + training state) go there.
@@ -119,7 +123,7 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     device = next(model.parameters()).device
     check_fits(model, batch_size // size, device)  # a step that cannot fit fails here, not when the kernel kills it
     out = Path(out) if out is not None else None
-    optimizer = make_optimizer(model, lr, fused_optimizer)
+    optimizers = strategy.optimizers(model, lr, fused_optimizer)
     data_rng = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed + rank)
     step, elapsed, ema_loss = 0, 0.0, None
@@ -128,8 +132,8 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     average = {k: v.detach().clone() for k, v in model.state_dict().items()} if ema else None
     resumed_precision = None
     if resume:
-        step, elapsed, ema_loss, resumed_precision = restore_training(out, model, optimizer, data_rng, rank, average,
-                                                                      device)
+        step, elapsed, ema_loss, resumed_precision = restore_training(out, model, optimizers, data_rng, rank,
+                                                                      average, device)
     local = slice(rank * batch_size // size, (rank + 1) * batch_size // size)
     probe_rng = torch.Generator().manual_seed(seed + 7919)  # the probe's batches: the training order is untouched
     batches = [tuple(t[local].to(device) for t in data.train_batch(batch_size, probe_rng))
@@ -151,7 +155,7 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
             return
         summary = {"steps": step, "seconds": round(elapsed, 2), "loss": ema_loss, "batch_size": batch_size, "lr": lr,
                    "cond_drop": cond_drop, "seed": seed, "processes": size, **cost()}
-        tensors, groups = optimizer_tensors(optimizer)
+        tensors, groups = optimizers_tensors(optimizers)
         state = {**{f"model.{k}": v for k, v in model.state_dict().items()},
                  **{f"optim.{k}": v for k, v in tensors.items()},
                  **{f"ema.{k}": v for k, v in (average or {}).items()},
@@ -175,31 +179,33 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     model.train()
     last_save, last_saved_step = time.monotonic(), step
     start = time.monotonic() - elapsed
+    context = StepContext(net, model, precision, size)
     while budget.progress(step, elapsed) < 1.0:
         units, cond = data.train_batch(batch_size, data_rng)
         drop = torch.rand(cond.shape[:1], generator=data_rng) < cond_drop
         cond = torch.where(drop.view(-1, *[1] * (cond.dim() - 1)), model.null_condition(cond), cond)
         units, cond = units[local].to(device), cond[local].to(device)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(lr, step, budget.progress(step, elapsed))
-        with torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
-            loss = strategy.loss(net, units, cond)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        # one small collective: the global mean loss (also a consistent finite check) and rank 0's clock
+        for optimizer in optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(lr * group.get("lr_scale", 1.0), step, budget.progress(step, elapsed))
+        logged = strategy.train_step(model, optimizers, units, cond, context)
+        # one small collective: the global mean of every logged value (also a consistent finite check) and rank 0's
+        # clock
         now = time.monotonic()
-        shared = torch.tensor([loss.item() / size, (now - start) if rank == 0 else 0.0], dtype=torch.float64)
+        shared = torch.tensor([float(v) / size for v in logged.values()] + [(now - start) if rank == 0 else 0.0],
+                              dtype=torch.float64)
         if size > 1:
             dist.all_reduce(shared)
-        value, new_elapsed = shared.tolist()
-        if not math.isfinite(value):
+        *values, new_elapsed = shared.tolist()
+        value = values[0]
+        if not all(math.isfinite(v) for v in values):
             bar.close()
             model.eval()
             kept = (f"; the last good checkpoint in {out} is kept" if out is not None and (out / STATE_FILE).exists()
                     else "")
-            raise GenstratError(f"training loss became {value} at step {step}; lower --lr{kept}")
-        optimizer.step()
+            bad = dict(zip(logged, values))
+            name, worst = next((k, v) for k, v in bad.items() if not math.isfinite(v))
+            raise GenstratError(f"training {name.replace('_', ' ')} became {worst} at step {step}; lower --lr{kept}")
         step += 1
         if average is not None:
             update_average(average, model, min(ema, (1 + step) / (10 + step)))
@@ -207,7 +213,8 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
         bar.update(1 if budget.steps else round(new_elapsed) - round(elapsed))
         elapsed = new_elapsed
         if step % 20 == 0:
-            bar.set_postfix(loss=f"{ema_loss:.4f}", step=step)
+            extra = {k: f"{v:.3f}" for k, v in zip(list(logged)[1:], values[1:])}
+            bar.set_postfix(loss=f"{ema_loss:.4f}", step=step, **extra)
         due_time = save_every_s is not None and now - last_save > save_every_s
         due_steps = save_every_steps is not None and step - last_saved_step >= save_every_steps
         if out is not None and (due_time or due_steps) and budget.progress(step, elapsed) < 1.0:
@@ -221,19 +228,6 @@ def train(strategy, model, data, budget: Budget, *, batch_size: int = 128, lr: f
     return {"steps": step, "seconds": round(elapsed, 2), "loss": ema_loss, **cost()}
 
 
-def make_optimizer(model, lr: float, fused: bool = False) -> torch.optim.Optimizer:
-    """AdamW (Loshchilov & Hutter 2019) with betas (0.9, 0.99) and weight decay 0.01; ``fused``: one kernel updates
-    every parameter (torch's fused implementation) instead of a loop over them, where the device has it. Off by
-    default: on a 2-core CPU it bought nothing measurable (docs/benchmarks.md, "training throughput")."""
-    settings = dict(lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
-    if fused:
-        try:
-            return torch.optim.AdamW(model.parameters(), fused=True, **settings)
-        except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
-            pass
-    return torch.optim.AdamW(model.parameters(), **settings)
-
-
 @torch.no_grad()
 def update_average(average: dict, model, decay: float) -> None:
     """theta_ema <- decay theta_ema + (1 - decay) theta, every floating tensor in one foreach call; others copied."""
@@ -245,7 +239,7 @@ def update_average(average: dict, model, decay: float) -> None:
             average[k].copy_(v)
 
 
-def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generator, rank: int,
+def restore_training(out: Path | None, model, optimizers: dict, data_rng: torch.Generator, rank: int,
                      average: dict | None = None,
                      device: torch.device | None = None) -> tuple[int, float, float | None, dict | None]:
     if out is None or not (out / STATE_FILE).is_file():
@@ -255,7 +249,7 @@ def restore_training(out: Path | None, model, optimizer, data_rng: torch.Generat
     try:
         meta = json.loads(metadata["state"])
         assign_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, out)
-        restore_optimizer(optimizer, {k[6:]: v for k, v in tensors.items() if k.startswith("optim.")}, meta)
+        restore_optimizers(optimizers, {k[6:]: v for k, v in tensors.items() if k.startswith("optim.")}, meta)
         if average is not None:
             for k in average:
                 average[k].copy_(tensors[f"ema.{k}"])

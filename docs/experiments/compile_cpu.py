@@ -37,7 +37,7 @@ def time_variant(strategy, model, batches, precision: str, compiled: bool, steps
     trial = copy.deepcopy(model).train()
     if compiled:
         trial.compile()  # nn.Module.compile: forward compiled in place, attributes (cfg, cond_slots) kept
-    optimizer = make_optimizer(trial, 1e-4, fused=True)
+    optimizer = {"model": make_optimizer(trial, 1e-4, fused=True)}
     start = time.perf_counter()
     losses = [one_step(strategy, trial, optimizer, *batches[i % len(batches)], precision) for i in range(WARMUP)]
     warmup_s = time.perf_counter() - start

@@ -44,24 +44,21 @@ def matmul_gflops(m: int, k: int, n: int, dtype: torch.dtype, device: torch.devi
 
 
 def profile_step(strategy, model, data, batch_size: int, seed: int, top: int = 10) -> list[dict]:
-    """Where one fp32 training step's time goes: torch.profiler's top operators by self CPU time (milliseconds, share
-    of the step), forward, backward and the optimizer together."""
+    """Where one fp32 training step's time goes (the strategy's own step): torch.profiler's top operators by self CPU
+    time (milliseconds, share of the step), forward, backward and the optimizer together."""
     from torch.profiler import ProfilerActivity, profile
 
-    from genstrat.training import make_optimizer
+    from genstrat.precision import one_step
 
     device = next(model.parameters()).device
     units, cond = strategy.training_data(data).train_batch(batch_size, torch.Generator().manual_seed(seed))
     units, cond = units.to(device), cond.to(device)
-    optimizer = make_optimizer(model, 1e-4)
+    optimizers = strategy.optimizers(model, 1e-4)
     model.train()
     for _ in range(2):  # warm up allocations and kernels
-        strategy.loss(model, units, cond).backward()
-        optimizer.step()
+        one_step(strategy, model, optimizers, units, cond, "fp32")
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        optimizer.zero_grad(set_to_none=True)
-        strategy.loss(model, units, cond).backward()
-        optimizer.step()
+        one_step(strategy, model, optimizers, units, cond, "fp32")
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in events) or 1.0
     return [

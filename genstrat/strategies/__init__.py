@@ -12,6 +12,8 @@ from genstrat.strategies.ar import AutoRegressive
 from genstrat.strategies.base import LECTURE_PARTS, Generation, Option, SamplingOptions, Strategy, SweepPoint
 from genstrat.strategies.coarse_to_fine import CoarseToFine
 from genstrat.strategies.diffusion import Diffusion
+from genstrat.strategies.flow import Flow
+from genstrat.strategies.gan import GAN
 from genstrat.strategies.latent import LatentNAR
 from genstrat.strategies.mask_predict import MaskPredict
 from genstrat.strategies.nar import EndCutNAR, OneShot
@@ -30,7 +32,8 @@ def register_strategy(cls: type[Strategy]) -> type[Strategy]:
     return cls
 
 
-for _cls in (AutoRegressive, OneShot, EndCutNAR, LengthFirstNAR, MaskPredict, LatentNAR, CoarseToFine, Diffusion):
+for _cls in (AutoRegressive, OneShot, EndCutNAR, LengthFirstNAR, MaskPredict, LatentNAR, GAN, Flow, CoarseToFine,
+             Diffusion):
     register_strategy(_cls)
 
 

@@ -4,6 +4,7 @@ A strategy is a training loss and a sampler over the shared trunk, built bound t
 
     strategy = SomeStrategy(units)
     loss(model, units, cond) -> scalar tensor
+    optimizers(model, lr) -> {name: optimizer}; train_step(model, optimizers, units, cond, ctx) -> logged values
     generate(model, cond, steps, generator, on_version=None, options=None) -> Generation
 
 ``generate`` returns the final units and its count of *sequential* network evaluations (NFE; a guided pair of
@@ -15,6 +16,9 @@ Each strategy declares what the rest of the code reads from it instead of keepin
 ``options`` (the command line's flags), its ``defaults``, the ``sweep`` of rows the bench measures and the
 ``sweep_keys`` those rows vary (plot series, report columns), the ``modalities`` it can generate, what it needs of
 the trunk (``backbone_options``) and the small parts it adds to it (``parts``: a length head, a posterior).
+
+How a strategy trains is its own too: ``optimizers`` and ``train_step`` default to one AdamW and one loss
+(``training_step.py``); a GAN overrides both (two optimizers, alternating updates) and nothing else changes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import torch
 import torch.nn as nn
 
 from genstrat.errors import GenstratError
+from genstrat.strategies.training_step import StepContext, make_optimizer, one_loss_step
 
 VersionCallback = Callable[[int, torch.Tensor], None]
 
@@ -137,6 +142,7 @@ class Strategy:
     sweep_keys: tuple[str, ...] = ()  # the option names its sweep varies besides the step count
     continuous: bool = False          # generates real values (diffusion): a two-stage prior over continuous latents
     code_prior: bool = True           # can be the prior of ``two-stage:<name>`` (coarse-to-fine shrinks pixels: no)
+    through_ddp: bool = True          # under torchrun its loss calls the model through DDP (else: ``training_step``)
 
     def __init__(self, units):
         self.units = units
@@ -175,6 +181,17 @@ class Strategy:
 
     def loss(self, model, units: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def optimizers(self, model, lr: float, fused: bool = False) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers training steps with, by name, each over its own parameters (one AdamW over every weight;
+        a GAN: the generator's and the discriminator's). A param group's ``lr_scale`` scales the schedule's rate."""
+        return {"model": make_optimizer(model, lr, fused)}
+
+    def train_step(self, model, optimizers: dict, units: torch.Tensor, cond: torch.Tensor,
+                   ctx: StepContext) -> dict[str, torch.Tensor]:
+        """One update from one batch; returns the values to log, ``loss`` first (checked finite, shown, saved).
+        The default: ``loss``, backward, clip, step (``training_step.py``)."""
+        return one_loss_step(self, optimizers["model"], units, cond, ctx)
 
     def generate(self, model, cond: torch.Tensor, steps: int | None, generator: torch.Generator,
                  on_version: VersionCallback | None = None, options: SamplingOptions | None = None) -> Generation:
