@@ -43,7 +43,7 @@ from genstrat.units import patches
 
 Z_DIM = 64
 D_WIDTH = 32  # the discriminator's first layer's channels, doubled at each downsampling
-G_LR_SCALE, D_LR_SCALE = 0.5, 0.1  # of --lr (2e-3 by default): 1e-3 for the trunk, 2e-4 for D
+G_LR_SCALE, D_LR_SCALE = 0.25, 0.25  # of --lr (2e-3 by default): 5e-4 for both, equal as in R3GAN
 GAMMA = 0.05  # weight of the R1 and R2 penalties, gamma / 2 each (R3GAN's CIFAR-10 setting)
 PENALTY_EVERY = 4  # lazy regularisation interval (StyleGAN2, Karras et al. 2020, sec. 3.1)
 BETAS = (0.0, 0.99)
