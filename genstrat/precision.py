@@ -188,6 +188,8 @@ def step_gflop(strategy, model, units: torch.Tensor, cond: torch.Tensor) -> floa
     trial = copy.deepcopy(model).train()
     optimizers = strategy.optimizers(trial, 0.0)
     counter = FlopCounterMode(display=False, custom_mapping=cpu_attention_flops())
+    steps = strategy.count_steps  # a step that differs every few updates (a lazy penalty): the mean over its cycle
     with preserved_random_state(device), counter:
-        one_step(strategy, trial, optimizers, units[:rows], cond[:rows], "fp32")
-    return counter.get_total_flops() / 1e9 * units.shape[0] / rows
+        for _ in range(steps):
+            one_step(strategy, trial, optimizers, units[:rows], cond[:rows], "fp32")
+    return counter.get_total_flops() / 1e9 * units.shape[0] / rows / steps

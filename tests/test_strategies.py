@@ -24,8 +24,9 @@ def make(name, seq_len=16):
 
 
 def options(strategy, **overrides):
-    """The strategy's options with guidance 1 (the plain conditional model) and ``overrides``."""
-    return strategy.sampling_defaults().merged(**{"guidance": 1.0, **overrides})
+    """The strategy's options with guidance 1 (the plain conditional model) and ``overrides``, those it reads."""
+    defaults = strategy.sampling_defaults()
+    return defaults.merged(**defaults.known({"guidance": 1.0, **overrides}))
 
 
 def test_cosine_schedule_endpoints_and_monotone():

@@ -23,7 +23,8 @@ def cell(value) -> str:
     return str(value)
 
 
-TRAINING_COLUMNS = [("updates_per_s", "updates/s"), ("gflops_per_s", "GFLOP/s"), ("precision", "precision")]
+TRAINING_COLUMNS = [("train_steps", "updates"), ("updates_per_s", "updates/s"), ("gflops_per_s", "GFLOP/s"),
+                    ("precision", "precision")]
 
 
 def columns_for(modality) -> list[tuple[str, str]]:
@@ -75,7 +76,8 @@ def lecture_lines(rows: list[dict], y_key: str) -> list[str]:
         for r in members:
             steps = f", {r['steps']} steps" if r.get("steps") else ""
             latency = f", batch-1 latency {cell(r['latency_b1_s'])} s" if r.get("latency_b1_s") is not None else ""
-            text.append(f"- {series(r)}{steps}: {y_key} {figure(r, y_key)}{latency}")
+            updates = f", trained {r['train_steps']:,} updates" if r.get("train_steps") else ""
+            text.append(f"- {series(r)}{steps}: {y_key} {figure(r, y_key)}{latency}{updates}")
         text.append("")
     return text
 

@@ -143,6 +143,7 @@ class Strategy:
     continuous: bool = False          # generates real values (diffusion): a two-stage prior over continuous latents
     code_prior: bool = True           # can be the prior of ``two-stage:<name>`` (coarse-to-fine shrinks pixels: no)
     through_ddp: bool = True          # under torchrun its loss calls the model through DDP (else: ``training_step``)
+    count_steps: int = 1              # steps its counted FLOPs average over (a GAN's lazy penalty: its interval)
 
     def __init__(self, units):
         self.units = units

@@ -2,11 +2,11 @@
 
 The random-vector family's member with an exact likelihood. An invertible map f takes an image x to a Gaussian
 vector z = f(x) of the same size; p(x | c) = N(f(x); 0, I) |det df/dx| (change of variables, Dinh et al. 2017
-eq. 2), so training maximises the exact log-likelihood and sampling draws z ~ N(0, I) and inverts f.
+eq. 1 and 2), so training maximises the exact log-likelihood and sampling draws z ~ N(0, I) and inverts f.
 
 f is ``FLOW_BLOCKS`` affine autoregressive transforms (Kingma et al. 2016, IAF; Papamakarios et al. 2017, MAF),
 each a causal Transformer over the image's patch slots: block t reads slots in its own order (odd blocks reversed,
-TarFlow sec. 3.1) and maps
+as TarFlow does) and maps
 
     z_i = (x_i - mu_i(x_<i, c)) * exp(-alpha_i(x_<i, c))          log|det| = -sum_i alpha_i
 
@@ -23,9 +23,9 @@ the discrete negative log-likelihood, in the same column as AR's: E_u[-log2 p(x)
 
 Sampling inverts the blocks in reverse order, each slot by slot with the trunk's KV cache:
 x_i = z_i exp(alpha_i) + mu_i. The random vector comes in, but the work inside is sequential: NFE = FLOW_BLOCKS x
-slots (MNIST: 4 x 49 = 196), which the bench reports. ``temperature`` scales z (Kingma & Dhariwal 2018, sec. 5: a
-reduced temperature trades diversity for cleaner samples); ``guidance`` applies classifier-free guidance to mu and
-alpha (TarFlow sec. 3.3).
+slots (MNIST: 4 x 49 = 196), which the bench reports. ``temperature`` scales z (Glow, Kingma & Dhariwal 2018: a reduced
+temperature trades diversity for cleaner samples); ``guidance`` applies classifier-free guidance to mu and alpha (as
+TarFlow guides its flow).
 """
 
 from __future__ import annotations
@@ -131,14 +131,16 @@ class Flow(Strategy):
                     for u, c in zip(units.split(batch_size), cond.split(batch_size)))
         return total / (units.shape[0] * units.shape[1] * math.log(2)) + bin_bits(self.units.vocab_size)
 
-    def invert_block(self, model, t: int, z: torch.Tensor, cond: torch.Tensor, guidance: float) -> torch.Tensor:
+    def invert_block(self, model, t: int, z: torch.Tensor, cond: torch.Tensor, guidance: float,
+                     on_slot=None) -> torch.Tensor:
         """Block t's inverse, slot by slot with a KV cache: y_i = z_i exp(alpha_i) + mu_i (z, y in the block's own
-        slot order). Guidance runs conditional and unconditional rows as one batch (one evaluation per slot)."""
+        slot order). Guidance runs conditional and unconditional rows as one batch (one evaluation per slot).
+        ``on_slot(y)`` sees the block's state after each slot: slots inverted so far, the rest still its input."""
         block, (_, slots, values) = self.blocks(model)[t], z.shape
         guided = guidance != 1.0
         rows = torch.cat([cond, model.null_condition(cond)]) if guided else cond
         cache = block.new_cache(rows.shape[0])
-        y = torch.empty_like(z)
+        y = z.clone()
         step_in = z.new_zeros(rows.shape[0], 0, values)
         for i in range(slots):
             mu, alpha = self.affine(model, t, block(step_in, rows, cache, return_features=True)[:, -1:])
@@ -146,6 +148,8 @@ class Flow(Strategy):
                 (mu_c, mu_u), (alpha_c, alpha_u) = mu.chunk(2), alpha.chunk(2)
                 mu, alpha = mu_u + guidance * (mu_c - mu_u), alpha_u + guidance * (alpha_c - alpha_u)
             y[:, i:i + 1] = z[:, i:i + 1] * torch.exp(alpha) + mu
+            if on_slot is not None:
+                on_slot(y)
             step_in = torch.cat([y[:, i:i + 1]] * 2) if guided else y[:, i:i + 1]
         return y
 
@@ -155,11 +159,17 @@ class Flow(Strategy):
         cfg, p = model.cfg, layout_of(model.cfg, self.units)
         x = torch.randn(cond.shape[0], cfg.seq_len, cfg.slot_values, generator=generator,
                         device=cond.device) * opts.temperature
-        blocks = len(self.blocks(model))
-        for done, t in enumerate(reversed(range(blocks))):
-            y = self.invert_block(model, t, x.flip(1) if t % 2 else x, cond, opts.guidance)
+        blocks, count = len(self.blocks(model)), [0]
+
+        def version(t: int):  # every slot of every block is a version: the image as it stands
+            def show(y: torch.Tensor):
+                count[0] += 1
+                on_version(count[0], quantize(from_slots(y.flip(1) if t % 2 else y, self.units, p),
+                                              self.units.vocab_size))
+            return show if on_version is not None else None
+
+        for t in reversed(range(blocks)):
+            y = self.invert_block(model, t, x.flip(1) if t % 2 else x, cond, opts.guidance, version(t))
             x = y.flip(1) if t % 2 else y
-            if on_version is not None:
-                on_version(done + 1, quantize(from_slots(x, self.units, p), self.units.vocab_size))
         units = quantize(from_slots(x, self.units, p), self.units.vocab_size)
         return Generation(units=units, nfe=blocks * cfg.seq_len)

@@ -77,6 +77,7 @@ class TwoStage(Strategy):
         self.codes = CodeUnits.of(self.autoencoder)
         self.prior = prior(self.codes)
         self.causal = prior.causal
+        self.through_ddp, self.count_steps = prior.through_ddp, prior.count_steps
         self.options, self.sweep_keys = prior.options, prior.sweep_keys
         self.defaults = {**prior.defaults, **CODE_DEFAULTS.get(prior.name, {}),
                          **MODALITY_CODE_DEFAULTS.get(units.modality, {}).get(prior.name, {})}
@@ -120,6 +121,14 @@ class TwoStage(Strategy):
     def loss(self, model, units, cond):
         """``units`` are codes here: the training loop draws its batches from ``training_data``."""
         return self.prior.loss(model, units, cond)
+
+    def optimizers(self, model, lr, fused=False):
+        """The prior's own optimizers (a GAN's two)."""
+        return self.prior.optimizers(model, lr, fused)
+
+    def train_step(self, model, optimizers, units, cond, ctx):
+        """The prior's own training step over codes (a GAN's alternating updates)."""
+        return self.prior.train_step(model, optimizers, units, cond, ctx)
 
     def to_pixels(self, codes: torch.Tensor) -> torch.Tensor:
         self.autoencoder.to(codes.device)
