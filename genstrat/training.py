@@ -28,7 +28,11 @@ per second and its step's counted GFLOP.
 Distributed: when ``torch.distributed`` is initialised (``torchrun``), the model is wrapped
 in DistributedDataParallel; every rank draws the same *global* batch from the same seeded
 generator and trains on its own slice, so the averaged gradient is the global batch's.
-Only rank 0 writes checkpoints and shows progress.
+Only rank 0 writes checkpoints and shows progress. A strategy whose step calls networks outside that wrapper (a GAN's
+two, a flow's blocks) averages its gradients itself (``StepContext.average_gradients``).
+
+A step whose logged values are not all finite ends training with a one-line error; the update it made is not saved
+(the last good checkpoint on disk is kept), though the model object in memory holds it.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "--data", "cifar99", "--strategy", "ar", "--steps", "1", "--out", "x"], "unknown dataset 'cifar99'"),
-    (["train", "--data", "digits", "--strategy", "gan", "--steps", "1", "--out", "x"], "unknown strategy 'gan'"),
+    (["train", "--data", "digits", "--strategy", "vqgan", "--steps", "1", "--out", "x"], "unknown strategy 'vqgan'"),
     (["train", "--data", "imagefolder:", "--strategy", "ar", "--steps", "1", "--out", "x"], "needs a path"),
     (["bench", "--data", "digits", "--strategies", "ar,bogus", "--train-steps", "1", "--out", "x"],
      "unknown strategy 'bogus'"),

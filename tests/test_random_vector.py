@@ -129,6 +129,9 @@ def test_bench_and_report_with_gan_flow_and_two_stage_gan(tmp_path):
     ar = next(r for r in rows if r["strategy"] == "ar")
     assert ar["nll_bits_per_unit"] > 0  # the same key, the same column
     assert next(r for r in rows if r["strategy"] == "two-stage:gan")["nfe"] == 1
+    state = read_tensors(out / "checkpoints" / "two-stage-gan" / STATE_FILE, "state")  # the prior's own two optimizers
+    assert any(k.startswith("optim.generator.") for k in state) and any(k.startswith("optim.discriminator.")
+                                                                        for k in state)
     report = (out / "report.md").read_text()
     latent_section = report.split("Fix 1: a random latent vector")[1].split("## ")[0]
     assert "gan" in latent_section and "flow" in latent_section

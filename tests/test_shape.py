@@ -172,7 +172,7 @@ def test_python_api_end_to_end(tmp_path):
     assert {r["strategy"] for r in rows} == {"real", "independent", "ar", "nar"}
     assert genstrat.report(tmp_path / "bench").is_file()
     with pytest.raises(genstrat.GenstratError, match="unknown strategy"):
-        genstrat.bench("digits", ["gan"], tmp_path / "b2", train_steps=1)
+        genstrat.bench("digits", ["vqgan"], tmp_path / "b2", train_steps=1)
 
 
 def test_judges_are_cached_outside_the_bench_folder_by_fingerprint(tmp_path, monkeypatch):
