@@ -79,7 +79,7 @@ def test_two_stage_names_and_errors(trained, digits):
     with pytest.raises(GenstratError, match="cannot be a two-stage prior"):
         get_strategy("two-stage:two-stage:ar", digits.units, model)
     with pytest.raises(GenstratError, match="cannot be a two-stage prior"):
-        get_strategy("two-stage:gan", digits.units, model)
+        get_strategy("two-stage:vqgan", digits.units, model)
     with pytest.raises(GenstratError, match="needs a 'continuous' auto-encoder"):
         get_strategy("two-stage:diffusion", digits.units, model)
     with pytest.raises(GenstratError, match="needs an auto-encoder"):
