@@ -93,6 +93,9 @@ def train(
     device = device if isinstance(device, torch.device) else default_device(device)
     loaded = load_dataset(data, **(data_options or {}))
     check_strategy(strategy, loaded.units)
+    if strategy.startswith("distilled:"):
+        raise GenstratError(f"{strategy} trains beside its teacher: train {strategy.split(':', 1)[1]} first, then "
+                            f"genstrat distill its checkpoint")
     out = ensure_writable(Path(out), "--out")
     ae = None
     if stage_one_kind(strategy):
@@ -123,6 +126,43 @@ def train(
         ema=ema,
         precision=precision,
     )
+
+
+def distill(
+    teacher: str | Path,
+    out: str | Path,
+    *,
+    steps: Sequence[int] = (4, 2, 1),
+    minutes: float | None = None,
+    updates: int | None = None,
+    teacher_steps: int = 16,
+    batch_size: int = 128,
+    lr: float | None = None,
+    seed: int = 0,
+    ema: float | None = None,
+    precision: str = "auto",
+    resume: bool = False,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Progressive distillation of the diffusion checkpoint ``teacher`` (``diffusion`` or ``two-stage:diffusion``):
+    students of ``teacher_steps`` / 2, / 4, ... steps down to ``min(steps)``, each a checkpoint in ``out/steps-N``.
+    The budget is ``minutes`` or ``updates`` for all the rounds together, shared equally. Returns one
+    summary per round (``distillation.py``)."""
+    from genstrat.distillation import LR, round_steps, split_budget
+    from genstrat.distillation import distill as distill_rounds
+
+    steps = [int(s) for s in steps]
+    if not steps or min(steps) < 1:
+        raise GenstratError(f"--steps must be whole numbers of at least 1, got {steps}")
+    rounds = len(round_steps(teacher_steps, min(steps)))
+    if (minutes is None) == (updates is None):
+        raise GenstratError("give exactly one distillation budget: --minutes M or --updates N (all rounds together)")
+    budget = split_budget(Budget(minutes=minutes, steps=updates), rounds)
+    device = device if isinstance(device, torch.device) else default_device(device)
+    return distill_rounds(teacher, out, steps=steps, budget=budget, teacher_steps=teacher_steps,
+                          batch_size=batch_size, lr=LR if lr is None else lr, seed=seed, ema=ema, precision=precision,
+                          resume=resume, progress=progress, device=device)
 
 
 def load(path: str | Path, device: str | torch.device | None = None) -> Generator:

@@ -1,4 +1,5 @@
-"""The command line: `genstrat train | sample | bench | report | demo`.
+"""The command line: `genstrat train | train-autoencoder | distill | sample | tune | bench | report | demo |
+throughput`.
 
 Every problem a user can cause (unknown names, bad numbers, missing or corrupt files) ends as
 one line, ``genstrat: error: ...``, and exit status 2.
@@ -174,6 +175,19 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_distill(args) -> int:
+    from genstrat import api
+
+    rounds = api.distill(args.teacher, args.out, steps=args.steps, minutes=args.minutes, updates=args.updates,
+                         teacher_steps=args.teacher_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         ema=args.ema, precision=args.precision, resume=args.resume, device=args.device,
+                         progress=not args.no_progress)
+    for r in rounds:
+        print(f"{r['student_steps']:>3}-step student: {r['updates']} updates in {r['seconds']:.0f} s, "
+              f"loss {r['loss']:.4g} -> {r['folder']}")
+    return 0
+
+
 def cmd_sample(args) -> int:
     from genstrat import api
     from genstrat.checkpoint import ensure_writable
@@ -278,6 +292,15 @@ def bench_autoencoder_budget(args):
     return None
 
 
+def bench_distill_budget(args):
+    """What the distillation rounds of one distilled:* row take together, when given (else the training budget)."""
+    from genstrat.training import Budget
+
+    if args.distill_minutes is not None or args.distill_updates is not None:
+        return Budget(minutes=args.distill_minutes, steps=args.distill_updates)
+    return None
+
+
 def cmd_bench(args, command: str) -> int:
     from genstrat import api
 
@@ -304,6 +327,8 @@ def cmd_bench(args, command: str) -> int:
         ema=args.ema,
         ae_budget=bench_autoencoder_budget(args),
         ae_batch_size=args.ae_batch_size,
+        distill_budget=bench_distill_budget(args),
+        teacher_steps=args.teacher_steps,
         precision=args.precision,
         peers=False if args.peers is None else True if args.peers == "all" else tuple(args.peers.split(",")),
         autoencoder=args.autoencoder,
@@ -373,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="genstrat", description="Generation strategies, trained and measured side by side."
     )
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{train,train-autoencoder,sample,bench,report,demo,throughput}"
+        dest="command", required=True, metavar="{train,train-autoencoder,distill,sample,bench,report,demo,throughput}"
     )
 
     p = sub.add_parser("train", help="train one strategy on one dataset")
@@ -460,6 +485,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common(p)
 
+    p = sub.add_parser("distill", help="progressive distillation of a diffusion checkpoint into few-step students")
+    p.add_argument("teacher", help="a diffusion or two-stage:diffusion checkpoint folder")
+    p.add_argument("--steps", type=int_list, default=[4, 2, 1],
+                   help="the students' step counts to reach by halving (default 4,2,1); every round is kept")
+    p.add_argument("--teacher-steps", type=positive_int, default=16,
+                   help="the DDIM steps of the teacher the first student learns to match in half as many (default 16)")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--minutes", type=positive_float, help="wall-clock for all the rounds, shared equally")
+    budget.add_argument("--updates", type=positive_int, help="training updates of all the rounds, shared equally")
+    p.add_argument("--out", required=True, help="folder for the students: OUT/steps-N, one checkpoint per round")
+    p.add_argument("--resume", action="store_true", help="keep finished rounds in --out and continue the interrupted one")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate (default 5e-4)")
+    p.add_argument("--ema", type=positive_float, default=None, help="average the student's weights (e.g. 0.999)")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
+                   help="the student's forward pass (the teacher's targets are always computed in fp32)")
+    add_common(p)
+
     p = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid")
     p.add_argument("checkpoint")
     p.add_argument(
@@ -510,7 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--strategies",
             type=name_list,
             default=["ar", "nar", "mask-predict"],
-            help=f"comma-separated: {', '.join(STRATEGIES)}, two-stage:<prior>",
+            help=f"comma-separated: {', '.join(STRATEGIES)}, two-stage:<prior>, distilled:<diffusion teacher> "
+            "(after its teacher)",
         )
         p.add_argument("--steps", type=int_list, default=[1, 4, 8, 16], help="step counts for iterative strategies")
         budget = p.add_mutually_exclusive_group(required=True)
@@ -559,6 +603,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--ae-batch-size", type=positive_int, default=128, help="two-stage rows: the auto-encoder's batch size"
         )
+        students = p.add_mutually_exclusive_group()
+        students.add_argument("--distill-minutes", type=positive_float, default=None,
+                              help="distilled:<teacher> rows: minutes for all the rounds of one student together "
+                              "(default: the training budget)")
+        students.add_argument("--distill-updates", type=positive_int, default=None,
+                              help="distilled:<teacher> rows: updates for all the rounds together")
+        p.add_argument("--teacher-steps", type=positive_int, default=16,
+                       help="distilled:<teacher> rows: the teacher's DDIM steps the first student matches in half as "
+                       "many; students are measured at every halving down to the fewest --steps")
         p.add_argument(
             "--autoencoder",
             default=None,
@@ -619,6 +672,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train_autoencoder(args)
         if args.command == "sample":
             return cmd_sample(args)
+        if args.command == "distill":
+            return cmd_distill(args)
         if args.command == "bench":
             return cmd_bench(args, command)
         if args.command == "demo":

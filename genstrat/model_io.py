@@ -86,6 +86,7 @@ def load_model(folder: str | Path) -> tuple[Backbone, Strategy, dict]:
 
         autoencoder = load_autoencoder(folder / "autoencoder")
     strategy = get_strategy(config["strategy"], units, autoencoder)
+    strategy.restore(config)
     try:
         cfg = backbone_config(config["backbone"])
         model = assemble(strategy, cfg)

@@ -43,6 +43,8 @@ class BenchConfig:
     precision: str = "auto"
     peers: bool | tuple = False  # add the peers' rows (genstrat/peers/): all (True) or these names; same data, judge
     autoencoder: str | None = None  # a trained stage one for the two-stage rows, instead of training one here
+    distill_budget: Budget | None = None  # distilled:* rows: all the rounds of one student (default: ``budget``)
+    teacher_steps: int = 16  # distilled:* rows: the teacher's DDIM steps the first student matches in half as many
 
     def __post_init__(self):
         if self.n is not None and self.n < 2:
@@ -68,6 +70,10 @@ class BenchConfig:
             return self.ae_budget
         return Budget(minutes=0.3 * self.budget.minutes) if self.budget.minutes is not None else self.budget
 
+    def students_budget(self) -> Budget:
+        """What all the distillation rounds of one ``distilled:*`` row may take together."""
+        return self.distill_budget if self.distill_budget is not None else self.budget
+
     def data_options(self) -> dict:
         return dict(data_dir=self.data_dir, image_size=self.image_size, channels=self.channels, levels=self.levels,
                     sample_rate=self.sample_rate, seconds=self.seconds)
@@ -81,6 +87,11 @@ class BenchConfig:
         for key in ("peers", "autoencoder"):  # folders written before these existed resume unchanged
             if not fields[key]:
                 fields.pop(key)
+        if not any(name.startswith("distilled:") for name in self.strategies):  # ... and benches with no students
+            fields.pop("distill_budget")
+            fields.pop("teacher_steps")
+        else:
+            fields["distill_budget"] = dataclasses.asdict(self.students_budget())
         return {
             **fields,
             "data": {k: v for k, v in data_spec.items() if k != "data_dir"},

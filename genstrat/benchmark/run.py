@@ -30,6 +30,7 @@ from genstrat.benchmark.config import BenchConfig
 from genstrat.benchmark.measure import Job, measure
 from genstrat.benchmark.stage_one import StageOneCache, check_given, remaining_budget
 from genstrat.benchmark.store import REFERENCES, RowStore, file_name
+from genstrat.benchmark.students import bench_students, check_teachers
 from genstrat.checkpoint import ensure_writable, write_json
 from genstrat.data import load_dataset
 from genstrat.memory import check_fits
@@ -62,6 +63,7 @@ def run_bench(
     data = load_dataset(config.data, **config.data_options())
     for name in config.strategies:  # unknown or unfit names fail before any training
         check_strategy(name, data.units)
+    check_teachers(config.strategies)  # and a distilled row whose teacher is not benched before it
     if config.autoencoder is not None:  # and a given stage one that does not fit the data or the strategies
         check_given(config.autoencoder, data, config.strategies)
     for name in config.strategies:  # and so does a batch whose training step cannot fit in memory
@@ -121,9 +123,12 @@ def run_bench(
                 tqdm.write(f"{name:>14} kept {len(kept['rows'])} finished rows")
             finished(name)
             continue
-        measured, strips[name] = bench_strategy(
-            name, kind, config, data, evaluator, conditions, stage_one, store, out, progress
-        )
+        if name.startswith("distilled:"):
+            measured, strips[name] = bench_students(name, config, data, evaluator, conditions, store, out, progress)
+        else:
+            measured, strips[name] = bench_strategy(
+                name, kind, config, data, evaluator, conditions, stage_one, store, out, progress
+            )
         rows += [{**common, **r} for r in measured]
         finished(name)
     if config.peers:

@@ -106,6 +106,19 @@ def peer_lines(peers: list[dict]) -> list[str]:
             "not run says why.", "", table(peers, PEER_COLUMNS), ""]
 
 
+FEW_PASSES = 20  # the "how many passes" view: rows of at most this many sequential evaluations
+
+
+def few_pass_series(rows: list[dict]) -> list[dict]:
+    """The rows of every line measured at two or more pass counts up to ``FEW_PASSES`` (a diffusion sampler, the
+    students distilled from it, mask-predict), for the "how many passes" plot; none when no line has two."""
+    few = [r for r in rows if r.get("nfe") and r["nfe"] <= FEW_PASSES]
+    counts = {}
+    for r in few:
+        counts.setdefault(series(r), set()).add(r["nfe"])
+    return [r for r in few if len(counts[series(r)]) > 1]
+
+
 def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
     """``out/report.md`` from the rows and the run's metadata (plots written beside it)."""
     path = Path(out) / "report.md"
@@ -146,6 +159,10 @@ def report_lines(rows: list[dict], meta: dict, out: Path) -> list[str]:
                 y_label,
             )
         )
+        few = few_pass_series(generated)
+        if few:  # how many passes: each iterative line (a teacher's samplers, its students, mask-predict) from 1 up
+            plots.append(plot_quality_vs(few, "nfe", f"passes (NFE up to {FEW_PASSES})", out / "how_many_passes.png",
+                                         references, y_key, y_label))
     front = pareto_front([(r["latency_b1_s"], r[y_key]) for r in generated])
     text = [
         f"# genstrat bench: {meta['data']}",

@@ -12,6 +12,8 @@ from genstrat.strategies.ar import AutoRegressive
 from genstrat.strategies.base import LECTURE_PARTS, Generation, Option, SamplingOptions, Strategy, SweepPoint
 from genstrat.strategies.coarse_to_fine import CoarseToFine
 from genstrat.strategies.diffusion import Diffusion
+from genstrat.strategies.distilled import PREFIX as DISTILLED
+from genstrat.strategies.distilled import Distilled
 from genstrat.strategies.flow import Flow
 from genstrat.strategies.gan import GAN
 from genstrat.strategies.latent import LatentNAR
@@ -26,8 +28,9 @@ STRATEGIES: dict[str, type[Strategy]] = {}
 
 def register_strategy(cls: type[Strategy]) -> type[Strategy]:
     """Make ``cls`` known by its ``name`` to every command, the bench and the report; returns it (a decorator too)."""
-    if not cls.name or cls.name.startswith(TWO_STAGE):
-        raise ValueError(f"a strategy needs a name that does not start with {TWO_STAGE!r}, got {cls.name!r}")
+    if not cls.name or cls.name.startswith((TWO_STAGE, DISTILLED)):
+        raise ValueError(f"a strategy needs a name that does not start with {TWO_STAGE!r} or {DISTILLED!r}, "
+                         f"got {cls.name!r}")
     STRATEGIES[cls.name] = cls
     return cls
 
@@ -39,11 +42,13 @@ for _cls in (AutoRegressive, OneShot, EndCutNAR, LengthFirstNAR, MaskPredict, La
 
 def strategy_class(name: str) -> type[Strategy]:
     """The class behind a plain strategy name; unknown names fail in one line that lists the known ones."""
+    if name.startswith(DISTILLED):
+        return Distilled
     if name.startswith(TWO_STAGE):
         return TwoStage
     if name not in STRATEGIES:
         raise GenstratError(f"unknown strategy '{name}'; choose one of: {', '.join(STRATEGIES)}, "
-                            f"or {TWO_STAGE}<one of them>")
+                            f"or {TWO_STAGE}<one of them>, or {DISTILLED}<a diffusion strategy>")
     return STRATEGIES[name]
 
 
@@ -61,8 +66,11 @@ def prior_class(name: str) -> type[Strategy]:
 def check_strategy(name: str, units) -> None:
     """Fail in one line, before any work, when ``name`` is unknown or cannot generate in ``units``' modality."""
     cls = strategy_class(name)
+    if cls is Distilled:
+        check_teacher(name)
+        cls = strategy_class(name[len(DISTILLED):])
     if cls is TwoStage:
-        prior_class(name)
+        prior_class(name.removeprefix(DISTILLED))
     if units.modality not in cls.modalities:
         raise GenstratError(f"strategy '{name}' generates {' or '.join(cls.modalities)}, not {units.modality}; "
                             f"pick another strategy or dataset")
@@ -78,14 +86,25 @@ def lecture_part_of(row_strategy: str) -> str:
         return "other"
 
 
+def check_teacher(name: str) -> None:
+    """``distilled:<teacher>`` names a diffusion teacher (``diffusion`` or ``two-stage:diffusion``); else one line."""
+    teacher = name[len(DISTILLED):]
+    if teacher not in ("diffusion", TWO_STAGE + "diffusion"):
+        raise GenstratError(f"'{name}' names no diffusion teacher; distil diffusion or {TWO_STAGE}diffusion "
+                            f"(distilled:diffusion, distilled:{TWO_STAGE}diffusion)")
+
+
 def stage_one_kind(name: str) -> str | None:
     """The auto-encoder a strategy needs ('fsq' or 'continuous'), or None for a one-stage strategy."""
+    name = name.removeprefix(DISTILLED)  # a student needs what its teacher needs
     return quantizer_for(prior_class(name)) if name.startswith(TWO_STAGE) else None
 
 
 def get_strategy(name: str, units, autoencoder=None, encoded=None) -> Strategy:
     """A strategy built bound to ``units``; ``two-stage:<prior>`` also needs its trained ``autoencoder``."""
     check_strategy(name, units)
+    if name.startswith(DISTILLED):
+        return Distilled(get_strategy(name[len(DISTILLED):], units, autoencoder, encoded))
     if name.startswith(TWO_STAGE):
         return TwoStage(prior_class(name), units, autoencoder, encoded)
     return STRATEGIES[name](units)
@@ -101,6 +120,6 @@ def all_sweep_keys() -> list[str]:
     return list(dict.fromkeys(k for cls in STRATEGIES.values() for k in cls.sweep_keys))
 
 
-__all__ = ["STRATEGIES", "TwoStage", "get_strategy", "register_strategy", "check_strategy", "stage_one_kind",
+__all__ = ["STRATEGIES", "TwoStage", "Distilled", "get_strategy", "register_strategy", "check_strategy", "stage_one_kind",
            "strategy_class", "all_options", "all_sweep_keys", "Strategy", "SamplingOptions", "SweepPoint", "Option",
            "Generation", "LECTURE_PARTS", "lecture_part_of"]

@@ -172,6 +172,10 @@ class Strategy:
         """Small modules this strategy adds to the trunk (trained and saved with it), by attribute name."""
         return {}
 
+    def restore(self, config: dict) -> None:
+        """Read what a checkpoint's config says of this strategy beyond its trunk (a distilled student: the step
+        count it was distilled for); called when a checkpoint loads. Most strategies read nothing."""
+
     def steps_for(self, requested: int | None) -> int:
         """The number of passes this strategy will make (AR: fixed L; one-shot: fixed 1)."""
         return requested if requested is not None else 1
