@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup peers-env test-peers
+.PHONY: demo test setup peers-env test-peers fuzz
 setup: $(VENV)/.installed
 
 # torch is pinned to the CPU build that installs offline here; the rest comes from PyPI.
@@ -20,6 +20,13 @@ demo: setup
 test: setup
 	$(BIN)/ruff check genstrat tests docs/experiments
 	$(BIN)/python -m pytest -q --durations=15
+
+# Every reader a user's file reaches, attacked with 10,000 generated inputs each (outside CI's time: about N minutes
+# on 2 cores); the counts go to docs/results/fuzz-readers.json, quoted in docs/reliability.md.
+fuzz: setup
+	rm -f docs/results/fuzz-readers.json
+	GENSTRAT_FUZZ_EXAMPLES=10000 GENSTRAT_FUZZ_COUNTS=docs/results/fuzz-readers.json \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz_readers.py
 
 # A second environment for the peers that import torchvision (k-diffusion, MaskGIT): torch 2.14.1 with torchvision
 # 0.29.1 (a CUDA build, about 6 GB; it runs on the CPU too). `genstrat bench --peers` run from it measures every

@@ -85,7 +85,8 @@ def train(
     from genstrat.autoencoding import copy_autoencoder, load_autoencoder
     from genstrat.data import load_dataset
     from genstrat.model_io import build_model, checkpoint_config
-    from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
+    from genstrat.strategies import Distilled, check_strategy, get_strategy, stage_one_kind, strategy_class
+    from genstrat.strategies.distilled import teacher_name
     from genstrat.training import train as train_loop
     from genstrat.training import world
 
@@ -93,8 +94,8 @@ def train(
     device = device if isinstance(device, torch.device) else default_device(device)
     loaded = load_dataset(data, **(data_options or {}))
     check_strategy(strategy, loaded.units)
-    if strategy.startswith("distilled:"):
-        raise GenstratError(f"{strategy} trains beside its teacher: train {strategy.split(':', 1)[1]} first, then "
+    if strategy_class(strategy) is Distilled:
+        raise GenstratError(f"{strategy} trains beside its teacher: train {teacher_name(strategy)} first, then "
                             f"genstrat distill its checkpoint")
     out = ensure_writable(Path(out), "--out")
     ae = None
@@ -142,6 +143,7 @@ def distill(
     ema: float | None = None,
     precision: str = "auto",
     resume: bool = False,
+    save_every_steps: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> list[dict]:
@@ -162,7 +164,7 @@ def distill(
     device = device if isinstance(device, torch.device) else default_device(device)
     return distill_rounds(teacher, out, steps=steps, budget=budget, teacher_steps=teacher_steps,
                           batch_size=batch_size, lr=LR if lr is None else lr, seed=seed, ema=ema, precision=precision,
-                          resume=resume, progress=progress, device=device)
+                          resume=resume, save_every_steps=save_every_steps, progress=progress, device=device)
 
 
 def load(path: str | Path, device: str | torch.device | None = None) -> Generator:

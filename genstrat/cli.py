@@ -180,8 +180,8 @@ def cmd_distill(args) -> int:
 
     rounds = api.distill(args.teacher, args.out, steps=args.steps, minutes=args.minutes, updates=args.updates,
                          teacher_steps=args.teacher_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         ema=args.ema, precision=args.precision, resume=args.resume, device=args.device,
-                         progress=not args.no_progress)
+                         ema=args.ema, precision=args.precision, resume=args.resume,
+                         save_every_steps=args.save_every_steps, device=args.device, progress=not args.no_progress)
     for r in rounds:
         print(f"{r['student_steps']:>3}-step student: {r['updates']} updates in {r['seconds']:.0f} s, "
               f"loss {r['loss']:.4g} -> {r['folder']}")
@@ -495,7 +495,11 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--minutes", type=positive_float, help="wall-clock for all the rounds, shared equally")
     budget.add_argument("--updates", type=positive_int, help="training updates of all the rounds, shared equally")
     p.add_argument("--out", required=True, help="folder for the students: OUT/steps-N, one checkpoint per round")
-    p.add_argument("--resume", action="store_true", help="keep finished rounds in --out and continue the interrupted one")
+    p.add_argument("--resume", action="store_true",
+                   help="keep finished rounds in --out and continue the interrupted one")
+    p.add_argument("--save-every-steps", type=positive_int, default=None,
+                   help="also write each round's training state this often (it is written every 5 minutes and at the "
+                   "end of a round)")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate (default 5e-4)")
     p.add_argument("--ema", type=positive_float, default=None, help="average the student's weights (e.g. 0.999)")

@@ -25,6 +25,7 @@ import torch
 from genstrat.checkpoint import ensure_writable, read_json, write_json
 from genstrat.errors import GenstratError
 from genstrat.strategies import Distilled, SamplingOptions
+from genstrat.strategies.distilled import MAX_STEPS, check_teacher_model
 from genstrat.training import STATE_FILE, Budget, train
 
 ROUND_FOLDER = "steps-{}"
@@ -32,12 +33,16 @@ LR = 5e-4  # the distillation's peak learning rate: a quarter of training's, the
 
 
 def round_steps(teacher_steps: int, down_to: int) -> list[int]:
-    """The students' step counts: ``teacher_steps`` halved until ``down_to`` (16, 1 -> [8, 4, 2, 1])."""
+    """The students' step counts: ``teacher_steps`` halved while the half is at least ``down_to`` (16, 1 ->
+    [8, 4, 2, 1]; 16, 3 -> [8, 4])."""
+    if teacher_steps > MAX_STEPS:
+        raise GenstratError(f"--teacher-steps {teacher_steps} is finer than the teacher's {MAX_STEPS} timesteps; "
+                            f"give at most {MAX_STEPS}")
     if down_to < 1 or teacher_steps < 2 * down_to:
         raise GenstratError(f"--teacher-steps {teacher_steps} must be at least twice the fewest steps asked for "
                             f"({down_to})")
     counts, n = [], teacher_steps
-    while n > down_to:
+    while n // 2 >= down_to:
         if n % 2:
             raise GenstratError(f"--teacher-steps {teacher_steps} cannot be halved down to {down_to} step(s); "
                                 f"give a power of two times {down_to} (e.g. {down_to * 16})")
@@ -64,11 +69,21 @@ def teacher_seconds(folder: Path, config: dict) -> float:
     return round(seconds, 2)
 
 
+def check_same_round(folder: Path, record: dict) -> None:
+    """A round resumed from ``folder`` must be this run's: the same teacher, first step count and student steps."""
+    saved = read_json(folder / "config.json", "student config").get("distillation", {})
+    keys = ("teacher", "teacher_strategy", "first_teacher_steps", "student_steps")
+    changed = [k for k in keys if saved.get(k) != record[k]]
+    if changed:
+        raise GenstratError(f"cannot resume {folder}: it was distilled with another {', '.join(changed)} "
+                            f"({', '.join(f'{k}={saved.get(k)!r}' for k in changed)}); give a new --out")
+
+
 def distill(teacher_dir: str | Path, out: str | Path, *, steps=(4, 2, 1), budget: Budget, teacher_steps: int = 16,
             data=None, batch_size: int = 128, lr: float = LR, seed: int = 0, ema: float | None = None,
             precision: str = "auto", resume: bool = False, progress: bool = True,
             device: torch.device | None = None, save_every_s: float | None = 300,
-            teacher_cost_s: float | None = None) -> list[dict]:
+            save_every_steps: int | None = None, teacher_cost_s: float | None = None) -> list[dict]:
     """Distil the diffusion checkpoint ``teacher_dir`` round after round into ``out/steps-N``; ``budget`` is each
     round's. ``data``: the loaded training data (default: reloaded from the teacher's config). Returns one summary
     per round: student_steps, folder, updates, seconds, distill_seconds (cumulative), loss."""
@@ -84,7 +99,8 @@ def distill(teacher_dir: str | Path, out: str | Path, *, steps=(4, 2, 1), budget
                             f"{teacher_steps} (students at {', '.join(map(str, counts))})")
     teacher_dir = Path(teacher_dir)
     teacher, teacher_strategy, teacher_config = load_model(teacher_dir)
-    student_strategy = Distilled(teacher_strategy)  # refuses a teacher that is not diffusion, in one line
+    Distilled(teacher_strategy)  # refuses a teacher that is not diffusion, in one line, before any work
+    check_teacher_model(teacher)
     out = ensure_writable(Path(out), "--out")
     device = device or torch.device("cpu")
     data = data if data is not None else load_from_spec(teacher_config["data"])
@@ -104,8 +120,12 @@ def distill(teacher_dir: str | Path, out: str | Path, *, steps=(4, 2, 1), budget
             copy_autoencoder(teacher_dir / "autoencoder", folder)
         config = {**checkpoint_config(strategy, student, data, SamplingOptions({}), training={}),
                   "distillation": record}
+        resuming = resume and (folder / STATE_FILE).is_file()
+        if resuming:
+            check_same_round(folder, record)
         summary = train(strategy, student, data, budget, batch_size=batch_size, lr=lr, seed=seed + n, out=folder,
-                        config=config, save_every_s=save_every_s, resume=resume and (folder / STATE_FILE).is_file(),
+                        config=config, save_every_s=save_every_s, save_every_steps=save_every_steps,
+                        resume=resuming,
                         progress=progress, desc=f"distil {n} steps", ema=ema, precision=precision)
         spent += summary["seconds"]
         saved = read_json(folder / "config.json", "student config")

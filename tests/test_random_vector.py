@@ -2,11 +2,8 @@
 bit for bit after a kill), the flow's exact likelihood, one-pass sampling, bench and report."""
 
 import json
-import random
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -16,17 +13,13 @@ from genstrat.cli import main
 from genstrat.model_io import build_model
 from genstrat.strategies import get_strategy
 from genstrat.training import STATE_FILE, Budget, train
+from conftest import kill_mid_training
 
 TRAIN = ["train", "--data", "digits", "--size", "tiny", "--no-progress"]
 
 
 def weights(folder):
     return read_tensors(folder / "model.safetensors", "weights")
-
-
-def saved_step(folder):
-    _, meta = read_tensors(folder / STATE_FILE, "state", with_metadata=True)
-    return json.loads(meta["state"])["step"]
 
 
 @pytest.mark.parametrize("name", ["gan", "flow"])
@@ -38,19 +31,7 @@ def test_sigkill_then_resume_is_bit_for_bit(tmp_path, name):
             "--save-every-steps", "10", "--deterministic", "--ema", "0.99"]
     subprocess.run(argv + ["--out", str(tmp_path / "whole")], check=True, capture_output=True)
     interrupted = tmp_path / "killed"
-    for attempt in range(5):
-        proc = subprocess.Popen(argv + ["--out", str(interrupted)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        while not (interrupted / STATE_FILE).exists() and proc.poll() is None:
-            time.sleep(0.01)
-        time.sleep(random.uniform(0.0, 0.3 / (attempt + 1)))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        if saved_step(interrupted) < steps:
-            break
-        for f in interrupted.iterdir():
-            f.unlink()
-    assert saved_step(interrupted) < steps, "the run ended before it could be killed"
+    kill_mid_training(argv, interrupted, steps, first_wait=0.3)
     subprocess.run(argv + ["--out", str(interrupted), "--resume"], check=True, capture_output=True)
     a, b = weights(tmp_path / "whole"), weights(interrupted)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

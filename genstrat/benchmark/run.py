@@ -39,6 +39,7 @@ from genstrat.model_io import build_model, checkpoint_config
 from genstrat.reporting.html import write_html
 from genstrat.reporting.markdown import write_report
 from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
+from genstrat.strategies.distilled import PREFIX as DISTILLED
 from genstrat.training import STATE_FILE, train
 
 
@@ -63,7 +64,7 @@ def run_bench(
     data = load_dataset(config.data, **config.data_options())
     for name in config.strategies:  # unknown or unfit names fail before any training
         check_strategy(name, data.units)
-    check_teachers(config.strategies)  # and a distilled row whose teacher is not benched before it
+    check_teachers(config)  # and a distilled row whose teacher is not benched before it, or whose rounds cannot run
     if config.autoencoder is not None:  # and a given stage one that does not fit the data or the strategies
         check_given(config.autoencoder, data, config.strategies)
     for name in config.strategies:  # and so does a batch whose training step cannot fit in memory
@@ -123,7 +124,7 @@ def run_bench(
                 tqdm.write(f"{name:>14} kept {len(kept['rows'])} finished rows")
             finished(name)
             continue
-        if name.startswith("distilled:"):
+        if name.startswith(DISTILLED):
             measured, strips[name] = bench_students(name, config, data, evaluator, conditions, store, out, progress)
         else:
             measured, strips[name] = bench_strategy(

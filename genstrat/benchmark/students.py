@@ -20,18 +20,20 @@ from genstrat.distillation import LR, distill, round_steps, split_budget
 from genstrat.errors import GenstratError
 from genstrat.model_io import load_model
 from genstrat.strategies.distilled import PREFIX
+from genstrat.strategies.distilled import teacher_name as teacher_of
 
 
-def teacher_of(name: str) -> str:
-    return name[len(PREFIX):]
-
-
-def check_teachers(strategies) -> None:
-    """Every ``distilled:<teacher>`` row needs its teacher benched before it, in the same run; else one line."""
+def check_teachers(config) -> None:
+    """Before any training: every ``distilled:<teacher>`` row needs its teacher benched before it in the same run,
+    ``--teacher-steps`` must halve down to the fewest ``--steps``, and the distillation budget must cover the
+    rounds; else one line."""
+    strategies = config.strategies
     for i, name in enumerate(strategies):
-        if name.startswith(PREFIX) and teacher_of(name) not in strategies[:i]:
-            raise GenstratError(f"{name} distils the {teacher_of(name)} trained in this bench: list "
-                                f"{teacher_of(name)} before it in --strategies")
+        if name.startswith(PREFIX):
+            if teacher_of(name) not in strategies[:i]:
+                raise GenstratError(f"{name} distils the {teacher_of(name)} trained in this bench: list "
+                                    f"{teacher_of(name)} before it in --strategies")
+            split_budget(config.students_budget(), len(round_steps(config.teacher_steps, min(config.steps))))
 
 
 def bench_students(name: str, config, data, evaluator, conditions, store, out: Path, progress: bool):

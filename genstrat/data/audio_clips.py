@@ -47,6 +47,14 @@ def read_audio(payload: bytes | str, what: str) -> tuple[np.ndarray, int]:
     except (RuntimeError, soundfile.LibsndfileError, OSError) as e:
         raise GenstratError(f"cannot read audio {what} ({str(e).splitlines()[0][:100]}); is it a WAV, FLAC or OGG "
                             f"file?") from None
+    if not 1000 <= rate <= 384000:  # a corrupt header's rate would make resampling enormous
+        raise GenstratError(f"audio {what} says its sample rate is {rate} Hz (expected 1,000 to 384,000); the file "
+                            f"is corrupt or not a recording")
+    if wave.shape[0] == 0:  # else it would become a clip of pure silence labelled with its class
+        raise GenstratError(f"audio {what} holds no samples (0 frames); remove it or record it again")
+    if not np.isfinite(wave).all():
+        raise GenstratError(f"audio {what} holds samples that are not finite numbers (NaN or infinity); the file is "
+                            f"corrupt: remove it or export it again")
     return wave.mean(axis=1), int(rate)
 
 

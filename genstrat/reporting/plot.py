@@ -36,11 +36,12 @@ def series(row: dict) -> str:
 
 def line_style(index: int, name: str) -> dict:
     """A distinct colour per line (tab20: the ten strong shades first, then their light pairs) and a
-    marker per space: squares for rows generated over learned codes (two-stage), circles otherwise."""
+    marker per space: squares for rows generated over learned codes (two-stage, and students of a two-stage
+    teacher), circles otherwise."""
     colors = plt.get_cmap("tab20").colors
     return {
         "color": colors[(2 * index) % 20 + (index // 10) % 2],
-        "marker": "s" if name.startswith("two-stage") else "o",
+        "marker": "s" if "two-stage" in name else "o",  # distilled:two-stage:* students too
     }
 
 

@@ -13,7 +13,7 @@ from genstrat.strategies.base import LECTURE_PARTS, Generation, Option, Sampling
 from genstrat.strategies.coarse_to_fine import CoarseToFine
 from genstrat.strategies.diffusion import Diffusion
 from genstrat.strategies.distilled import PREFIX as DISTILLED
-from genstrat.strategies.distilled import Distilled
+from genstrat.strategies.distilled import Distilled, teacher_name
 from genstrat.strategies.flow import Flow
 from genstrat.strategies.gan import GAN
 from genstrat.strategies.latent import LatentNAR
@@ -65,12 +65,13 @@ def prior_class(name: str) -> type[Strategy]:
 
 def check_strategy(name: str, units) -> None:
     """Fail in one line, before any work, when ``name`` is unknown or cannot generate in ``units``' modality."""
-    cls = strategy_class(name)
-    if cls is Distilled:
+    cls, base = strategy_class(name), name
+    if cls is Distilled:  # a student can generate what its teacher can
         check_teacher(name)
-        cls = strategy_class(name[len(DISTILLED):])
+        base = teacher_name(name)
+        cls = strategy_class(base)
     if cls is TwoStage:
-        prior_class(name.removeprefix(DISTILLED))
+        prior_class(base)
     if units.modality not in cls.modalities:
         raise GenstratError(f"strategy '{name}' generates {' or '.join(cls.modalities)}, not {units.modality}; "
                             f"pick another strategy or dataset")
@@ -88,7 +89,7 @@ def lecture_part_of(row_strategy: str) -> str:
 
 def check_teacher(name: str) -> None:
     """``distilled:<teacher>`` names a diffusion teacher (``diffusion`` or ``two-stage:diffusion``); else one line."""
-    teacher = name[len(DISTILLED):]
+    teacher = teacher_name(name)
     if teacher not in ("diffusion", TWO_STAGE + "diffusion"):
         raise GenstratError(f"'{name}' names no diffusion teacher; distil diffusion or {TWO_STAGE}diffusion "
                             f"(distilled:diffusion, distilled:{TWO_STAGE}diffusion)")
@@ -96,7 +97,7 @@ def check_teacher(name: str) -> None:
 
 def stage_one_kind(name: str) -> str | None:
     """The auto-encoder a strategy needs ('fsq' or 'continuous'), or None for a one-stage strategy."""
-    name = name.removeprefix(DISTILLED)  # a student needs what its teacher needs
+    name = teacher_name(name)  # a student needs what its teacher needs
     return quantizer_for(prior_class(name)) if name.startswith(TWO_STAGE) else None
 
 
@@ -104,7 +105,7 @@ def get_strategy(name: str, units, autoencoder=None, encoded=None) -> Strategy:
     """A strategy built bound to ``units``; ``two-stage:<prior>`` also needs its trained ``autoencoder``."""
     check_strategy(name, units)
     if name.startswith(DISTILLED):
-        return Distilled(get_strategy(name[len(DISTILLED):], units, autoencoder, encoded))
+        return Distilled(get_strategy(teacher_name(name), units, autoencoder, encoded))
     if name.startswith(TWO_STAGE):
         return TwoStage(prior_class(name), units, autoencoder, encoded)
     return STRATEGIES[name](units)
@@ -120,6 +121,7 @@ def all_sweep_keys() -> list[str]:
     return list(dict.fromkeys(k for cls in STRATEGIES.values() for k in cls.sweep_keys))
 
 
-__all__ = ["STRATEGIES", "TwoStage", "Distilled", "get_strategy", "register_strategy", "check_strategy", "stage_one_kind",
+__all__ = ["STRATEGIES", "TwoStage", "Distilled", "get_strategy", "register_strategy", "check_strategy",
+           "stage_one_kind",
            "strategy_class", "all_options", "all_sweep_keys", "Strategy", "SamplingOptions", "SweepPoint", "Option",
            "Generation", "LECTURE_PARTS", "lecture_part_of"]

@@ -13,8 +13,9 @@ DDIM sampler clips it.
 
 Time grid: N steps visit the integer timesteps round(-1 + k T / N) for k = N ... 0, where T = 1000 and timestep -1
 means clean data (alpha = 1, sigma = 0). The grid of 2N steps holds every point of the grid of N, so the teacher's two
-steps land exactly where the student's one step does. The first point (999) is pure noise to float precision, so
-sampling starts from z ~ N(0, I), as in training.
+steps land exactly where the student's one step does (tested). At the first point, 999, alpha is about 5e-5 (abar
+2.4e-9): pure noise for every practical purpose, so sampling starts from z ~ N(0, I), as the teacher's own samplers
+do. A student asked for another step count runs the same DDIM sampler on that count's grid, off what it learned.
 
 One training example (Algorithm 2): draw x from the data, k in {1 .. N}, eps; t = grid_N[k], t' = grid_2N[2k - 1],
 t'' = grid_N[k - 1]; z_t = alpha_t x + sigma_t eps; two teacher DDIM steps t -> t' -> t'' give z_t''; the target is
@@ -46,6 +47,12 @@ from genstrat.strategies.diffusion import TRAIN_STEPS, Diffusion, from_slots, la
 from genstrat.strategies.sampling import guided_logits
 
 PREFIX = "distilled:"
+MAX_STEPS = TRAIN_STEPS  # the finest grid with distinct integer timesteps
+
+
+def teacher_name(name: str) -> str:
+    """``distilled:<teacher>`` -> ``<teacher>``."""
+    return name.removeprefix(PREFIX)
 
 
 def time_grid(steps: int) -> list[int]:
@@ -89,6 +96,13 @@ def diffusion_of(teacher: Strategy) -> Diffusion:
     return inner
 
 
+def check_teacher_model(model) -> None:
+    """One line for a teacher network whose output is not the velocity the targets are computed from."""
+    if model.cfg.prediction != "v_prediction":
+        raise GenstratError("distillation needs a teacher that predicts the velocity (v_prediction); this one "
+                            f"predicts '{model.cfg.prediction}': train it again with this genstrat")
+
+
 class Distilled(Strategy):
     """A few-step student of a diffusion teacher strategy (``diffusion`` or ``two-stage:diffusion``): built from the
     teacher's strategy object; its step count comes from ``restore`` (a checkpoint) or ``attach_teacher`` (a round)."""
@@ -123,9 +137,7 @@ class Distilled(Strategy):
 
     def attach_teacher(self, model, student_steps: int, guidance: float) -> None:
         """The frozen network this round distils (sampled at ``guidance``), and the student's step count N."""
-        if model.cfg.prediction != "v_prediction":
-            raise GenstratError("distillation needs a teacher that predicts the velocity (v_prediction); this one "
-                                f"predicts '{model.cfg.prediction}': train it again with this genstrat")
+        check_teacher_model(model)
         self.teacher_model = model.eval().requires_grad_(False)
         self.student_steps, self.teacher_guidance = student_steps, guidance
 
@@ -159,6 +171,7 @@ class Distilled(Strategy):
         return F.mse_loss(v.float(), v_target)
 
     def teacher_velocity(self, z, cond, t):
+        """The frozen teacher's velocity at (z, t), classifier-free guided at its scale (round one) or plain."""
         return guided_logits(self.teacher_model, z, cond, self.teacher_guidance, latent=time_features(t))[:, 1:].float()
 
     @torch.no_grad()
