@@ -21,7 +21,7 @@ test: setup
 	$(BIN)/ruff check genstrat tests docs/experiments
 	$(BIN)/python -m pytest -q --durations=15
 
-# Every reader a user's file reaches, attacked with 10,000 generated inputs each (outside CI's time: about N minutes
+# Every reader a user's file reaches, attacked with 10,000 generated inputs each (outside CI's time: about 7 minutes
 # on 2 cores); the counts go to docs/results/fuzz-readers.json, quoted in docs/reliability.md.
 fuzz: setup
 	rm -f docs/results/fuzz-readers.json

@@ -134,6 +134,12 @@ def read_config(folder: Path) -> dict:
         if key not in config:
             raise GenstratError(f"checkpoint config {folder / 'config.json'} lacks '{key}'; the file is corrupt "
                                 f"or from another tool")
+    expected = {"strategy": str, "backbone": dict, "data": dict, "units": dict, "class_names": list, "sampling": dict,
+                "training": dict, "distillation": dict}
+    wrong = [k for k, kind in expected.items() if k in config and not isinstance(config[k], kind)]
+    if wrong:
+        raise GenstratError(f"checkpoint config {folder / 'config.json'} has a malformed '{wrong[0]}' (expected a "
+                            f"{expected[wrong[0]].__name__}); the file is corrupt or from another tool")
     return config
 
 

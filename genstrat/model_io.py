@@ -16,6 +16,7 @@ SIZES = {  # backbone sizes by name: (d_model, n_layers, n_heads)
     "small": (128, 4, 4),
     "base": (256, 6, 8),
 }
+MAX_WEIGHTS = 2e9  # a checkpoint config asking for more is corrupt (or for another machine than any genstrat targets)
 LEGACY_KEYS = {"image": "layout"}  # backbone config keys renamed since (old name -> new name)
 DROPPED_KEYS = ("posterior", "length_classes")  # parts that strategies now add themselves (Strategy.parts)
 
@@ -67,16 +68,38 @@ def checkpoint_config(strategy: Strategy, model: Backbone, data, options: Sampli
 def backbone_config(saved: dict) -> BackboneConfig:
     """A backbone config from a checkpoint's JSON, including those written before keys were renamed or dropped."""
     values = {LEGACY_KEYS.get(k, k): v for k, v in saved.items() if k not in DROPPED_KEYS}
+    sizes = ("vocab_size", "seq_len", "num_classes", "d_model", "n_layers", "n_heads", "latent_dim", "slot_values",
+             "context_len", "patch")
+    if any(not isinstance(values.get(k, 0), int) or values.get(k, 0) < 0 for k in sizes):
+        raise ValueError("a size that is not a non-negative whole number")
+    if any(values.get(k, 1) < 1 for k in ("vocab_size", "seq_len", "d_model", "n_layers", "n_heads")) \
+            or values.get("d_model", 128) % values.get("n_heads", 4):
+        raise ValueError("vocab_size, seq_len, d_model, n_layers and n_heads must be at least 1, d_model a multiple "
+                         "of n_heads")
+    d, layers = values.get("d_model", 128), values.get("n_layers", 4)
+    weights = 12 * layers * d * d + (values["vocab_size"] + values["seq_len"] + values.get("context_len", 0)) * d
+    if weights > MAX_WEIGHTS:  # checked before anything is allocated: a corrupt size must not exhaust memory
+        raise ValueError(f"its sizes ask for about {weights:.2g} weights (at most {MAX_WEIGHTS:.0g} load here)")
     return BackboneConfig(**values)
 
 
 def load_model(folder: str | Path) -> tuple[Backbone, Strategy, dict]:
-    """(model in eval mode, its strategy, its config) from a checkpoint folder; clear errors otherwise."""
+    """(model in eval mode, its strategy, its config) from a checkpoint folder; one line naming the folder when
+    anything in it is missing, corrupt or not what the rest of it says."""
     folder = Path(folder)
     config = read_config(folder)
     try:
+        return assemble_checkpoint(folder, config)
+    except GenstratError as e:
+        if str(folder) in str(e):
+            raise
+        raise GenstratError(f"checkpoint {folder}: {e}") from None
+
+
+def assemble_checkpoint(folder: Path, config: dict) -> tuple[Backbone, Strategy, dict]:
+    try:
         units = units_from_dict(config["units"])
-    except (TypeError, ValueError, KeyError) as e:
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
         raise GenstratError(
             f"checkpoint config in {folder} has malformed units ({e}); the file is corrupt or from another version"
         ) from None
@@ -86,13 +109,14 @@ def load_model(folder: str | Path) -> tuple[Backbone, Strategy, dict]:
 
         autoencoder = load_autoencoder(folder / "autoencoder")
     strategy = get_strategy(config["strategy"], units, autoencoder)
-    strategy.restore(config)
     try:
+        strategy.restore(config)
         cfg = backbone_config(config["backbone"])
         model = assemble(strategy, cfg)
-    except (TypeError, ValueError, KeyError) as e:
+    except (TypeError, ValueError, KeyError, AttributeError, RuntimeError, ArithmeticError, IndexError) as e:
         raise GenstratError(
-            f"checkpoint config in {folder} is malformed ({e}); the file is corrupt or from another version"
+            f"checkpoint config in {folder} is malformed ({str(e)[:120]}); the file is corrupt or from another "
+            f"version"
         ) from None
     if cfg.causal != strategy.causal:
         raise GenstratError(

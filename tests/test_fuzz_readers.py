@@ -268,3 +268,26 @@ def test_bench_resume_reads_or_refuses_each_hostile_file(name, bench_folder, tmp
         attack(f"bench {name}", resume, out / name)
 
     run()
+
+
+def test_what_the_fuzzer_found_stays_refused(checkpoint, tmp_path):
+    """The inputs that once ended in tracebacks: a PNG with a broken chunk (PIL's SyntaxError), a checkpoint config
+    naming an unknown strategy (refused without naming the file) and one with ``n_heads: 0`` (ZeroDivisionError)."""
+    from genstrat.data import imagefolder
+    from genstrat.model_io import load_model
+
+    broken = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x08\x00\x00\x00\x08\x08\x00\x00\x00\x00\xe1d\xe1W"
+              b"\x00\x00\x00\x17IDATx\x9ccd`\x81\x00F\x05(\x83\x85\x00\x00\x01\x01\x01\x01\x01\x00\x14\x06\xe3"
+              b"\x03(\x03\x00GX\x02\x98\x9b%\x88\x92\x00\x00\x00\x00IEND\xaeB`\x82")  # the case hypothesis found
+    file = class_folder(tmp_path / "images", "x.png", broken, "g.png", png_bytes())
+    with pytest.raises(GenstratError, match="x.png"):
+        imagefolder.load(str(tmp_path / "images"), image_size=8)
+    assert file.is_file()
+    config = json.loads((checkpoint / "config.json").read_text())
+    for change in ({"strategy": "`r"}, {"backbone": {**config["backbone"], "n_heads": 0}}):
+        folder = tmp_path / f"ckpt-{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes((checkpoint / "model.safetensors").read_bytes())
+        (folder / "config.json").write_text(json.dumps({**config, **change}))
+        with pytest.raises(GenstratError, match=str(folder)):
+            load_model(folder)

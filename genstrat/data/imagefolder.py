@@ -47,7 +47,10 @@ def load(path: str, image_size: int | None = None, channels: int | None = None, 
                 with Image.open(file) as im:
                     im = im.convert(mode).resize((size, size), Image.BILINEAR)
                     array = np.asarray(im, dtype=np.float32) / 255.0
-            except (UnidentifiedImageError, OSError, ValueError) as e:
+            # PIL reports a broken chunk as SyntaxError and a huge header as DecompressionBombError (found by
+            # tests/test_fuzz_readers.py)
+            except (UnidentifiedImageError, OSError, ValueError, SyntaxError, MemoryError,
+                    Image.DecompressionBombError) as e:
                 raise GenstratError(f"cannot read image {file} ({e.__class__.__name__}); "
                                     f"remove or replace it") from None
             images.append(array.reshape(size, size, channels).transpose(2, 0, 1))

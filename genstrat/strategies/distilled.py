@@ -142,7 +142,10 @@ class Distilled(Strategy):
         self.student_steps, self.teacher_guidance = student_steps, guidance
 
     def restore(self, config: dict) -> None:
-        self.student_steps = int(config.get("distillation", {}).get("student_steps", 1))
+        steps = config.get("distillation", {}).get("student_steps", 1)
+        if not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+            raise ValueError(f"distillation.student_steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+        self.student_steps = steps
 
     def steps_for(self, requested):
         return self.student_steps if requested is None else requested
