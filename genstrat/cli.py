@@ -349,6 +349,23 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_decode_floor(args) -> int:
+    import json
+
+    from genstrat.benchmark.decode_floor import decode_floor_rows
+    from genstrat.checkpoint import atomic_write, ensure_writable
+
+    out = ensure_writable(Path(args.out), "--out", is_file=True)
+    for flag, folder in (("--mnist-dir", args.mnist_dir), ("--fsdd-dir", args.fsdd_dir)):
+        if not Path(folder).is_dir():
+            raise GenstratError(f"{flag} {folder} is not a folder; point it at the data (see ../shared/data/README.md)")
+    rows = decode_floor_rows({"mnist": args.mnist_dir, "fsdd": args.fsdd_dir}, repeats=args.repeats, seed=args.seed,
+                             peers=not args.no_peers, progress=not args.no_progress)
+    atomic_write(out, (json.dumps(rows, indent=2) + "\n").encode())
+    print(f"{len(rows)} rows -> {out}")
+    return 0
+
+
 def cmd_throughput(args) -> int:
     import json
 
@@ -398,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="genstrat", description="Generation strategies, trained and measured side by side."
     )
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{train,train-autoencoder,distill,sample,bench,report,demo,throughput}"
+        dest="command", required=True,
+        metavar="{train,train-autoencoder,distill,sample,bench,report,demo,throughput,decode-floor}"
     )
 
     p = sub.add_parser("train", help="train one strategy on one dataset")
@@ -662,6 +680,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="JSON file for the rows")
     add_common(p)
+
+    p = sub.add_parser("decode-floor", help="each sequential sampler's batch-1 step against its compute floor, eager "
+                                            "and compiled, and transformers' decoding at its best")
+    p.add_argument("--mnist-dir", default="../shared/data/mnist")
+    p.add_argument("--fsdd-dir", default="../shared/data/fsdd")
+    p.add_argument("--repeats", type=positive_int, default=3, help="timed generations per row (median), after one")
+    p.add_argument("--no-peers", action="store_true", help="leave out transformers' rows")
+    p.add_argument("--out", required=True, help="JSON file for the rows")
+    add_common(p)
     return parser
 
 
@@ -688,6 +715,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "throughput":
             return cmd_throughput(args)
+        if args.command == "decode-floor":
+            return cmd_decode_floor(args)
     except GenstratError as e:
         print(f"genstrat: error: {e}", file=sys.stderr)
         return 2

@@ -128,6 +128,57 @@ class Backbone(nn.Module):
     def new_cache(self, batch: int) -> KVCache:
         return KVCache(self.cfg, batch, device=self.pos_emb.device, dtype=self.pos_emb.dtype)
 
+    def decode_state(self, cache: KVCache) -> list[torch.Tensor]:
+        """A prefilled cache as the fixed-shape state of ``decode_step`` (``nn/decode.py``): the next position as a
+        1-element tensor, then each layer's keys and each layer's values (rows, heads, max_len, head_dim), one
+        tensor each, so a compiled step writes them in place."""
+        position = torch.tensor([cache.length], device=cache.k.device)
+        return [position, *(k.clone() for k in cache.k.unbind(0)), *(v.clone() for v in cache.v.unbind(0))]
+
+    def decode_step(self, guidance: float, options):
+        """One AR step at a fixed shape: ``step(value (B,), u (B, 1), position, *keys, *values) -> next value (B,)``.
+
+        The same arithmetic as ``forward`` with a ``KVCache`` (embedding and position, every block, the head), then
+        classifier-free guidance on the logits (``sampling.guided_logits``) and the draw with the given uniforms
+        (``sampling.draw_units``). The new key and value are written at ``position`` and attention reads the whole
+        buffer with slots after it masked out, so every step has the same shapes; ``position`` moves on by one."""
+        from genstrat.strategies.sampling import draw_units
+
+        if self.cfg.continuous or self.cfg.adaln or self.cfg.latent_dim or self.cfg.slot_units != 1:
+            raise ValueError("a static decode step needs discrete units, one per slot, and no latent input")
+        layers, heads, d = self.cfg.n_layers, self.cfg.n_heads, self.cfg.d_model
+
+        def step(value, u, position, *cache):
+            keys, values = cache[:layers], cache[layers:]
+            tokens = value if guidance == 1.0 else torch.cat([value, value])
+            rows = tokens.shape[0]
+            if self.cfg.code_levels:  # e_v = E_v + P_in c_v (``code_tables``)
+                table = self.tok_emb.weight + self.code_coords @ self.coords_in.weight.T
+            else:
+                table = self.tok_emb.weight
+            x = F.embedding(tokens, table) + self.pos_emb.index_select(0, position)
+            visible = (torch.arange(keys[0].shape[2], device=x.device) <= position)[None]
+            for block, k, v in zip(self.blocks, keys, values):
+                q, k_new, v_new = block.attn.qkv(block.ln1(x)).view(rows, 3, heads, d // heads).unbind(1)
+                k.index_copy_(2, position, k_new[:, :, None])
+                v.index_copy_(2, position, v_new[:, :, None])
+                scores = (q[:, :, None] @ k.transpose(-1, -2)) * (d // heads) ** -0.5
+                attended = scores.masked_fill(~visible, float("-inf")).softmax(-1) @ v
+                x = x + block.attn.proj(attended.reshape(rows, d))
+                x = x + block.mlp(block.ln2(x))
+            x = self.ln_f(x)
+            if self.cfg.code_levels:
+                logits = F.linear(x, self.head.weight + self.code_coords[:-1] @ self.coords_out.weight, self.head.bias)
+            else:
+                logits = self.head(x)
+            if guidance != 1.0:
+                conditional, unconditional = logits.chunk(2)
+                logits = unconditional + guidance * (conditional - unconditional)
+            position.add_(1)
+            return draw_units(logits, options, u)
+
+        return step
+
     def embed_values(self, values: torch.Tensor) -> torch.Tensor:
         """Continuous slots: (B, T, slot_values) reals, or (B, T) when a slot holds one value -> (B, T, d_model)."""
         values = values.float()

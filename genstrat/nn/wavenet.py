@@ -139,6 +139,49 @@ class WaveNet(nn.Module):
                            torch.cat([skip.bias, residual.bias])))
         return layers
 
+    def decode_state(self, cache: QueueCache) -> list[torch.Tensor]:
+        """A cache past its first step as the fixed-shape state of ``decode_step`` (``nn/decode.py``): the time as a
+        1-element tensor, each layer's label bias (rows, 2C), then each layer's queue (dilation, rows, C)."""
+        time = torch.tensor([cache.length], device=cache.queues[0].device)
+        return [time, *(b.clone() for b in cache.biases), *(q.clone() for q in cache.queues)]
+
+    def decode_step(self, guidance: float, options):
+        """One sample at a fixed shape: ``step(value (B,), u (B, 1), time, *biases, *queues) -> next value (B,)``:
+        ``step`` and the head, then guidance and the draw (``sampling.draw_units``). Each layer's queue slot is
+        ``time % dilation``, a tensor, so every step has the same shapes; ``time`` moves on by one. (Gathering every
+        layer's past input at once and applying the past taps in one batched product, Paine et al.'s queues
+        flattened, was measured slower here: inductor then left the current taps to the library's small products.)"""
+        from genstrat.strategies.sampling import draw_units
+
+        layers, width = len(self.dilations), self.cfg.d_model
+        head_in, head_out = self.head[1], self.head[3]
+
+        def step(value, u, time, *state):
+            biases, queues = state[:layers], state[layers:]
+            x = self.start(value if guidance == 1.0 else torch.cat([value, value]))
+            skip = 0
+            for i, (dilation, bias, queue) in enumerate(zip(self.dilations, biases, queues)):
+                slot = time % dilation
+                kernel = self.filters[i].weight
+                filter_w = torch.cat([kernel[:, :, 0], kernel[:, :, 1]], dim=1).t()  # [x(t - d); x(t)] -> 2C
+                filtered = torch.addmm(bias, torch.cat([queue.index_select(0, slot)[0], x], dim=1), filter_w)
+                queue.index_copy_(0, slot, x[None])  # read first: the slot now holds x(t)
+                f, g = filtered.chunk(2, dim=1)
+                out_w = torch.cat([self.skips[i].weight[:, :, 0], self.residuals[i].weight[:, :, 0]]).t()
+                out_b = torch.cat([self.skips[i].bias, self.residuals[i].bias])
+                skip_and_residual = torch.addmm(out_b, torch.tanh(f) * torch.sigmoid(g), out_w)  # eq. 2-3, 1x1s
+                skip = skip + skip_and_residual[:, :width]
+                x = x + skip_and_residual[:, width:]
+            hidden = F.linear(torch.relu(skip), head_in.weight[:, :, 0], head_in.bias)
+            logits = F.linear(torch.relu(hidden), head_out.weight[:, :, 0], head_out.bias)
+            if guidance != 1.0:
+                conditional, unconditional = logits.chunk(2)
+                logits = unconditional + guidance * (conditional - unconditional)
+            time.add_(1)
+            return draw_units(logits, options, u)
+
+        return step
+
     def step(self, x: torch.Tensor, cache: QueueCache) -> torch.Tensor:
         """One new position (B, C, 1): each layer reads its input from ``dilation`` steps ago off its queue, and
         pushes the current one (Paine et al. 2016). The same layers as ``run_stack``, written as matrix products on

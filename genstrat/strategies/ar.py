@@ -9,6 +9,10 @@ scored.
 
 The network is the shared Transformer with a KV cache, unless the unit space names another (``sequential_network``):
 audio samples use a WaveNet with per-layer queues (``nn/wavenet.py``), which answers the same calls.
+
+Each step after the first runs eagerly or as one compiled program at a fixed shape (``decode``: ``auto`` compiles
+once the eager steps have cost what a compile does, and keeps it where it is faster; ``step_decoder.py``,
+``nn/decode.py``); both draw the same units at a seed.
 """
 
 from __future__ import annotations
@@ -18,14 +22,15 @@ import math
 import torch
 import torch.nn.functional as F
 
-from genstrat.strategies.base import Generation, Strategy
-from genstrat.strategies.sampling import guided_logits, sample_units
+from genstrat.strategies.base import DECODE, TOKEN_OPTIONS, Generation, Strategy
+from genstrat.strategies.step_decoder import StepDecoder
 
 
 class AutoRegressive(Strategy):
     name = "ar"
     causal = True
     lecture_part = "autoregressive"
+    options = TOKEN_OPTIONS + (DECODE,)
 
     def steps_for(self, requested):
         return self.units.seq_len
@@ -52,15 +57,14 @@ class AutoRegressive(Strategy):
         units = torch.full((batch, length), model.mask_id, dtype=torch.long, device=cond.device)
         end = self.units.end_id  # variable-length rows stop at END; fixed-length units have none
         done = torch.zeros(batch, dtype=torch.bool, device=cond.device)
-        feed = units[:, :0]  # first evaluation: the condition slots alone
+        decoder = StepDecoder(model, rows, opts)
+        value = units[:, :0]  # first evaluation: the condition slots alone, always eager
         for i in range(length):
-            logits = guided_logits(model, feed, cond, opts.guidance, cache)[:, -1]
-            value, _ = sample_units(logits, opts, generator)
+            value = decoder.next_values(i, value, cond, cache, generator)
             if end is not None:  # rows that have ended carry PAD
                 value = value.masked_fill(done, self.units.pad_id)
                 done |= value == end
             units[:, i] = value
-            feed = value[:, None]
             finished = end is not None and bool(done.all())
             if finished:  # every row has ended: the rest is PAD, in the last version too
                 units[:, i + 1:] = self.units.pad_id

@@ -52,6 +52,9 @@ TEMPERATURE = Option("temperature", 1.0, "softmax temperature on unit logits (0 
 TOP_K = Option("top_k", None, "keep only the k most likely values (Fan et al. 2018)", int)
 TOP_P = Option("top_p", None, "nucleus sampling: the smallest set holding p of the mass (Holtzman et al. 2020)")
 GUIDANCE = Option("guidance", 1.0, "classifier-free guidance scale w (Ho & Salimans 2022, eq. 6); 1 = none")
+DECODE = Option("decode", "auto", "how sequential steps run: eager, compiled (torch.compile at a fixed shape), or "
+                                  "auto (compile once eager steps have cost a compile's time, keep it where faster)",
+                str, ("auto", "eager", "compiled"))
 TOKEN_OPTIONS = (TEMPERATURE, TOP_K, TOP_P, GUIDANCE)  # every strategy that draws discrete units reads these
 
 

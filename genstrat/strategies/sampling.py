@@ -48,10 +48,25 @@ def draw_categorical(probs: torch.Tensor, generator: torch.Generator) -> torch.T
     value: over 1,000 codes that was about 2.5 ms of an 8.6 ms mask-predict pass at batch 1 on a 2-core CPU
     (docs/benchmarks.md, "Batch-1 latency of a code prior on this CPU"). A value of probability 0 is never drawn:
     its cumulative sum equals its predecessor's, which is reached first."""
+    u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=probs.dtype)
+    return draw_with_uniform(probs, u)
+
+
+def draw_with_uniform(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """``draw_categorical`` given its uniforms u (R, 1): the first index whose cumulative probability exceeds
+    u * total. Pure, so a compiled decode step (``nn/decode.py``) draws with the uniforms the eager loop would."""
     cumulative = probs.cumsum(-1)
-    u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cumulative.dtype)
-    index = torch.searchsorted(cumulative, u * cumulative[:, -1:], right=True)
-    return index.squeeze(-1).clamp_(max=probs.shape[-1] - 1)
+    index = torch.searchsorted(cumulative, u.to(cumulative.dtype) * cumulative[:, -1:], right=True)
+    return index.squeeze(-1).clamp(max=probs.shape[-1] - 1)
+
+
+def draw_units(logits: torch.Tensor, options: SamplingOptions, u: torch.Tensor) -> torch.Tensor:
+    """``sample_units``'s values for (R, V) logits, given one uniform per row (R, 1) (unused when greedy)."""
+    flat = logits.float()
+    if options.temperature <= 0:
+        return flat.argmax(-1)
+    flat = filter_logits(flat / options.temperature, options.top_k, options.top_p)
+    return draw_with_uniform(F.log_softmax(flat, -1).exp(), u)
 
 
 def sample_units(logits: torch.Tensor, options: SamplingOptions,

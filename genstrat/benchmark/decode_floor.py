@@ -1,0 +1,225 @@
+"""`genstrat decode-floor`: every sequential sampler's batch-1 step against its compute floor, eager and compiled,
+with transformers' decoding at its documented best beside ours.
+
+A row's **floor** is what its step's arithmetic costs on this machine with no overhead at all: every matrix product,
+convolution and attention product of one step is recorded with its shape (``ProductShapes``, a dispatch mode, as
+training's FLOPs are counted in ``precision.step_gflop``), each shape is timed as one batched product over many
+copies (so no per-call dispatch is in its rate, only the arithmetic and the memory the shape needs), and
+floor_s_b1 = sum over the step's products of flops / rate. Element-wise work (norms, activations, the draw) is not in
+the floor: the floor is a lower bound. An AR step is counted at the middle of its sequence (attention is linear in
+the position); a mask-predict pass and a diffusion step as their whole batch-1 generation over its NFE.
+
+The measured **step** is a batch-1 generation's median seconds (after a warm-up; the compiled rows' warm-up compiles)
+over its NFE. Speed does not depend on the weights, so every model here is the ``small`` trunk with its initial
+weights (two-stage rows over an untrained auto-encoder of their kind, as ``genstrat throughput`` does); AR rows
+sample at guidance 1 (the peer has no classifier-free guidance), the WaveNet at the audio default.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from genstrat.benchmark.throughput import bound_strategy
+from genstrat.data import load_dataset
+from genstrat.eval.timing import median_seconds
+from genstrat.model_io import build_model
+from genstrat.nn.decode import CHOICES
+from genstrat.precision import cpu_flags
+from genstrat.strategies.sampling import guided_logits
+
+
+class ProductShapes(TorchDispatchMode):
+    """Records (batch, m, k, n) of every matrix product the block runs: mm, addmm, bmm, baddbmm, a convolution as
+    its (positions, inputs x kernel, outputs) product, CPU attention as its two products QK^T and PV."""
+
+    def __init__(self):
+        super().__init__()
+        self.products: list[tuple[int, int, int, int]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        name = func.overloadpacket.__name__
+        if name == "mm":
+            self.products.append((1, args[0].shape[0], args[0].shape[1], args[1].shape[1]))
+        elif name == "addmm":
+            self.products.append((1, args[1].shape[0], args[1].shape[1], args[2].shape[1]))
+        elif name == "bmm":
+            self.products.append(tuple(args[0].shape) + (args[1].shape[2],))
+        elif name == "baddbmm":
+            self.products.append(tuple(args[1].shape) + (args[2].shape[2],))
+        elif name == "convolution":
+            weight = args[1]
+            self.products.append((1, out.shape[0] * out[0, 0].numel(), weight[0].numel(), weight.shape[0]))
+        elif name.startswith("_scaled_dot_product"):
+            q, k = args[0], args[1]
+            heads, queries, width, keys = q.shape[0] * q.shape[1], q.shape[2], q.shape[3], k.shape[2]
+            self.products += [(heads, queries, width, keys), (heads, queries, keys, width)]
+        return out
+
+
+def product_rate(shape: tuple[int, int, int, int], target_flop: float = 2e7) -> float:
+    """FLOP/s of one (m, k) @ (k, n) product (``batch`` of them) on this machine, timed as one ``bmm`` over enough
+    distinct copies to make about ``target_flop`` of work, the output preallocated: the shape's own rate."""
+    batch, m, k, n = shape
+    flop = 2 * batch * m * k * n
+    copies = max(1, int(target_flop // max(flop, 1)))
+    a, b = torch.randn(copies * batch, m, k), torch.randn(copies * batch, k, n)
+    out = torch.empty(copies * batch, m, n)
+    seconds = median_seconds(lambda: torch.bmm(a, b, out=out), repeats=5, warmup=2)
+    return flop * copies / seconds
+
+
+def floor_seconds(products: list[tuple[int, int, int, int]], steps: int, rates: dict) -> tuple[float, float]:
+    """(floor seconds, FLOPs) of one step, given the products of ``steps`` steps; ``rates`` caches shapes' rates."""
+    seconds = flop = 0.0
+    for shape in products:
+        if shape not in rates:
+            rates[shape] = product_rate(shape)
+        f = 2 * shape[0] * shape[1] * shape[2] * shape[3]
+        seconds, flop = seconds + f / rates[shape], flop + f
+    return seconds / steps, flop / steps
+
+
+def ar_step_products(model, rows: int, guidance: float, cond: torch.Tensor) -> list:
+    """The products of one eager AR step in the middle of the sequence (the KV cache half full)."""
+    with torch.no_grad():
+        cache = model.new_cache(rows)
+        guided_logits(model, cond[:, :0] if cond.dim() > 1 else torch.zeros(len(cond), 0, dtype=torch.long), cond,
+                      guidance, cache)
+        if hasattr(cache, "k"):  # a Transformer: attend over half the sequence
+            cache.length = model.cond_slots + model.cfg.seq_len // 2
+        token = torch.zeros(len(cond), 1, dtype=torch.long)
+        with ProductShapes() as shapes:
+            guided_logits(model, token, cond, guidance, cache)
+    return shapes.products
+
+
+def generation_products(strategy, model, cond, steps, options) -> tuple[list, int]:
+    """The products of a whole batch-1 generation, and its NFE."""
+    with torch.no_grad(), ProductShapes() as shapes:
+        out = strategy.generate(model, cond, steps, torch.Generator().manual_seed(0), options=options)
+    return shapes.products, out.nfe
+
+
+def timed_generation(strategy, model, cond, steps, options, repeats: int) -> tuple[float, int, torch.Tensor]:
+    """(median seconds of a generation after one warm-up, its NFE, the units of a seed-0 generation)."""
+    out = {}
+
+    def run():
+        out["gen"] = strategy.generate(model, cond, steps, torch.Generator().manual_seed(0), options=options)
+
+    seconds = median_seconds(run, repeats=repeats)
+    return seconds, out["gen"].nfe, out["gen"].units
+
+
+CASES = (  # (row label, dataset, strategy, steps, decode modes, extra batch sizes for tokens per second)
+    ("pixels", "mnist", "ar", None, ("eager", "compiled"), (64,)),
+    ("codes", "mnist", "two-stage:ar", None, ("eager", "compiled"), (64,)),
+    ("text", "names", "ar", None, ("eager", "compiled"), ()),
+    ("samples", "fsdd", "ar", None, ("eager", "compiled"), ()),
+    ("codes", "mnist", "two-stage:mask-predict", 8, ("eager",), ()),
+    ("pixels", "mnist", "diffusion", 20, ("eager",), ()),
+)
+
+
+def decode_floor_rows(data_dirs: dict, repeats: int = 3, seed: int = 0, peers: bool = True,
+                      progress: bool = True) -> list[dict]:
+    """Every case's rows (one per decode mode), then transformers' rows over the pixel AR's shape."""
+    rates, rows, machine = {}, [], {"cpu_flags": cpu_flags(), "machine": platform.machine(),
+                                    "threads": torch.get_num_threads(), "torch": torch.__version__}
+    pixel_ar = None
+    for label, data_name, name, steps, modes, batches in CASES:
+        data = load_dataset(data_name, data_dir=data_dirs.get(data_name))
+        strategy = bound_strategy(name, data)
+        torch.manual_seed(seed)
+        model = build_model(strategy, data.num_classes, size="small", context_len=data.context_len).eval()
+        sequential = name.split(":")[-1] == "ar"
+        defaults = strategy.sampling_defaults()
+        options = defaults.merged(guidance=1.0) if sequential and data.units.modality != "audio" else defaults
+        cond = torch.zeros(1, dtype=torch.long) if not data.context_len else data.test_cond[:1]
+        rows_b1 = 1 if options.guidance == 1.0 else 2
+        if sequential:
+            floor, flop = floor_seconds(ar_step_products(model, rows_b1, options.guidance, cond), 1, rates)
+        else:
+            products, nfe = generation_products(strategy, model, cond, steps, options)
+            floor, flop = floor_seconds(products, nfe, rates)
+        eager_units = {}
+        for mode in modes:
+            opts = options.merged(decode=mode) if sequential else options
+            seconds, nfe, units = timed_generation(strategy, model, cond, steps, opts, repeats)
+            eager_units.setdefault(1, units)
+            row = {"strategy": name, "units": label, "data": data.name, "decode": mode, "compiled": mode == "compiled",
+                   "nfe_b1": nfe, "step_s_b1": round(seconds / nfe, 7), "floor_s_b1": round(floor, 7),
+                   "step_over_floor": round(seconds / nfe / floor, 2), "step_gflop": round(flop / 1e9, 6),
+                   "guidance": options.guidance}
+            if data.units.modality == "audio":
+                row["rtf_b1"] = round(seconds / (data.units.seq_len / data.units.sample_rate), 3)
+            else:
+                row["tokens_per_s_b1"] = round(nfe / seconds, 1)
+            if mode == "compiled":
+                choice = next(iter(CHOICES.by_model[model].values()))
+                row.update(compile_s=round(choice.compile_s, 1), same_as_eager_b1=bool(torch.equal(units,
+                                                                                                   eager_units[1])))
+            for batch in batches:
+                many = torch.arange(batch) % data.num_classes
+                seconds_b, nfe_b, units_b = timed_generation(strategy, model, many, steps, opts, repeats)
+                row[f"tokens_per_s_b{batch}"] = round(batch * nfe_b / seconds_b, 1)
+                if mode == "eager":
+                    eager_units[batch] = units_b
+                else:
+                    row[f"same_as_eager_b{batch}"] = bool(torch.equal(units_b, eager_units[batch]))
+                    row["compile_s"] = round(sum(c.compile_s or 0 for c in CHOICES.by_model[model].values()), 1)
+            rows.append({**row, **machine})
+            if progress:
+                print({k: v for k, v in row.items() if k not in machine}, flush=True)
+        if (label, name) == ("pixels", "ar"):
+            pixel_ar = (strategy, model, options)
+    if peers and pixel_ar is not None:
+        rows += [{**r, **machine} for r in transformers_rows(*pixel_ar, repeats=repeats, progress=progress)]
+    return rows
+
+
+def transformers_rows(strategy, model, options, repeats: int, batches=(1, 64), progress: bool = True) -> list[dict]:
+    """``GPT2LMHeadModel.generate`` over our weights (``peers/gpt2_decoding.py``): its default dynamic cache, a static
+    cache, and a static cache with ``torch.compile`` of its forward (transformers' documented fast path)."""
+    from transformers import logging as hf_logging
+
+    from genstrat.peers.gpt2_decoding import gpt2_twin
+
+    hf_logging.set_verbosity_error()
+    length, offset = model.cfg.seq_len, model.cfg.vocab_size + 1
+    rows = []
+    for path in ("dynamic", "static", "static+compile"):
+        twin = gpt2_twin(model)
+        compile_s = None
+        if path == "static+compile":
+            twin.forward = torch.compile(twin.forward, fullgraph=True, dynamic=False)
+        row = {"strategy": "transformers:gpt2", "peer": True, "units": "pixels", "decode": path,
+               "compiled": path == "static+compile", "tokens": length}
+        for batch in batches:
+            prompt = ((torch.arange(batch) % model.cfg.num_classes) + offset)[:, None]
+            extra = {} if path == "dynamic" else {"cache_implementation": "static"}
+
+            def run():
+                with torch.no_grad():
+                    twin.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_k=0,
+                                  max_new_tokens=length, min_new_tokens=length, use_cache=True, **extra)
+
+            if path == "static+compile":
+                start = time.perf_counter()
+                run()  # the first call compiles
+                compile_s = (compile_s or 0) + time.perf_counter() - start
+            seconds = median_seconds(run, repeats=repeats)
+            row[f"tokens_per_s_b{batch}"] = round(batch * length / seconds, 1)
+            if batch == 1:
+                row["step_s_b1"] = round(seconds / length, 7)
+        if compile_s is not None:
+            row["compile_s"] = round(compile_s, 1)
+        rows.append(row)
+        if progress:
+            print(row, flush=True)
+    return rows

@@ -1,0 +1,84 @@
+"""The steps of AR sampling after the first: eager network calls with the cache, or the network's compiled step.
+
+The first evaluation (the condition slots) always runs eagerly and fills the cache. Each later step either calls the
+network on the one new unit (``guided_logits``, ``sample_units``), or, once the ``decode`` option says so, hands
+the cache to the network's fixed-shape state and calls its compiled step (``nn/decode.py``), which draws with the
+same uniforms from the same generator: the units are the eager loop's, up to floating-point order.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from genstrat.nn.decode import CHOICES, PROBE_STEPS, SPEEDUP_NEEDED, compile_estimate_s, prepare_compiled
+from genstrat.strategies.sampling import guided_logits, sample_units
+
+
+class StepDecoder:
+    """One generation's steps; the choice between eager and compiled is shared by every generation of the same
+    model, rows and options (``nn/decode.CHOICES``)."""
+
+    def __init__(self, model, rows: int, options):
+        self.model, self.options = model, options
+        self.mode = options.get("decode", "eager")
+        static = self.mode != "eager" and not model.training and hasattr(model, "decode_step")
+        self.choice = CHOICES.get(model, rows, options) if static else None
+        self.state = None  # the network's fixed-shape state, once the compiled step runs
+
+    def wants_compiled(self) -> bool:
+        choice = self.choice
+        if choice is None:
+            return False
+        if self.mode == "compiled":
+            return True
+        if choice.kept is not None:
+            return choice.kept
+        if choice.compiled is not None:  # compiled, still being timed
+            return True
+        return choice.eager_s >= compile_estimate_s()  # auto: the eager steps have cost what a compile would
+
+    def next_values(self, i: int, value: torch.Tensor, cond: torch.Tensor, cache, generator) -> torch.Tensor:
+        """The units of position ``i`` (B,), given those of position i - 1 (at i = 0, an empty (B, 0) feed)."""
+        opts = self.options
+        if i > 0 and self.state is None and self.wants_compiled():
+            self.state = self.model.decode_state(cache)
+            prepare_compiled(self.choice, self.model, opts, opts.guidance)
+        if self.state is None:
+            start = time.perf_counter()
+            logits = guided_logits(self.model, value[:, None] if i else value, cond, opts.guidance, cache)[:, -1]
+            values, _ = sample_units(logits, opts, generator)
+            if i > 0 and self.choice is not None:
+                self.choice.eager_s += time.perf_counter() - start
+                self.choice.eager_steps += 1
+            return values
+        if opts.temperature > 0:  # the one uniform per row the eager draw takes (sampling.draw_categorical)
+            u = torch.rand(value.shape[0], 1, generator=generator, device=value.device)
+        else:
+            u = torch.zeros(value.shape[0], 1, device=value.device)
+        compiling, start = self.choice.compile_s is None, time.perf_counter()
+        values = self.choice.compiled(value, u, *self.state)
+        if not compiling:  # the compiling call's time is the compile's, not a step's
+            self.probe(time.perf_counter() - start)
+        return values
+
+    def probe(self, seconds: float) -> None:
+        """``auto``: after PROBE_STEPS compiled steps (the compiling call excluded), keep the compiled step only if
+        it is SPEEDUP_NEEDED x faster than the eager steps were."""
+        choice = self.choice
+        if choice.kept is not None:
+            return
+        choice.compiled_seconds.append(seconds)
+        if len(choice.compiled_seconds) < PROBE_STEPS:
+            return
+        compiled = sum(choice.compiled_seconds) / len(choice.compiled_seconds)
+        choice.probe = {"compiled_step_s": compiled, "eager_step_s": choice.eager_step_s() or None}
+        if self.mode == "compiled" or not choice.eager_steps:
+            choice.kept, choice.reason = True, f"asked for compiled ({compiled * 1e6:.0f} us a step)"
+            return
+        eager = choice.eager_step_s()
+        choice.kept = eager >= SPEEDUP_NEEDED * compiled
+        verdict = "kept" if choice.kept else "rejected"
+        choice.reason = (f"compiled after {choice.eager_s:.1f} s of eager steps (compile {choice.compile_s:.1f} s), "
+                         f"{verdict}: {compiled * 1e6:.0f} us a step against eager {eager * 1e6:.0f} us")

@@ -1,0 +1,99 @@
+"""Sequential decoding at a fixed shape (``nn/decode.py``, ``strategies/step_decoder.py``): the static step draws
+what the eager cached loop draws, compiled or not, and ``auto`` compiles only once eager steps have cost a compile."""
+
+import time
+
+import pytest
+import torch
+
+from genstrat.nn import Backbone, BackboneConfig
+from genstrat.nn import decode
+from genstrat.nn.decode import CHOICES, CompiledStep
+from genstrat.nn.wavenet import WaveNet
+from genstrat.strategies import get_strategy
+from genstrat.units import PixelUnits
+
+
+def transformer():
+    cfg = BackboneConfig(vocab_size=5, seq_len=24, num_classes=3, d_model=32, n_layers=2, n_heads=4, causal=True)
+    return Backbone(cfg).eval()
+
+
+def wavenet():
+    torch.manual_seed(0)
+    model = WaveNet(BackboneConfig(vocab_size=256, seq_len=300, num_classes=10, d_model=32, n_layers=2,
+                                   network="wavenet")).eval()
+    with torch.no_grad():  # weights large enough that the draws depend on the past
+        for p in model.parameters():
+            p.mul_(3)
+    return model
+
+
+def ar_over(model):
+    return get_strategy("ar", PixelUnits(levels=model.cfg.vocab_size, channels=1, height=1, width=model.cfg.seq_len))
+
+
+def draw(model, mode, guidance, seed=7, **options):
+    strategy = ar_over(model)
+    opts = strategy.sampling_defaults().merged(guidance=guidance, decode=mode, **options)
+    cond = torch.tensor([0, 1, 2])
+    return strategy.generate(model, cond, None, torch.Generator().manual_seed(seed), options=opts).units
+
+
+@pytest.fixture
+def uncompiled(monkeypatch):
+    """``CompiledStep`` that runs the static step eagerly: its arithmetic and state, without inductor's minutes."""
+
+    def run_eagerly(self, *args):
+        self.compile_s = 0.0
+        self.program, self.inputs, self.places = (lambda *a: (self.step(*a),)), list(args), \
+            [(j, j) for j in range(len(args))]
+        return self.step(*args)
+
+    monkeypatch.setattr(CompiledStep, "compile", run_eagerly)
+
+
+@pytest.mark.parametrize("network", [transformer, wavenet])
+def test_the_static_step_draws_what_the_cached_loop_draws(network, uncompiled):
+    model = network()
+    for guidance, options in ((1.0, {}), (2.0, {"top_k": 4}), (1.0, {"temperature": 0.0})):
+        eager = draw(model, "eager", guidance, **options)
+        static = draw(model, "compiled", guidance, **options)
+        assert torch.equal(eager, static), (guidance, options)
+        assert len(set(eager.flatten().tolist())) > 2  # the draws vary: the test can tell two streams apart
+
+
+@pytest.mark.parametrize("network", [transformer, wavenet])
+def test_the_inductor_compiled_step_draws_what_the_eager_loop_draws(network):
+    """One real compile per network (inductor's C++, ~15-40 s on 2 cores): the same units at a seed."""
+    model = network()
+    eager = draw(model, "eager", 1.5)
+    compiled = draw(model, "compiled", 1.5)
+    again = draw(model, "compiled", 1.5)  # the second call goes straight to the generated program
+    assert torch.equal(eager, compiled) and torch.equal(eager, again)
+
+
+def test_auto_compiles_once_eager_steps_cost_a_compile_and_keeps_it_only_when_faster(uncompiled, monkeypatch):
+    model = transformer()
+    monkeypatch.setattr(decode, "_measured_compile_s", [1e9])  # a compile that never pays
+    first = draw(model, "auto", 1.0)
+    choice = next(iter(CHOICES.by_model[model].values()))
+    assert choice.compiled is None and choice.eager_steps == model.cfg.seq_len - 1
+
+    monkeypatch.setattr(decode, "_measured_compile_s", [0.0])  # a compile that pays at once
+    assert torch.equal(draw(model, "auto", 1.0), first)  # compiled from the second step on: the same units
+    assert choice.compiled is not None and choice.kept in (True, False)  # timed over its first 16 steps
+    assert "compiled after" in choice.reason
+
+    step = choice.compiled.step
+
+    def slow(*args):  # a compiled step far slower than eager: rejected
+        time.sleep(0.01)
+        return (step(*args),)
+
+    choice.kept, choice.compiled_seconds, choice.compiled.program = None, [], slow
+    draw(model, "auto", 1.0)
+    assert choice.kept is False and "rejected" in choice.reason
+    steps = choice.eager_steps
+    assert torch.equal(draw(model, "auto", 1.0), first)  # rejected: eager again, the same units
+    assert choice.eager_steps == steps + model.cfg.seq_len - 1
