@@ -352,7 +352,7 @@ def cmd_demo(args) -> int:
 def cmd_decode_floor(args) -> int:
     import json
 
-    from genstrat.benchmark.decode_floor import decode_floor_rows
+    from genstrat.benchmark.decode_floor import decode_floor_bars, decode_floor_rows
     from genstrat.checkpoint import atomic_write, ensure_writable
 
     out = ensure_writable(Path(args.out), "--out", is_file=True)
@@ -362,7 +362,12 @@ def cmd_decode_floor(args) -> int:
     rows = decode_floor_rows({"mnist": args.mnist_dir, "fsdd": args.fsdd_dir}, repeats=args.repeats, seed=args.seed,
                              peers=not args.no_peers, progress=not args.no_progress)
     atomic_write(out, (json.dumps(rows, indent=2) + "\n").encode())
-    print(f"{len(rows)} rows -> {out}")
+    bars = decode_floor_bars(rows)
+    bars_out = out.with_name(out.stem + "-bars.json")
+    atomic_write(bars_out, (json.dumps(bars, indent=2) + "\n").encode())
+    for key, value in bars.items():
+        print(f"  {key}: {value}")
+    print(f"{len(rows)} rows -> {out}; bars -> {bars_out}")
     return 0
 
 

@@ -2,7 +2,8 @@ import json
 
 from genstrat.cli import main
 
-REQUIRED = {"data", "strategy", "steps", "nfe", "latency_b1_s", "throughput_per_s", "fd", "agree"}
+REQUIRED = {"data", "strategy", "steps", "nfe", "latency_b1_s", "step_s_b1", "floor_s_b1", "throughput_per_s", "fd",
+            "agree"}
 
 
 def test_bench_on_a_tiny_budget(tmp_path):
@@ -30,6 +31,7 @@ def test_bench_on_a_tiny_budget(tmp_path):
         if r["strategy"] not in ("real", "independent"):
             assert REQUIRED <= set(r), r
             assert r["latency_b1_s"] > 0 and r["throughput_per_s"] > 0 and 0 <= r["agree"] <= 1 and r["fd"] >= 0
+            assert 0 < r["floor_s_b1"] and 0 < r["step_s_b1"] <= r["latency_b1_s"]
             assert (out / r["grid"]).is_file()
     ar = next(r for r in rows if r["strategy"] == "ar")
     assert ar["nfe"] == 64 and ar["nll_bits_per_unit"] > 0
@@ -91,7 +93,7 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
     rows = bench(strategies, steps, out, resume=True)
     assert calls == ["two-stage:mask-predict"] + ["two-stage:diffusion"] * 8  # only the missing rows were sampled
     timing = {"latency_b1_s", "throughput_per_s", "train_seconds", "ae_seconds", "ae_train_steps", "updates_per_s",
-              "gflops_per_s"}
+              "gflops_per_s", "step_s_b1", "floor_s_b1"}
     same = lambda table: [{k: v for k, v in r.items() if k not in timing} for r in table]  # noqa: E731
     assert same(rows) == same(whole)
     assert [r["strategy"] for r in rows].count("reconstruction:fsq") == 1

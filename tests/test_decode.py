@@ -97,3 +97,27 @@ def test_auto_compiles_once_eager_steps_cost_a_compile_and_keeps_it_only_when_fa
     steps = choice.eager_steps
     assert torch.equal(draw(model, "auto", 1.0), first)  # rejected: eager again, the same units
     assert choice.eager_steps == steps + model.cfg.seq_len - 1
+
+
+def test_product_shapes_records_each_product_and_the_floor_adds_their_times():
+    from genstrat.benchmark.decode_floor import ProductShapes, floor_seconds
+
+    linear, conv = torch.nn.Linear(8, 6), torch.nn.Conv1d(4, 5, 2)
+    q, k = torch.randn(1, 2, 1, 3), torch.randn(1, 2, 7, 3)
+    with ProductShapes() as shapes:
+        linear(torch.randn(2, 8))
+        conv(torch.randn(3, 4, 10))
+        torch.nn.functional.scaled_dot_product_attention(q, k, k)
+    assert shapes.products == [(1, 2, 8, 6), (1, 27, 8, 5), (2, 1, 3, 7), (2, 1, 7, 3)]
+    rates = {shape: 1e9 for shape in shapes.products}  # given rates: nothing is timed
+    seconds, flop = floor_seconds(shapes.products, 2, rates)
+    total = 2 * (2 * 8 * 6 + 27 * 8 * 5 + 2 * 3 * 7 + 2 * 7 * 3)
+    assert flop == total / 2 and abs(seconds - total / 2 / 1e9) < 1e-15
+
+
+def test_decode_floor_refuses_a_missing_data_folder_in_one_line(tmp_path, capsys):
+    from genstrat.cli import main
+
+    assert main(["decode-floor", "--mnist-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "f.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("genstrat: error: --mnist-dir") and "\n" not in err

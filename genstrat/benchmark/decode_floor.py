@@ -1,18 +1,18 @@
-"""`genstrat decode-floor`: every sequential sampler's batch-1 step against its compute floor, eager and compiled,
-with transformers' decoding at its documented best beside ours.
+"""`genstrat decode-floor`: every sequential sampler's batch-1 step against its compute floor, eager and compiled, with
+transformers' decoding at its documented best beside ours.
 
 A row's **floor** is what its step's arithmetic costs on this machine with no overhead at all: every matrix product,
 convolution and attention product of one step is recorded with its shape (``ProductShapes``, a dispatch mode, as
-training's FLOPs are counted in ``precision.step_gflop``), each shape is timed as one batched product over many
-copies (so no per-call dispatch is in its rate, only the arithmetic and the memory the shape needs), and
+training's FLOPs are counted in ``precision.step_gflop``), each shape is timed at its own arithmetic intensity in wide
+products (``product_rate``: no per-call dispatch in its rate, only the arithmetic and the memory the shape needs), and
 floor_s_b1 = sum over the step's products of flops / rate. Element-wise work (norms, activations, the draw) is not in
-the floor: the floor is a lower bound. An AR step is counted at the middle of its sequence (attention is linear in
-the position); a mask-predict pass and a diffusion step as their whole batch-1 generation over its NFE.
+the floor: the floor is a lower bound. An AR step is counted at the middle of its sequence (attention is linear in the
+position); a mask-predict pass and a diffusion step as their whole batch-1 generation over its NFE.
 
 The measured **step** is a batch-1 generation's median seconds (after a warm-up; the compiled rows' warm-up compiles)
-over its NFE. Speed does not depend on the weights, so every model here is the ``small`` trunk with its initial
-weights (two-stage rows over an untrained auto-encoder of their kind, as ``genstrat throughput`` does); AR rows
-sample at guidance 1 (the peer has no classifier-free guidance), the WaveNet at the audio default.
+over its NFE. Speed does not depend on the weights, so every model here is the ``small`` trunk with its initial weights
+(two-stage rows over an untrained auto-encoder of their kind, as ``genstrat throughput`` does); AR rows sample at
+guidance 1 (the peer has no classifier-free guidance), the WaveNet at the audio default.
 """
 
 from __future__ import annotations
@@ -61,16 +61,23 @@ class ProductShapes(TorchDispatchMode):
         return out
 
 
-def product_rate(shape: tuple[int, int, int, int], target_flop: float = 2e7) -> float:
-    """FLOP/s of one (m, k) @ (k, n) product (``batch`` of them) on this machine, timed as one ``bmm`` over enough
-    distinct copies to make about ``target_flop`` of work, the output preallocated: the shape's own rate."""
+def product_rate(shape: tuple[int, int, int, int], weight_bytes: float = 2**20, calls: int = 20) -> float:
+    """FLOP/s of a (m, k) @ (k, n) product (``batch`` of them) on this machine at its own arithmetic intensity and
+    without per-call overhead: timed as one (m, k) @ (k, copies x batch x n) product whose right-hand side is about
+    ``weight_bytes`` (1 MiB: one core's L2 here, where a step's weights live between steps), repeated. The same m
+    and k, so the same FLOPs per weight read (a batch-1 step's products are matrix-vector products, bound by reading
+    their weights), in calls large enough that dispatch is a few percent of them."""
     batch, m, k, n = shape
     flop = 2 * batch * m * k * n
-    copies = max(1, int(target_flop // max(flop, 1)))
-    a, b = torch.randn(copies * batch, m, k), torch.randn(copies * batch, k, n)
-    out = torch.empty(copies * batch, m, n)
-    seconds = median_seconds(lambda: torch.bmm(a, b, out=out), repeats=5, warmup=2)
-    return flop * copies / seconds
+    copies = max(1, int(weight_bytes // (4 * k * batch * n)))
+    a, b = torch.randn(m, k), torch.randn(k, copies * batch * n)
+    out = torch.empty(m, copies * batch * n)
+
+    def run():
+        for _ in range(calls):
+            torch.mm(a, b, out=out)
+
+    return flop * copies * calls / median_seconds(run, repeats=5, warmup=2)
 
 
 def floor_seconds(products: list[tuple[int, int, int, int]], steps: int, rates: dict) -> tuple[float, float]:
@@ -105,6 +112,21 @@ def generation_products(strategy, model, cond, steps, options) -> tuple[list, in
     return shapes.products, out.nfe
 
 
+RATES: dict = {}  # product shape -> FLOP/s, measured once a process
+
+
+def step_floor(strategy, model, cond: torch.Tensor, steps, options) -> float:
+    """Floor seconds of one batch-1 network evaluation of a row's sampler (a two-stage row's prior; the decode to
+    pixels or samples is not a step): AR at the middle of its sequence, any other sampler over its whole generation."""
+    sampler = getattr(strategy, "prior", strategy)
+    if sampler.name == "ar":
+        rows = 1 if options.guidance == 1.0 else 2
+        return floor_seconds(ar_step_products(model, rows, options.guidance, cond), 1, RATES)[0]
+    eager = options.merged(decode="eager") if "decode" in options else options
+    products, nfe = generation_products(sampler, model, cond, steps, eager)
+    return floor_seconds(products, max(nfe, 1), RATES)[0]
+
+
 def timed_generation(strategy, model, cond, steps, options, repeats: int) -> tuple[float, int, torch.Tensor]:
     """(median seconds of a generation after one warm-up, its NFE, the units of a seed-0 generation)."""
     out = {}
@@ -123,13 +145,19 @@ CASES = (  # (row label, dataset, strategy, steps, decode modes, extra batch siz
     ("samples", "fsdd", "ar", None, ("eager", "compiled"), ()),
     ("codes", "mnist", "two-stage:mask-predict", 8, ("eager",), ()),
     ("pixels", "mnist", "diffusion", 20, ("eager",), ()),
+    ("codec codes", "fsdd", "two-stage:mask-predict", 6, ("eager",), ()),  # the best two-stage audio row's sampler
 )
+
+
+def compile_seconds(model, batch: int) -> float:
+    """What compiling this model's step for ``batch`` conditions cost (its choice's first compiled call)."""
+    return sum(c.compile_s or 0 for key, c in CHOICES.by_model[model].items() if key[0] in (batch, 2 * batch))
 
 
 def decode_floor_rows(data_dirs: dict, repeats: int = 3, seed: int = 0, peers: bool = True,
                       progress: bool = True) -> list[dict]:
     """Every case's rows (one per decode mode), then transformers' rows over the pixel AR's shape."""
-    rates, rows, machine = {}, [], {"cpu_flags": cpu_flags(), "machine": platform.machine(),
+    rows, machine = [], {"cpu_flags": cpu_flags(), "machine": platform.machine(),
                                     "threads": torch.get_num_threads(), "torch": torch.__version__}
     pixel_ar = None
     for label, data_name, name, steps, modes, batches in CASES:
@@ -137,42 +165,44 @@ def decode_floor_rows(data_dirs: dict, repeats: int = 3, seed: int = 0, peers: b
         strategy = bound_strategy(name, data)
         torch.manual_seed(seed)
         model = build_model(strategy, data.num_classes, size="small", context_len=data.context_len).eval()
-        sequential = name.split(":")[-1] == "ar"
+        sampler = getattr(strategy, "prior", strategy)  # a two-stage row's steps are its prior's
+        sequential = sampler.name == "ar"
         defaults = strategy.sampling_defaults()
         options = defaults.merged(guidance=1.0) if sequential and data.units.modality != "audio" else defaults
-        cond = torch.zeros(1, dtype=torch.long) if not data.context_len else data.test_cond[:1]
+        cond = torch.zeros(1, dtype=torch.long)
         rows_b1 = 1 if options.guidance == 1.0 else 2
         if sequential:
-            floor, flop = floor_seconds(ar_step_products(model, rows_b1, options.guidance, cond), 1, rates)
+            floor, flop = floor_seconds(ar_step_products(model, rows_b1, options.guidance, cond), 1, RATES)
         else:
-            products, nfe = generation_products(strategy, model, cond, steps, options)
-            floor, flop = floor_seconds(products, nfe, rates)
+            products, nfe = generation_products(sampler, model, cond, steps, options)
+            floor, flop = floor_seconds(products, nfe, RATES)
         eager_units = {}
         for mode in modes:
             opts = options.merged(decode=mode) if sequential else options
-            seconds, nfe, units = timed_generation(strategy, model, cond, steps, opts, repeats)
+            seconds, nfe, units = timed_generation(sampler, model, cond, steps, opts, repeats)
+            latency = timed_generation(strategy, model, cond, steps, opts, repeats)[0] if sampler is not strategy \
+                else seconds  # with the decode from codes to pixels or samples
             eager_units.setdefault(1, units)
             row = {"strategy": name, "units": label, "data": data.name, "decode": mode, "compiled": mode == "compiled",
                    "nfe_b1": nfe, "step_s_b1": round(seconds / nfe, 7), "floor_s_b1": round(floor, 7),
                    "step_over_floor": round(seconds / nfe / floor, 2), "step_gflop": round(flop / 1e9, 6),
-                   "guidance": options.guidance}
+                   "latency_b1_s": round(latency, 5), "guidance": options.guidance}
             if data.units.modality == "audio":
-                row["rtf_b1"] = round(seconds / (data.units.seq_len / data.units.sample_rate), 3)
+                row["rtf_b1"] = round(latency / (data.units.seq_len / data.units.sample_rate), 4)
             else:
                 row["tokens_per_s_b1"] = round(nfe / seconds, 1)
             if mode == "compiled":
-                choice = next(iter(CHOICES.by_model[model].values()))
-                row.update(compile_s=round(choice.compile_s, 1), same_as_eager_b1=bool(torch.equal(units,
-                                                                                                   eager_units[1])))
+                row.update(compile_s_b1=round(compile_seconds(model, 1), 1),
+                           same_as_eager_b1=bool(torch.equal(units, eager_units[1])))
             for batch in batches:
                 many = torch.arange(batch) % data.num_classes
-                seconds_b, nfe_b, units_b = timed_generation(strategy, model, many, steps, opts, repeats)
+                seconds_b, nfe_b, units_b = timed_generation(sampler, model, many, steps, opts, repeats)
                 row[f"tokens_per_s_b{batch}"] = round(batch * nfe_b / seconds_b, 1)
                 if mode == "eager":
                     eager_units[batch] = units_b
                 else:
                     row[f"same_as_eager_b{batch}"] = bool(torch.equal(units_b, eager_units[batch]))
-                    row["compile_s"] = round(sum(c.compile_s or 0 for c in CHOICES.by_model[model].values()), 1)
+                    row[f"compile_s_b{batch}"] = round(compile_seconds(model, batch), 1)
             rows.append({**row, **machine})
             if progress:
                 print({k: v for k, v in row.items() if k not in machine}, flush=True)
@@ -223,3 +253,42 @@ def transformers_rows(strategy, model, options, repeats: int, batches=(1, 64), p
         if progress:
             print(row, flush=True)
     return rows
+
+
+def decode_floor_bars(rows: list[dict]) -> dict:
+    """Issue 33's bars read off one run's rows: compiled pixel AR against its eager self and transformers' best path,
+    the WaveNet's real-time factor, two-stage audio against it, and each sampler's best step against its floor."""
+    ours = {(r["strategy"], r["units"], r["decode"]): r for r in rows if not r.get("peer")}
+    peers = [r for r in rows if r.get("peer")]
+    eager, compiled = ours.get(("ar", "pixels", "eager")), ours.get(("ar", "pixels", "compiled"))
+    bars = {}
+    if eager and compiled:
+        bars["ar_b1_over_eager"] = round(compiled["tokens_per_s_b1"] / eager["tokens_per_s_b1"], 2)
+        bars["ar_b1_over_eager_holds"] = bars["ar_b1_over_eager"] >= 3
+    if compiled and peers:
+        best = {b: max(peers, key=lambda r: r.get(f"tokens_per_s_b{b}", 0)) for b in (1, 64)}
+        ours_b64 = max(eager["tokens_per_s_b64"], compiled["tokens_per_s_b64"])
+        bars.update(transformers_best_b1=best[1]["decode"], transformers_best_b64=best[64]["decode"],
+                    ar_b1_over_transformers_best=round(compiled["tokens_per_s_b1"] / best[1]["tokens_per_s_b1"], 2),
+                    ar_b64_over_transformers_best=round(ours_b64 / best[64]["tokens_per_s_b64"], 2))
+        bars["ar_b1_over_transformers_best_holds"] = bars["ar_b1_over_transformers_best"] >= 1.5
+        bars["ar_b64_not_slower_holds"] = bars["ar_b64_over_transformers_best"] >= 1.0
+    wavenet = ours.get(("ar", "samples", "compiled"))
+    if wavenet:
+        bars["wavenet_rtf_b1"] = wavenet["rtf_b1"]
+        bars["wavenet_rtf_b1_holds"] = wavenet["rtf_b1"] <= 2
+        eager_wavenet = ours.get(("ar", "samples", "eager"))
+        two_stage = ours.get(("two-stage:mask-predict", "codec codes", "eager"))
+        if two_stage:
+            bars["two_stage_audio_rtf_b1"] = two_stage["rtf_b1"]
+            bars["two_stage_audio_over_compiled_wavenet"] = round(wavenet["rtf_b1"] / two_stage["rtf_b1"], 1)
+            if eager_wavenet:
+                bars["two_stage_audio_over_eager_wavenet"] = round(eager_wavenet["rtf_b1"] / two_stage["rtf_b1"], 1)
+    best_steps = {}
+    for (name, units, _), r in ours.items():
+        if (name, units) not in best_steps or r["step_s_b1"] < best_steps[(name, units)]["step_s_b1"]:
+            best_steps[(name, units)] = r
+    bars["step_over_floor"] = {f"{name} ({units}, {r['decode']})": r["step_over_floor"]
+                               for (name, units), r in best_steps.items()}
+    bars["every_step_within_10x_floor_holds"] = all(v <= 10 for v in bars["step_over_floor"].values())
+    return bars

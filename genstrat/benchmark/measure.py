@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
+from genstrat.benchmark.decode_floor import step_floor
 from genstrat.eval.timing import median_seconds
+from genstrat.nn.decode import compiled_for
 from genstrat.strategies import SamplingOptions, Strategy, SweepPoint
 
 
@@ -57,12 +59,14 @@ def measure(
     units, nfe, batch_seconds = sample_all(strategy, model, conditions, k, options, throughput_batch, seed + 1)
     quality = evaluator.score(units, conditions)
     one = conditions[:1].to(device)
+    single_nfe = []
 
     def single():
-        strategy.generate(model, one, k, torch.Generator(device).manual_seed(0), options=options)
+        single_nfe.append(strategy.generate(model, one, k, torch.Generator(device).manual_seed(0), options=options).nfe)
         synchronize(device)
 
     latency = median_seconds(single, repeats=latency_repeats)
+    rows_b1 = 1 if options.get("guidance", 1.0) == 1.0 else 2
     batches = conditions.split(throughput_batch)
     full = [s for s, b in zip(batch_seconds, batches) if len(b) == throughput_batch] or batch_seconds
     throughput = throughput_batch / sorted(full)[len(full) // 2]
@@ -73,6 +77,9 @@ def measure(
         "steps": k,
         "nfe": nfe,
         "latency_b1_s": round(latency, 5),
+        "step_s_b1": round(latency / max(single_nfe[-1], 1), 7),  # the batch-1 latency per network evaluation
+        "floor_s_b1": round(step_floor(strategy, model, one, k, options), 7),  # its arithmetic alone (decode_floor.py)
+        "compiled": compiled_for(model, rows_b1),
         "throughput_per_s": round(throughput, 2),
         "throughput_batch": throughput_batch,
         **evaluator.timing_fields(latency, throughput),

@@ -19,7 +19,7 @@ import torch
 from genstrat.data import load_dataset
 from genstrat.model_io import build_model
 from genstrat.modalities import modality_of
-from genstrat.nn.autoencoder import Autoencoder
+from genstrat.autoencoding import build_stage_one
 from genstrat.precision import cpu_flags
 from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
 from genstrat.training import Budget, train
@@ -77,7 +77,7 @@ def bound_strategy(name: str, data):
     kind = stage_one_kind(name)
     if kind is None:
         return get_strategy(name, data.units)
-    autoencoder = Autoencoder(modality_of(data.units).stage_one(data, kind))
+    autoencoder = build_stage_one(modality_of(data.units).stage_one(data, kind))
     return get_strategy(name, data.units, autoencoder)
 
 

@@ -239,7 +239,8 @@ def report_samples(rows: list[dict], generated: list[dict], meta: dict, out: Pat
     return text
 
 
-COLUMNS = [("steps", "steps"), ("nfe", "NFE"), ("latency_b1_s", "batch-1 latency (s)"), ("rtf_b1", "RTF (batch 1)"),
+COLUMNS = [("steps", "steps"), ("nfe", "NFE"), ("latency_b1_s", "batch-1 latency (s)"),
+           ("step_s_b1", "step, batch 1 (s)"), ("floor_s_b1", "its floor (s)"), ("rtf_b1", "RTF (batch 1)"),
            ("audio_s_per_s", "audio s / s"), ("agree", "agreement"), ("fd", "Fréchet"), ("diversity", "diversity"),
            ("nll_bits_per_unit", "NLL (bits/sample)"), ("stoi", "STOI"), ("pesq", "PESQ (nb)"),
            ("code_perplexity", "code perplexity"), ("dead_codes", "dead codes"), ("ae_seconds", "codec s")]

@@ -168,6 +168,8 @@ COLUMNS = [
     ("steps", "steps"),
     ("nfe", "NFE"),
     ("latency_b1_s", "batch-1 latency (s)"),
+    ("step_s_b1", "step, batch 1 (s)"),
+    ("floor_s_b1", "its floor (s)"),
     ("throughput_per_s", "throughput (img/s)"),
     ("agree", "agreement"),
     ("fd", "Fréchet"),

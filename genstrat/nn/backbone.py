@@ -135,15 +135,13 @@ class Backbone(nn.Module):
         position = torch.tensor([cache.length], device=cache.k.device)
         return [position, *(k.clone() for k in cache.k.unbind(0)), *(v.clone() for v in cache.v.unbind(0))]
 
-    def decode_step(self, guidance: float, options):
+    def decode_step(self, guidance: float, draw):
         """One AR step at a fixed shape: ``step(value (B,), u (B, 1), position, *keys, *values) -> next value (B,)``.
 
         The same arithmetic as ``forward`` with a ``KVCache`` (embedding and position, every block, the head), then
-        classifier-free guidance on the logits (``sampling.guided_logits``) and the draw with the given uniforms
-        (``sampling.draw_units``). The new key and value are written at ``position`` and attention reads the whole
+        classifier-free guidance on the logits (``sampling.guided_logits``) and the sampler's ``draw(logits, u)``
+        with the given uniforms. The new key and value are written at ``position`` and attention reads the whole
         buffer with slots after it masked out, so every step has the same shapes; ``position`` moves on by one."""
-        from genstrat.strategies.sampling import draw_units
-
         if self.cfg.continuous or self.cfg.adaln or self.cfg.latent_dim or self.cfg.slot_units != 1:
             raise ValueError("a static decode step needs discrete units, one per slot, and no latent input")
         layers, heads, d = self.cfg.n_layers, self.cfg.n_heads, self.cfg.d_model
@@ -175,7 +173,7 @@ class Backbone(nn.Module):
                 conditional, unconditional = logits.chunk(2)
                 logits = unconditional + guidance * (conditional - unconditional)
             position.add_(1)
-            return draw_units(logits, options, u)
+            return draw(logits, u)
 
         return step
 

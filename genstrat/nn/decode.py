@@ -35,10 +35,11 @@ PROBE_STEPS = 16  # compiled steps timed before the compiled path is kept or rej
 CPU_OPTIONS = {
     "freezing": True,  # weights as constants: folded where the step derives matrices from them
     "max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN",  # C++ small-matrix kernels where they win
-    "cpp.threads": 1,  # one thread per kernel: a step is ~90 tiny kernels, and 2 threads' fork/join cost more
     "cpp_wrapper": True,  # the calls between kernels in C++, not Python
     "autotune_num_choices_displayed": 0, "max_autotune_report_choices_stats": False,
 }
+SERIAL_ROWS = 4  # up to this many rows a step's kernels run on one thread: a step is ~90 tiny kernels at batch 1, and
+#                  2 threads' fork and join in each cost more than they share (WaveNet RTF 3.2 -> 2.3 here)
 _measured_compile_s: list[float] = []
 
 
@@ -72,7 +73,8 @@ class CompiledStep:
             captured.update(program=program, inputs=list(example_inputs), outputs=len(outputs))
             return program
 
-        options = CPU_OPTIONS if self.device.type == "cpu" else {}
+        rows = args[0].shape[0]
+        options = {**CPU_OPTIONS, "cpp.threads": 1 if rows <= SERIAL_ROWS else -1} if self.device.type == "cpu" else {}
         compiled = torch.compile(self.step, backend=backend if self.device.type == "cpu" else "inductor",
                                  fullgraph=True, dynamic=False)
         start = time.perf_counter()
@@ -132,7 +134,8 @@ class DecodeChoices:
         drawn = tuple(sorted((k, v) for k, v in options.items() if k != "decode"))
         key = (rows, str(device), torch.get_num_threads(), drawn, weights_key(model))
         if key not in table:
-            table.clear()  # a change of weights makes every earlier compiled step stale
+            for stale in [k for k in table if k[-1] != key[-1]]:  # compiled with weights that have since changed
+                del table[stale]
             table[key] = Choice()
         return table[key]
 
@@ -140,7 +143,12 @@ class DecodeChoices:
 CHOICES = DecodeChoices()
 
 
-def prepare_compiled(choice: Choice, model, options, guidance: float) -> None:
-    """Give the choice its compiled step (compiled, and timed, at its first call)."""
+def compiled_for(model, rows: int) -> bool:
+    """Whether this model's steps over ``rows`` rows now run compiled (the choice kept the compiled step)."""
+    return any(key[0] == rows and choice.kept for key, choice in CHOICES.by_model.get(model, {}).items())
+
+
+def prepare_compiled(choice: Choice, model, guidance: float, draw) -> None:
+    """Give the choice its compiled step (compiled, and timed, at its first call); ``draw(logits, u)`` draws."""
     if choice.compiled is None:
-        choice.compiled = CompiledStep(model.decode_step(guidance, options), next(model.parameters()).device)
+        choice.compiled = CompiledStep(model.decode_step(guidance, draw), next(model.parameters()).device)

@@ -145,14 +145,12 @@ class WaveNet(nn.Module):
         time = torch.tensor([cache.length], device=cache.queues[0].device)
         return [time, *(b.clone() for b in cache.biases), *(q.clone() for q in cache.queues)]
 
-    def decode_step(self, guidance: float, options):
+    def decode_step(self, guidance: float, draw):
         """One sample at a fixed shape: ``step(value (B,), u (B, 1), time, *biases, *queues) -> next value (B,)``:
-        ``step`` and the head, then guidance and the draw (``sampling.draw_units``). Each layer's queue slot is
+        ``step`` and the head, then guidance and ``draw(logits, u)`` (the sampler's). Each layer's queue slot is
         ``time % dilation``, a tensor, so every step has the same shapes; ``time`` moves on by one. (Gathering every
         layer's past input at once and applying the past taps in one batched product, Paine et al.'s queues
         flattened, was measured slower here: inductor then left the current taps to the library's small products.)"""
-        from genstrat.strategies.sampling import draw_units
-
         layers, width = len(self.dilations), self.cfg.d_model
         head_in, head_out = self.head[1], self.head[3]
 
@@ -178,7 +176,7 @@ class WaveNet(nn.Module):
                 conditional, unconditional = logits.chunk(2)
                 logits = unconditional + guidance * (conditional - unconditional)
             time.add_(1)
-            return draw_units(logits, options, u)
+            return draw(logits, u)
 
         return step
 

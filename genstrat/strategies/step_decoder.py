@@ -13,7 +13,7 @@ import time
 import torch
 
 from genstrat.nn.decode import CHOICES, PROBE_STEPS, SPEEDUP_NEEDED, compile_estimate_s, prepare_compiled
-from genstrat.strategies.sampling import guided_logits, sample_units
+from genstrat.strategies.sampling import draw_units, guided_logits, sample_units
 
 
 class StepDecoder:
@@ -44,7 +44,7 @@ class StepDecoder:
         opts = self.options
         if i > 0 and self.state is None and self.wants_compiled():
             self.state = self.model.decode_state(cache)
-            prepare_compiled(self.choice, self.model, opts, opts.guidance)
+            prepare_compiled(self.choice, self.model, opts.guidance, lambda logits, u: draw_units(logits, opts, u))
         if self.state is None:
             start = time.perf_counter()
             logits = guided_logits(self.model, value[:, None] if i else value, cond, opts.guidance, cache)[:, -1]
