@@ -121,3 +121,28 @@ def test_decode_floor_refuses_a_missing_data_folder_in_one_line(tmp_path, capsys
     assert main(["decode-floor", "--mnist-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "f.json")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("genstrat: error: --mnist-dir") and "\n" not in err
+
+
+def test_the_bars_are_read_off_the_rows():
+    from genstrat.benchmark.decode_floor import decode_floor_bars
+
+    row = lambda name, units, mode, step, floor, **kw: {  # noqa: E731
+        "strategy": name, "units": units, "decode": mode, "step_s_b1": step, "step_over_floor": step / floor, **kw}
+    rows = [row("ar", "pixels", "eager", 1e-3, 1e-4, tokens_per_s_b1=1000, tokens_per_s_b64=7000),
+            row("ar", "pixels", "compiled", 2e-4, 1e-4, tokens_per_s_b1=5000, tokens_per_s_b64=4000),
+            row("ar", "samples", "eager", 2e-3, 1e-4, rtf_b1=16.0),
+            row("ar", "samples", "compiled", 2e-4, 1e-4, rtf_b1=1.6),
+            row("two-stage:mask-predict", "codec codes", "eager", 1e-2, 5e-3, rtf_b1=0.08),
+            {"strategy": "transformers:gpt2", "peer": True, "decode": "dynamic", "tokens_per_s_b1": 500,
+             "tokens_per_s_b64": 3000},
+            {"strategy": "transformers:gpt2", "peer": True, "decode": "static+compile", "tokens_per_s_b1": 900,
+             "tokens_per_s_b64": 3500}]
+    bars = decode_floor_bars(rows)
+    assert bars["ar_b1_over_eager"] == 5.0 and bars["ar_b1_over_eager_holds"]
+    assert bars["transformers_best_b1"] == "static+compile" and bars["ar_b1_over_transformers_best"] == 5.56
+    assert bars["ar_b64_over_transformers_best"] == 2.0 and bars["ar_b64_not_slower_holds"]  # ours: the faster path
+    assert bars["wavenet_rtf_b1_holds"] and bars["two_stage_audio_over_compiled_wavenet"] == 20.0
+    assert bars["two_stage_audio_over_eager_wavenet"] == 200.0
+    assert bars["step_over_floor"] == {"ar (pixels, compiled)": 2.0, "ar (samples, compiled)": 2.0,
+                                       "two-stage:mask-predict (codec codes, eager)": 2.0}
+    assert bars["every_step_within_10x_floor_holds"]

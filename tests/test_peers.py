@@ -56,6 +56,7 @@ def test_bench_with_peers_adds_decoding_and_unet_rows(monkeypatch, tmp_path):
     way and measured at every sampler through the bench's own measure (n, judge, timing); a resumed run keeps the
     U-Nets' rows without training them again."""
     monkeypatch.setattr("genstrat.peers.diffusers_unet.SAMPLERS", {"ddim": (2,), "dpm-solver++": (3,)})
+    monkeypatch.setattr("genstrat.peers.gpt2_decoding.FAST", False)  # the compiled paths: decode-floor's, and slow
     settings = dict(train_steps=2, steps=[1], n=20, size="tiny", judge_steps=5, throughput_batch=4, latency_repeats=1,
                     progress=False, peers=True, overrides={"sampler": "dpm-solver"})
     rows = api.bench("digits", ["ar", "diffusion"], tmp_path / "b", **settings)

@@ -11,14 +11,13 @@ position); a mask-predict pass and a diffusion step as their whole batch-1 gener
 
 The measured **step** is a batch-1 generation's median seconds (after a warm-up; the compiled rows' warm-up compiles)
 over its NFE. Speed does not depend on the weights, so every model here is the ``small`` trunk with its initial weights
-(two-stage rows over an untrained auto-encoder of their kind, as ``genstrat throughput`` does); AR rows sample at
-guidance 1 (the peer has no classifier-free guidance), the WaveNet at the audio default.
+(two-stage rows over an untrained auto-encoder of their kind, as ``genstrat throughput`` does); the Transformer's AR
+rows sample at guidance 1 (the peer has no classifier-free guidance), every other row at its defaults.
 """
 
 from __future__ import annotations
 
 import platform
-import time
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -168,7 +167,8 @@ def decode_floor_rows(data_dirs: dict, repeats: int = 3, seed: int = 0, peers: b
         sampler = getattr(strategy, "prior", strategy)  # a two-stage row's steps are its prior's
         sequential = sampler.name == "ar"
         defaults = strategy.sampling_defaults()
-        options = defaults.merged(guidance=1.0) if sequential and data.units.modality != "audio" else defaults
+        transformer_ar = sequential and model.cfg.network == "transformer"
+        options = defaults.merged(guidance=1.0) if transformer_ar else defaults
         cond = torch.zeros(1, dtype=torch.long)
         rows_b1 = 1 if options.guidance == 1.0 else 2
         if sequential:
@@ -187,10 +187,11 @@ def decode_floor_rows(data_dirs: dict, repeats: int = 3, seed: int = 0, peers: b
                    "nfe_b1": nfe, "step_s_b1": round(seconds / nfe, 7), "floor_s_b1": round(floor, 7),
                    "step_over_floor": round(seconds / nfe / floor, 2), "step_gflop": round(flop / 1e9, 6),
                    "latency_b1_s": round(latency, 5), "guidance": options.guidance}
-            if data.units.modality == "audio":
-                row["rtf_b1"] = round(latency / (data.units.seq_len / data.units.sample_rate), 4)
-            else:
-                row["tokens_per_s_b1"] = round(nfe / seconds, 1)
+            clip_seconds = data.units.seq_len / data.units.sample_rate if hasattr(data.units, "sample_rate") else None
+            if clip_seconds:
+                row["rtf_b1"] = round(latency / clip_seconds, 4)
+            else:  # an AR step writes one unit a row; other samplers' steps are passes over every unit
+                row["tokens_per_s_b1" if sequential else "steps_per_s_b1"] = round(nfe / seconds, 1)
             if mode == "compiled":
                 row.update(compile_s_b1=round(compile_seconds(model, 1), 1),
                            same_as_eager_b1=bool(torch.equal(units, eager_units[1])))
@@ -209,49 +210,12 @@ def decode_floor_rows(data_dirs: dict, repeats: int = 3, seed: int = 0, peers: b
         if (label, name) == ("pixels", "ar"):
             pixel_ar = (strategy, model, options)
     if peers and pixel_ar is not None:
-        rows += [{**r, **machine} for r in transformers_rows(*pixel_ar, repeats=repeats, progress=progress)]
-    return rows
+        from genstrat.peers.gpt2_decoding import their_rows
 
-
-def transformers_rows(strategy, model, options, repeats: int, batches=(1, 64), progress: bool = True) -> list[dict]:
-    """``GPT2LMHeadModel.generate`` over our weights (``peers/gpt2_decoding.py``): its default dynamic cache, a static
-    cache, and a static cache with ``torch.compile`` of its forward (transformers' documented fast path)."""
-    from transformers import logging as hf_logging
-
-    from genstrat.peers.gpt2_decoding import gpt2_twin
-
-    hf_logging.set_verbosity_error()
-    length, offset = model.cfg.seq_len, model.cfg.vocab_size + 1
-    rows = []
-    for path in ("dynamic", "static", "static+compile"):
-        twin = gpt2_twin(model)
-        compile_s = None
-        if path == "static+compile":
-            twin.forward = torch.compile(twin.forward, fullgraph=True, dynamic=False)
-        row = {"strategy": "transformers:gpt2", "peer": True, "units": "pixels", "decode": path,
-               "compiled": path == "static+compile", "tokens": length}
-        for batch in batches:
-            prompt = ((torch.arange(batch) % model.cfg.num_classes) + offset)[:, None]
-            extra = {} if path == "dynamic" else {"cache_implementation": "static"}
-
-            def run():
-                with torch.no_grad():
-                    twin.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_k=0,
-                                  max_new_tokens=length, min_new_tokens=length, use_cache=True, **extra)
-
-            if path == "static+compile":
-                start = time.perf_counter()
-                run()  # the first call compiles
-                compile_s = (compile_s or 0) + time.perf_counter() - start
-            seconds = median_seconds(run, repeats=repeats)
-            row[f"tokens_per_s_b{batch}"] = round(batch * length / seconds, 1)
-            if batch == 1:
-                row["step_s_b1"] = round(seconds / length, 7)
-        if compile_s is not None:
-            row["compile_s"] = round(compile_s, 1)
-        rows.append(row)
-        if progress:
-            print(row, flush=True)
+        peer_rows = their_rows(pixel_ar[1], repeats=repeats, paths=("dynamic", "static", "static+compile"),
+                               progress=progress)
+        rows += [{**r, "units": "pixels", "step_s_b1": round(1 / r["tokens_per_s_b1"], 7), **machine}
+                 for r in peer_rows]
     return rows
 
 

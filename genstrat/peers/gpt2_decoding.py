@@ -9,10 +9,14 @@ to give the same logits up to that bias). GELU is the exact one (``activation_fu
 
 Both decode the same number of tokens (the object's L units after the one label slot), sampling at temperature 1
 with no top-k, guidance off (``generate`` has no classifier-free guidance); tokens per second = batch x L / the
-median seconds of ``repeats`` runs after one warm-up, ours and theirs alternating in one process.
+median seconds of ``repeats`` runs after one warm-up, in one process. Each side is timed eager and at its compiled
+best (ours: ``decode="compiled"``, ``nn/decode.py``; theirs: a static cache and ``torch.compile``), and our ratios
+are against their best path.
 """
 
 from __future__ import annotations
+
+import time
 
 import torch
 
@@ -52,35 +56,78 @@ def gpt2_twin(model):
     return twin.eval()
 
 
-def decoding_rows(strategy, model, batches=(1, 64), repeats: int = 3, seed: int = 0) -> list[dict]:
-    """Two rows, ours (``ar``) and the peer's: tokens per second at each batch size, and the ratio ours / theirs."""
+FAST = True  # also time both sides' compiled paths (tests turn this off: each compile takes a minute on 2 cores)
+
+
+def their_rows(model, batches=(1, 64), repeats: int = 3, paths=("dynamic", "static+compile"),
+               progress: bool = False) -> list[dict]:
+    """``GPT2LMHeadModel.generate`` over our weights, one row per path: ``dynamic`` (its default cache), ``static``
+    (``cache_implementation="static"``) and ``static+compile`` (a static cache and ``torch.compile`` of the forward:
+    transformers' documented fast path; ``generate`` compiles by itself only on an accelerator). Tokens per second at
+    each batch size (median of ``repeats`` after a warm-up; the compiled path's first call, its compile, is timed)."""
     from transformers import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    model = model.eval()
-    twin = gpt2_twin(model)
     length, offset = model.cfg.seq_len, model.cfg.vocab_size + 1
-    options = strategy.sampling_defaults().merged(guidance=1.0, temperature=1.0)
-    ours, theirs = {}, {}
-    for batch in batches:
-        cond = torch.arange(batch) % model.cfg.num_classes
-        prompt = (cond + offset)[:, None]
-        generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for path in paths:
+        twin = gpt2_twin(model)
+        if path == "static+compile":
+            twin.forward = torch.compile(twin.forward, fullgraph=True, dynamic=False)
+        row = {"strategy": PEER, "peer": True, "measure": "decoding speed", "decode": path,
+               "compiled": path == "static+compile", "tokens": length}
+        for batch in batches:
+            prompt = ((torch.arange(batch) % model.cfg.num_classes) + offset)[:, None]
+            extra = {} if path == "dynamic" else {"cache_implementation": "static"}
 
-        def run_ours():
-            with torch.no_grad():
-                strategy.generate(model, cond, length, generator, options=options)
+            def run():
+                with torch.no_grad():
+                    twin.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_k=0,
+                                  max_new_tokens=length, min_new_tokens=length, use_cache=True, **extra)
 
-        def run_theirs():
-            with torch.no_grad():
-                twin.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_k=0,
-                              max_new_tokens=length, min_new_tokens=length, use_cache=True)
+            if row["compiled"]:
+                start = time.perf_counter()
+                run()
+                row[f"compile_s_b{batch}"] = round(time.perf_counter() - start, 1)
+            seconds = median_seconds(run, repeats)
+            row[f"tokens_per_s_b{batch}"] = round(batch * length / seconds, 1)
+        rows.append(row)
+        if progress:
+            print(row, flush=True)
+    return rows
 
-        ours[batch] = batch * length / median_seconds(run_ours, repeats)
-        theirs[batch] = batch * length / median_seconds(run_theirs, repeats)
-    fields = lambda rates: {f"tokens_per_s_b{b}": round(r, 1) for b, r in rates.items()}  # noqa: E731
-    shape = {"tokens": length, "d_model": model.cfg.d_model, "n_layers": model.cfg.n_layers,
-             "n_heads": model.cfg.n_heads, "measure": "decoding speed"}
-    ratio = {f"speed_ratio_b{b}": round(ours[b] / theirs[b], 3) for b in batches}
-    return [{"strategy": "ar", "peer": False, **shape, **fields(ours), **ratio},
-            {"strategy": PEER, "peer": True, **shape, **fields(theirs)}]
+
+def our_rows(strategy, model, batches=(1, 64), repeats: int = 3, modes=("eager", "compiled"),
+             seed: int = 0) -> list[dict]:
+    """Our KV-cached loop, one row per ``decode`` mode, at temperature 1 without top-k or guidance, as the peer."""
+    length = model.cfg.seq_len
+    rows = []
+    for mode in modes:
+        options = strategy.sampling_defaults().merged(guidance=1.0, temperature=1.0, decode=mode)
+        row = {"strategy": "ar", "peer": False, "measure": "decoding speed", "decode": mode,
+               "compiled": mode == "compiled", "tokens": length}
+        for batch in batches:
+            cond = torch.arange(batch) % model.cfg.num_classes
+            generator = torch.Generator().manual_seed(seed)
+
+            def run():
+                with torch.no_grad():
+                    strategy.generate(model, cond, length, generator, options=options)
+
+            row[f"tokens_per_s_b{batch}"] = round(batch * length / median_seconds(run, repeats), 1)
+        rows.append(row)
+    return rows
+
+
+def decoding_rows(strategy, model, batches=(1, 64), repeats: int = 3, seed: int = 0) -> list[dict]:
+    """Ours and the peer's rows (eager and compiled on each side when ``FAST``), and on ours the ratio of each of its
+    rates to the peer's best at that batch size: every "x faster" against the fastest honest baseline."""
+    model = model.eval()
+    ours = our_rows(strategy, model, batches, repeats, ("eager", "compiled") if FAST else ("eager",), seed)
+    theirs = their_rows(model, batches, repeats, ("dynamic", "static+compile") if FAST else ("dynamic",))
+    shape = {"d_model": model.cfg.d_model, "n_layers": model.cfg.n_layers, "n_heads": model.cfg.n_heads}
+    for row in ours:
+        for b in batches:
+            best = max(r[f"tokens_per_s_b{b}"] for r in theirs)
+            row[f"speed_ratio_b{b}"] = round(row[f"tokens_per_s_b{b}"] / best, 3)
+    return [{**r, **shape} for r in ours + theirs]

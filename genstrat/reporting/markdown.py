@@ -92,10 +92,11 @@ def best_row_lines(rows: list[dict]) -> list[str]:
             "brackets hold its 95% interval: rows whose intervals overlap are a tie.", "", summary_table(rows), ""]
 
 
-PEER_COLUMNS = [("strategy", "strategy"), ("peer", "peer"), ("measure", "measure"), ("tokens", "tokens"),
-                ("tokens_per_s_b1", "tokens/s (batch 1)"), ("tokens_per_s_b64", "tokens/s (batch 64)"),
-                ("speed_ratio_b1", "ours / peer (batch 1)"), ("speed_ratio_b64", "ours / peer (batch 64)"),
-                ("weights", "weights"), ("reason", "not run because")]
+PEER_COLUMNS = [("strategy", "strategy"), ("peer", "peer"), ("measure", "measure"), ("decode", "path"),
+                ("tokens", "tokens"), ("tokens_per_s_b1", "tokens/s (batch 1)"),
+                ("tokens_per_s_b64", "tokens/s (batch 64)"), ("speed_ratio_b1", "ours / peer's best (batch 1)"),
+                ("speed_ratio_b64", "ours / peer's best (batch 64)"), ("weights", "weights"),
+                ("reason", "not run because")]
 
 
 def peer_lines(peers: list[dict]) -> list[str]:
