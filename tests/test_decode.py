@@ -146,3 +146,16 @@ def test_the_bars_are_read_off_the_rows():
     assert bars["step_over_floor"] == {"ar (pixels, compiled)": 2.0, "ar (samples, compiled)": 2.0,
                                        "two-stage:mask-predict (codec codes, eager)": 2.0}
     assert bars["every_step_within_10x_floor_holds"]
+
+
+def test_a_step_that_cannot_compile_decodes_eagerly_and_says_so_once(monkeypatch, capsys):
+    model = transformer()
+    eager = draw(model, "eager", 1.0)
+
+    def fails(self, *args):
+        raise RuntimeError("no C++ compiler found\nmore lines")
+
+    monkeypatch.setattr(CompiledStep, "compile", fails)
+    assert torch.equal(draw(model, "compiled", 1.0), eager) and torch.equal(draw(model, "compiled", 1.0), eager)
+    err = capsys.readouterr().err
+    assert err.count("genstrat: decode: compiling the step failed (RuntimeError: no C++ compiler found)") == 1

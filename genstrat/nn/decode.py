@@ -111,6 +111,7 @@ class Choice:
     compiled: CompiledStep | None = None  # once made
     kept: bool | None = None              # None: undecided; True: compiled pays; False: eager
     reason: str = "not decided: eager so far"
+    failed: bool = False                  # compiling raised: eager from then on
     compiled_seconds: list = field(default_factory=list)  # the probe's timed compiled steps
     probe: dict = field(default_factory=dict)
 

@@ -8,6 +8,7 @@ same uniforms from the same generator: the units are the eager loop's, up to flo
 
 from __future__ import annotations
 
+import sys
 import time
 
 import torch
@@ -29,7 +30,7 @@ class StepDecoder:
 
     def wants_compiled(self) -> bool:
         choice = self.choice
-        if choice is None:
+        if choice is None or choice.failed:
             return False
         if self.mode == "compiled":
             return True
@@ -53,12 +54,23 @@ class StepDecoder:
                 self.choice.eager_s += time.perf_counter() - start
                 self.choice.eager_steps += 1
             return values
+        compiling = self.choice.compile_s is None
+        before = generator.get_state() if compiling else None  # to give the uniform back if the compile fails
         if opts.temperature > 0:  # the one uniform per row the eager draw takes (sampling.draw_categorical)
             u = torch.rand(value.shape[0], 1, generator=generator, device=value.device)
         else:
             u = torch.zeros(value.shape[0], 1, device=value.device)
-        compiling, start = self.choice.compile_s is None, time.perf_counter()
-        values = self.choice.compiled(value, u, *self.state)
+        start = time.perf_counter()
+        try:
+            values = self.choice.compiled(value, u, *self.state)
+        except Exception as e:  # noqa: BLE001 - no C++ compiler, an unsupported op: decode eagerly, say so once
+            if not compiling:
+                raise
+            self.choice.failed, self.choice.kept, self.state = True, False, None
+            generator.set_state(before)
+            self.choice.reason = f"compiling the step failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+            print(f"genstrat: decode: {self.choice.reason}; decoding eagerly", file=sys.stderr)
+            return self.next_values(i, value, cond, cache, generator)
         if not compiling:  # the compiling call's time is the compile's, not a step's
             self.probe(time.perf_counter() - start)
         return values
