@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import torch
 
+import genstrat.peers  # noqa: F401 - the peers register themselves with the bench (benchmark/beside.py)
 from genstrat.checkpoint import ensure_writable
 from genstrat.errors import GenstratError
 from genstrat.training import Budget

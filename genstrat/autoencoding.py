@@ -18,6 +18,7 @@ from genstrat.checkpoint import FORMAT, load_weights, read_json
 from genstrat.errors import GenstratError
 from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig
 from genstrat.nn.codec import Codec, CodecConfig
+from genstrat.nn.contracts import StageOne
 from genstrat.strategies.base import Strategy
 from genstrat.training import Budget, train
 
@@ -25,7 +26,7 @@ FILES = ("config.json", "model.safetensors")
 STAGE_ONES = {"autoencoder": (AutoencoderConfig, Autoencoder), "codec": (CodecConfig, Codec)}  # config "type" -> ...
 
 
-def build_stage_one(cfg):
+def build_stage_one(cfg) -> StageOne:
     """The stage-one network of a config: the image auto-encoder, or the audio codec (``nn/codec.py``)."""
     return STAGE_ONES[getattr(cfg, "type", "autoencoder")][1](cfg)
 

@@ -359,8 +359,13 @@ def cmd_decode_floor(args) -> int:
     for flag, folder in (("--mnist-dir", args.mnist_dir), ("--fsdd-dir", args.fsdd_dir)):
         if not Path(folder).is_dir():
             raise GenstratError(f"{flag} {folder} is not a folder; point it at the data (see ../shared/data/README.md)")
+    from genstrat.peers import PEERS, missing
+    from genstrat.peers.gpt2_decoding import their_rows
+
+    if not args.no_peers and missing(PEERS["transformers:gpt2"]):
+        raise GenstratError(f"{missing(PEERS['transformers:gpt2'])}, or pass --no-peers")
     rows = decode_floor_rows({"mnist": args.mnist_dir, "fsdd": args.fsdd_dir}, repeats=args.repeats, seed=args.seed,
-                             peers=not args.no_peers, progress=not args.no_progress)
+                             peer_rows=None if args.no_peers else their_rows, progress=not args.no_progress)
     atomic_write(out, (json.dumps(rows, indent=2) + "\n").encode())
     bars = decode_floor_bars(rows)
     bars_out = out.with_name(out.stem + "-bars.json")

@@ -140,6 +140,78 @@ def test_no_import_cycles():
     assert cycles == []
 
 
+def test_every_network_stage_one_and_evaluator_answers_its_contract():
+    """The typed contracts (``nn/contracts.py``, ``modalities/registry.Evaluator``) hold for every network genstrat
+    builds and every registered modality's evaluator."""
+    from genstrat.autoencoding import build_stage_one
+    from genstrat.modalities import modality_of
+    from genstrat.modalities.registry import MODALITIES, Evaluator
+    from genstrat.nn import Backbone, BackboneConfig
+    from genstrat.nn.codec import Codec, CodecConfig
+    from genstrat.nn.contracts import FastStep, Network, StageOne
+    from genstrat.nn.wavenet import WaveNet
+
+    transformer = Backbone(BackboneConfig(vocab_size=5, seq_len=8, num_classes=3, d_model=16, n_layers=1, n_heads=2,
+                                          causal=True))
+    wavenet = WaveNet(BackboneConfig(vocab_size=256, seq_len=50, num_classes=3, d_model=32, n_layers=2,
+                                     network="wavenet"))
+    assert all(isinstance(net, Network) and isinstance(net, FastStep) for net in (transformer, wavenet))
+    assert not isinstance(torch.nn.Linear(2, 2), Network)  # the check can fail
+    digits = load_dataset("digits")
+    stage_ones = [build_stage_one(modality_of(digits.units).stage_one(digits, kind)) for kind in ("fsq", "continuous")]
+    assert all(isinstance(s, StageOne) for s in stage_ones + [Codec(CodecConfig(samples=800, sample_rate=8000))])
+    asked = [name for name, member in vars(Evaluator).items() if callable(member) and not name.startswith("_")]
+    for modality in MODALITIES.values():
+        wanted = asked + (["reconstruction"] if modality.stage_one is not None else [])
+        assert [m for m in wanted if not callable(getattr(modality.evaluator, m, None))] == [], modality.name
+
+
+def layer_order() -> dict[str, int]:
+    """docs/architecture.md's layer line: each top-level package or loose module of genstrat -> its layer, bottom 0."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    line = re.search(r"^Layers, bottom to top: `(.+)`$", text, re.M).group(1)
+    return {name: i for i, group in enumerate(line.split("|")) for name in group.split()}
+
+
+def upward_imports(source: str, module: str, layers: dict[str, int]) -> list[str]:
+    """Every import in ``source`` (module level or inside a function) of a genstrat module in a higher layer than
+    ``module``'s. The package itself (``import genstrat``, ``from genstrat import api``) is the API's layer."""
+    def layer(name: str) -> int:
+        parts = name.split(".")
+        return layers[parts[1] if len(parts) > 1 else "api"]
+
+    mine, found = layer(module), []
+    for node in ast.walk(ast.parse(source)):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+        found += [f"line {node.lineno}: {name}" for name in names
+                  if name.split(".")[0] == "genstrat" and layer(name) > mine]
+    return found
+
+
+def test_every_import_goes_down_the_layers_written_in_the_architecture_page():
+    layers = layer_order()
+    tops = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
+            if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    assert tops == set(layers), f"in the code or the layer line, not both: {sorted(tops ^ set(layers))}"
+    offenders = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts == ("genstrat", "__init__"):
+            continue  # the package's face: it re-exports the API
+        found = upward_imports(path.read_text(), ".".join(parts), layers)
+        if found:
+            offenders[str(path.relative_to(PACKAGE.parent))] = found
+    assert offenders == {}
+
+
+def test_the_layer_test_catches_a_function_level_import_that_goes_up():
+    source = ("import torch\nfrom genstrat.units import PixelUnits\n\n"
+              "def later():\n    from genstrat.benchmark.run import run\n")
+    assert upward_imports(source, "genstrat.nn.backbone", layer_order()) == ["line 5: genstrat.benchmark.run"]
+    assert upward_imports(source, "genstrat.cli", layer_order()) == []
+
+
 @pytest.mark.parametrize("argv", [
     ["bench", "--data", "digits", "--strategies", "ar", "--train-steps", "1", "--out", "/proc/genstrat-x"],
     ["train", "--data", "digits", "--strategy", "ar", "--steps", "100000", "--out", "/proc/genstrat-x/ckpt"],

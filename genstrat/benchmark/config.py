@@ -55,13 +55,13 @@ class BenchConfig:
         if not self.strategies:
             raise GenstratError("give at least one strategy")
         if self.peers and self.peers is not True:
-            from genstrat.peers import PEER_NAMES
+            from genstrat.benchmark.beside import peer_names
 
             object.__setattr__(self, "peers", tuple(self.peers))  # a frozen dataclass: set once, here
-            unknown = [p for p in self.peers if p not in PEER_NAMES]
+            unknown = [p for p in self.peers if p not in peer_names()]
             if unknown or not self.peers:
                 raise GenstratError(f"unknown peer {', '.join(map(repr, unknown)) or '(none given)'} in --peers; "
-                                    f"choose from: {', '.join(PEER_NAMES)} (or --peers alone for all)")
+                                    f"choose from: {', '.join(peer_names())} (or --peers alone for all)")
         if self.autoencoder is not None and self.ae_budget is not None:
             raise GenstratError("--autoencoder gives a trained stage one, so there is none to train: drop "
                                 "--ae-minutes / --ae-steps, or drop --autoencoder")

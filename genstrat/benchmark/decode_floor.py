@@ -153,9 +153,10 @@ def compile_seconds(model, batch: int) -> float:
     return sum(c.compile_s or 0 for key, c in CHOICES.by_model[model].items() if key[0] in (batch, 2 * batch))
 
 
-def decode_floor_rows(data_dirs: dict, repeats: int = 3, seed: int = 0, peers: bool = True,
+def decode_floor_rows(data_dirs: dict, repeats: int = 3, seed: int = 0, peer_rows=None,
                       progress: bool = True) -> list[dict]:
-    """Every case's rows (one per decode mode), then transformers' rows over the pixel AR's shape."""
+    """Every case's rows (one per decode mode), then ``peer_rows(model, repeats=, paths=, progress=)``'s over the
+    pixel AR's model (``peers.gpt2_decoding.their_rows``: transformers' paths), when given."""
     rows, machine = [], {"cpu_flags": cpu_flags(), "machine": platform.machine(),
                                     "threads": torch.get_num_threads(), "torch": torch.__version__}
     pixel_ar = None
@@ -209,13 +210,11 @@ def decode_floor_rows(data_dirs: dict, repeats: int = 3, seed: int = 0, peers: b
                 print({k: v for k, v in row.items() if k not in machine}, flush=True)
         if (label, name) == ("pixels", "ar"):
             pixel_ar = (strategy, model, options)
-    if peers and pixel_ar is not None:
-        from genstrat.peers.gpt2_decoding import their_rows
-
-        peer_rows = their_rows(pixel_ar[1], repeats=repeats, paths=("dynamic", "static", "static+compile"),
-                               progress=progress)
+    if peer_rows is not None and pixel_ar is not None:
+        theirs = peer_rows(pixel_ar[1], repeats=repeats, paths=("dynamic", "static", "static+compile"),
+                           progress=progress)
         rows += [{**r, "units": "pixels", "step_s_b1": round(1 / r["tokens_per_s_b1"], 7), **machine}
-                 for r in peer_rows]
+                 for r in theirs]
     return rows
 
 

@@ -133,7 +133,7 @@ def run_bench(
         rows += [{**common, **r} for r in measured]
         finished(name)
     if config.peers:
-        from genstrat.peers import peer_rows
+        from genstrat.benchmark.beside import peer_rows
 
         rows += [{**common, **r} for r in peer_rows(data, out, config, evaluator, conditions, store, progress)]
     meta = {

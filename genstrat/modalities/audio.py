@@ -32,8 +32,8 @@ from genstrat.eval.references import independent_row, real_row
 from genstrat.modalities.image import one_sample_versions
 from genstrat.modalities.registry import Modality, register_modality
 from genstrat.nn.judge import judge_outputs
-from genstrat.reporting.grid import save_grid
-from genstrat.reporting.versions import save_versions
+from genstrat.media.grid import save_grid
+from genstrat.media.versions import save_versions
 
 N_FFT, HOP, MELS, TOP_DB, QUIET_DB = 256, 128, 40, 80.0, 40.0
 WAVS_PER_ROW = 10

@@ -3,7 +3,7 @@
 - Judge and metrics: agreement with the requested label, Fréchet distance in the judge's features to the held-out
   split at a fixed n, diversity (``eval/judging.py``). Reference rows: ``real`` (training images) and
   ``independent`` (every pixel drawn from its per-class marginal: the floor of one-shot NAR).
-- Samples: a PNG grid, one column per label; versions: a strip and a GIF (``reporting/grid.py``, ``versions.py``).
+- Samples: a PNG grid, one column per label; versions: a strip and a GIF (``media/grid.py``, ``media/versions.py``).
 - Stage one of two-stage rows: the auto-encoder (``nn/autoencoder.py``).
 """
 
@@ -18,8 +18,8 @@ from genstrat.eval.reconstruction import reconstruction_metrics
 from genstrat.eval.references import independent_row, real_row
 from genstrat.modalities.registry import Modality, register_modality
 from genstrat.nn.judge import judge_outputs
-from genstrat.reporting.grid import save_grid
-from genstrat.reporting.versions import save_versions
+from genstrat.media.grid import save_grid
+from genstrat.media.versions import save_versions
 
 
 def one_sample_versions(strategy, model, cond: torch.Tensor, options, seed: int) -> list[torch.Tensor]:

@@ -10,15 +10,43 @@ stage one for two-stage generation (the image auto-encoder; the audio codec next
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
+
+import torch
 
 from genstrat.errors import GenstratError
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """What the bench asks of a modality's evaluator, made once per run from ``(data, n, seed, judge_steps, size,
+    progress, device, limit_minutes)``. A modality with a stage one also answers ``reconstruction(stage_one,
+    generator) -> dict`` (the ``reconstruction:*`` row)."""
+
+    def reference_rows(self, generator: torch.Generator) -> list[dict]:
+        """The rows that frame the table (real data against the test split, and a chance-level row)."""
+
+    def score(self, units: torch.Tensor, cond: torch.Tensor) -> dict:
+        """The quality figures of generated units for their conditions, each with its interval (``<key>_ci``)."""
+
+    def timing_fields(self, latency_b1_s: float, throughput_per_s: float) -> dict:
+        """Speed in the modality's own words (RTF and audio seconds a second for audio), beside the bench's."""
+
+    def own_likelihood(self, strategy, model, device) -> dict:
+        """The strategy's own test likelihood where it has one (AR's bits per unit), else ``{}``."""
+
+    def show(self, units: torch.Tensor, cond: torch.Tensor, path: Path) -> Path:
+        """Write the samples people look at (a grid, a text list, WAV files); returns the path written."""
+
+    def versions(self, strategy, model, options, path: Path, seed: int) -> Path:
+        """Write one generation's intermediate versions (a strip and a GIF, or their text or audio)."""
 
 
 @dataclass(frozen=True)
 class Modality:
     name: str
-    evaluator: type  # (data, n, seed, judge_steps, size, progress, device, limit_minutes) -> evaluator
+    evaluator: type[Evaluator]  # (data, n, seed, judge_steps, size, progress, device, limit_minutes) -> Evaluator
     columns: list  # [(row key, column header)] of the report table, in order
     write_samples: Callable  # (units space, units (B, L), path without suffix) -> path written
     print_samples: Callable  # (units space, units (B, L), versions, out path or None) -> lines for the CLI

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from genstrat.benchmark.beside import register_peers
 from genstrat.model_io import build_model, load_model
 from genstrat.strategies import check_strategy, get_strategy
 
@@ -116,3 +117,6 @@ def decoding_peer_rows(data, out: Path, size: str, seed: int, strategies) -> lis
         else:
             return [{**r, "weights": weights} for r in decoding_rows(strategy, model, seed=seed)]
     return [{"strategy": "transformers:gpt2", "peer": True, "measure": "decoding speed", "reason": reason}]
+
+
+register_peers(PEER_NAMES, peer_rows)

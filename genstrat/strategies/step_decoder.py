@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from genstrat.nn.contracts import FastStep
 from genstrat.nn.decode import CHOICES, PROBE_STEPS, SPEEDUP_NEEDED, compile_estimate_s, prepare_compiled
 from genstrat.strategies.sampling import draw_units, guided_logits, sample_units
 
@@ -24,7 +25,7 @@ class StepDecoder:
     def __init__(self, model, rows: int, options):
         self.model, self.options = model, options
         self.mode = options.get("decode", "eager")
-        static = self.mode != "eager" and not model.training and hasattr(model, "decode_step")
+        static = self.mode != "eager" and not model.training and isinstance(model, FastStep)
         self.choice = CHOICES.get(model, rows, options) if static else None
         self.state = None  # the network's fixed-shape state, once the compiled step runs
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from genstrat.reporting.grid import grid_array, to_pil
+from genstrat.media.grid import grid_array, to_pil
 
 
 def save_versions(versions: list[torch.Tensor], out: Path, max_frames: int = 16) -> tuple[Path, Path]:
