@@ -8,13 +8,16 @@ import torch
 
 from genstrat.nn import Backbone, BackboneConfig
 from genstrat.nn import decode
-from genstrat.nn.decode import CHOICES, CompiledStep
+from genstrat.nn.decode import CompiledStep, choices_of
+from genstrat.data import load_dataset
+from genstrat.model_io import build_model
 from genstrat.nn.wavenet import WaveNet
 from genstrat.strategies import get_strategy
 from genstrat.units import PixelUnits
 
 
 def transformer():
+    torch.manual_seed(0)
     cfg = BackboneConfig(vocab_size=5, seq_len=24, num_classes=3, d_model=32, n_layers=2, n_heads=4, causal=True)
     return Backbone(cfg).eval()
 
@@ -63,6 +66,56 @@ def test_the_static_step_draws_what_the_cached_loop_draws(network, uncompiled):
         assert len(set(eager.flatten().tolist())) > 2  # the draws vary: the test can tell two streams apart
 
 
+def test_the_static_step_draws_what_the_loop_draws_over_codes_over_a_text_context_and_up_to_end(uncompiled):
+    """Code tables folded into the step (two-stage AR over FSQ codes), a context window of text tokens as the
+    condition (cond_slots > 1), rows that stop at END and carry PAD after it."""
+    coded = Backbone(BackboneConfig(vocab_size=8, seq_len=10, num_classes=3, d_model=32, n_layers=2, n_heads=4,
+                                    causal=True, code_levels=[2, 4])).eval()
+    assert torch.equal(draw(coded, "eager", 1.5), draw(coded, "compiled", 1.5))
+
+    context = Backbone(BackboneConfig(vocab_size=5, seq_len=12, num_classes=1, d_model=32, n_layers=2, n_heads=4,
+                                      causal=True, context_len=3)).eval()
+    strategy = ar_over(context)
+    window = torch.randint(0, 5, (3, 3), generator=torch.Generator().manual_seed(1))
+    units = [strategy.generate(context, window, None, torch.Generator().manual_seed(2),
+                               options=strategy.sampling_defaults().merged(guidance=2.0, decode=mode)).units
+             for mode in ("eager", "compiled")]
+    assert torch.equal(*units)
+
+    names = load_dataset("names")
+    torch.manual_seed(0)
+    strategy = get_strategy("ar", names.units)
+    model = build_model(strategy, names.num_classes, size="tiny").eval()
+    cond = torch.arange(12) % names.num_classes
+    outs = [strategy.generate(model, cond, None, torch.Generator().manual_seed(3),
+                              options=strategy.sampling_defaults().merged(decode=mode))
+            for mode in ("eager", "compiled")]
+    assert torch.equal(outs[0].units, outs[1].units) and outs[0].nfe == outs[1].nfe
+    assert (outs[0].units == names.units.pad_id).any()  # some rows ended early: PAD after END
+
+
+def test_a_switch_to_the_compiled_step_midway_keeps_the_units(uncompiled, monkeypatch):
+    """``auto`` hands the eager cache over at whatever step the eager seconds reach the estimate."""
+    first = draw(transformer(), "eager", 1.0)
+    for switch_after in (1, 6, 15):
+        model = transformer()
+        options = ar_over(model).sampling_defaults().merged(guidance=1.0)
+        choice = decode.choice_for(model, 3, options)  # the choice the generation below will use
+        monkeypatch.setattr(decode, "compile_estimate_s",
+                            lambda: 0.0 if choice.eager_steps >= switch_after else float("inf"))
+        monkeypatch.setattr("genstrat.strategies.step_decoder.compile_estimate_s", decode.compile_estimate_s)
+        assert torch.equal(draw(model, "auto", 1.0), first)
+        assert choice.eager_steps == switch_after and choice.compiled is not None
+
+
+def test_a_copied_model_starts_without_the_compiled_steps(uncompiled):
+    import copy
+
+    model = transformer()
+    draw(model, "compiled", 1.0)
+    assert choices_of(model) and not choices_of(copy.deepcopy(model))
+
+
 @pytest.mark.parametrize("network", [transformer, wavenet])
 def test_the_inductor_compiled_step_draws_what_the_eager_loop_draws(network):
     """One real compile per network (inductor's C++, ~15-40 s on 2 cores): the same units at a seed."""
@@ -77,7 +130,7 @@ def test_auto_compiles_once_eager_steps_cost_a_compile_and_keeps_it_only_when_fa
     model = transformer()
     monkeypatch.setattr(decode, "_measured_compile_s", [1e9])  # a compile that never pays
     first = draw(model, "auto", 1.0)
-    choice = next(iter(CHOICES.by_model[model].values()))
+    choice = next(iter(choices_of(model).values()))
     assert choice.compiled is None and choice.eager_steps == model.cfg.seq_len - 1
 
     monkeypatch.setattr(decode, "_measured_compile_s", [0.0])  # a compile that pays at once

@@ -26,7 +26,7 @@ from genstrat.benchmark.throughput import bound_strategy
 from genstrat.data import load_dataset
 from genstrat.eval.timing import median_seconds
 from genstrat.model_io import build_model
-from genstrat.nn.decode import CHOICES
+from genstrat.nn.decode import choices_of
 from genstrat.precision import cpu_flags
 from genstrat.strategies.sampling import guided_logits
 
@@ -114,9 +114,16 @@ def generation_products(strategy, model, cond, steps, options) -> tuple[list, in
 RATES: dict = {}  # product shape -> FLOP/s, measured once a process
 
 
-def step_floor(strategy, model, cond: torch.Tensor, steps, options) -> float:
-    """Floor seconds of one batch-1 network evaluation of a row's sampler (a two-stage row's prior; the decode to
-    pixels or samples is not a step): AR at the middle of its sequence, any other sampler over its whole generation."""
+def step_floor(strategy, model, cond: torch.Tensor, steps, options) -> float | None:
+    """Floor seconds (rounded) of one batch-1 network evaluation of a row's sampler (a two-stage row's prior; the
+    decode to pixels or samples is not a step): AR at the middle of its sequence, any other sampler over its whole
+    generation. None off the CPU: the rates here are the CPU's."""
+    if next(model.parameters()).device.type != "cpu":
+        return None
+    return round(cpu_step_floor(strategy, model, cond.cpu(), steps, options), 7)
+
+
+def cpu_step_floor(strategy, model, cond: torch.Tensor, steps, options) -> float:
     sampler = getattr(strategy, "prior", strategy)
     if sampler.name == "ar":
         rows = 1 if options.guidance == 1.0 else 2
@@ -150,7 +157,7 @@ CASES = (  # (row label, dataset, strategy, steps, decode modes, extra batch siz
 
 def compile_seconds(model, batch: int) -> float:
     """What compiling this model's step for ``batch`` conditions cost (its choice's first compiled call)."""
-    return sum(c.compile_s or 0 for key, c in CHOICES.by_model[model].items() if key[0] in (batch, 2 * batch))
+    return sum(c.compile_s or 0 for key, c in choices_of(model).items() if key[0] in (batch, 2 * batch))
 
 
 def decode_floor_rows(data_dirs: dict, repeats: int = 3, seed: int = 0, peer_rows=None,
@@ -205,6 +212,9 @@ def decode_floor_rows(data_dirs: dict, repeats: int = 3, seed: int = 0, peer_row
                 else:
                     row[f"same_as_eager_b{batch}"] = bool(torch.equal(units_b, eager_units[batch]))
                     row[f"compile_s_b{batch}"] = round(compile_seconds(model, batch), 1)
+            failed = [c.reason for c in choices_of(model).values() if c.failed]
+            if mode == "compiled" and failed:  # it decoded eagerly: not a compiled row, and not in the bars
+                row.update(decode="compiled (failed: eager)", compiled=False, reason=failed[0])
             rows.append({**row, **machine})
             if progress:
                 print({k: v for k, v in row.items() if k not in machine}, flush=True)
@@ -222,7 +232,7 @@ def decode_floor_bars(rows: list[dict]) -> dict:
     """Issue 33's bars read off one run's rows: compiled pixel AR against its eager self and transformers' best path,
     the WaveNet's real-time factor, two-stage audio against it, and each sampler's best step against its floor."""
     ours = {(r["strategy"], r["units"], r["decode"]): r for r in rows if not r.get("peer")}
-    peers = [r for r in rows if r.get("peer")]
+    peers = [r for r in rows if r.get("peer") and r.get("tokens_per_s_b1")]
     eager, compiled = ours.get(("ar", "pixels", "eager")), ours.get(("ar", "pixels", "compiled"))
     bars = {}
     if eager and compiled:

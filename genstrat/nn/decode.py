@@ -8,23 +8,28 @@ once a unit: the route transformers documents for fast generation (a static cach
 
 Three pieces:
 - a **state** of fixed-shape tensors the step mutates in place (the network's ``decode_state``: the Transformer's
-  per-layer keys and values over the whole sequence and the position as a tensor, the masked attention reads slots
-  0..pos; the WaveNet's per-layer queues and the time). A Python-int position would recompile every step.
+  per-layer keys and values over the whole sequence and the position as a tensor, attention computed over every
+  slot with those after the position masked out, so about twice the eager loop's attention work on average; the
+  WaveNet's per-layer queues and the time). A Python-int position would recompile every step.
 - a **step** ``step(value, u, *state) -> next value`` (the network's ``decode_step``): pure tensor code, the same
   arithmetic as the eager loop, drawing with the uniforms ``u`` the eager draw would take from the generator
   (``sampling.draw_with_uniform``), so compiled and eager give the same units at a seed, up to floating-point order.
-- a **choice**, per model, batch and options (``DecodeChoices``): eager, or compiled. ``auto`` is a ski rental
+- a **choice**, per model, batch and options (``choice_for``): eager, or compiled. ``auto`` is a ski rental
   (Karlin et al. 1988): decode eagerly until the eager steps of this (model, shape, options) have cost as much as a
   compilation is expected to (the last one measured in this process, else ``COMPILE_ESTIMATE_S``), then compile and
   keep the compiled step only if its steps are at least ``SPEEDUP_NEEDED`` x faster, the way ``precision.py`` keeps
-  bf16 only when it pays. No more than twice what the better choice in hindsight would have spent.
+  bf16 only when it pays. When the estimate is right, that spends no more than twice what the better choice in
+  hindsight would have; compiles of different steps here took 15-45 s, so read it as a rule of thumb.
+
+The choices live on the model (``_decode_choices``, dropped by ``copy.deepcopy``), so they go when it goes. A weight
+changed through ``.data`` (which does not bump a tensor's version) is not seen: load weights with
+``load_state_dict`` or ``copy_`` under ``no_grad``, as genstrat's EMA swap does.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -78,17 +83,24 @@ class CompiledStep:
         compiled = torch.compile(self.step, backend=backend if self.device.type == "cpu" else "inductor",
                                  fullgraph=True, dynamic=False)
         start = time.perf_counter()
-        with torch._inductor.config.patch(options), warnings.catch_warnings():
+        # every step function shares one code object, so each model, shape or set of options is a recompile of it
+        with torch._inductor.config.patch(options), torch._dynamo.config.patch(recompile_limit=4096), \
+                warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="TypedStorage is deprecated")  # inside inductor's autotuner
             out = compiled(*args)
         self.compile_s = time.perf_counter() - start
         _measured_compile_s.append(self.compile_s)
-        places = [(i, j) for i, e in enumerate(captured.get("inputs", [])) for j, a in enumerate(args) if e is a]
-        if captured.get("outputs") == 1 and len({i for i, _ in places}) == len(places):
-            self.program, self.inputs, self.places = captured["program"], captured["inputs"], places
-        else:  # not one output, or an input in two places: keep calling through dynamo
-            self.program, self.inputs, self.places = (lambda *a: (compiled(*a),)), list(args), \
-                [(j, j) for j in range(len(args))]
+        inputs = captured.get("inputs", [])
+        places = [(i, j) for i, e in enumerate(inputs) for j, a in enumerate(args) if e is a]
+        mapped = {j for _, j in places}
+        if captured.get("outputs") == 1 and len({i for i, _ in places}) == len(places) and \
+                mapped == set(range(len(args))):
+            for i, _ in places:
+                inputs[i] = None  # this call's tensors: the next call puts its own there
+            self.program, self.inputs, self.places = captured["program"], inputs, places
+        else:  # not one output, or an argument not found (or found twice) among the graph's inputs: use dynamo
+            self.program, self.inputs = (lambda *a: (compiled(*a),)), [None] * len(args)
+            self.places = [(j, j) for j in range(len(args))]
         return out
 
 
@@ -97,9 +109,13 @@ def compile_estimate_s() -> float:
     return _measured_compile_s[-1] if _measured_compile_s else COMPILE_ESTIMATE_S
 
 
-def weights_key(model: torch.nn.Module) -> tuple:
-    """Changes whenever a weight does: a compiled step holds the weights it was compiled with."""
-    return tuple((p.data_ptr(), p._version) for p in model.parameters())
+def weights_key(model: torch.nn.Module) -> tuple | None:
+    """Changes whenever a weight does (a compiled step holds the weights it was compiled with); None where a
+    weight's version cannot be read (an inference-mode tensor): then there is no compiled step to trust."""
+    try:
+        return tuple((p.data_ptr(), p._version) for p in model.parameters())
+    except RuntimeError:
+        return None
 
 
 @dataclass
@@ -123,30 +139,47 @@ class Choice:
         return None if self.compiled is None else self.compiled.compile_s
 
 
-class DecodeChoices:
-    """Per model (weakly held), per shape and options: the ``Choice``. One per process (``CHOICES``)."""
+class ChoiceTable(dict):
+    """A model's choices by key; a deep copy of the model (an EMA copy, a student made from its teacher) starts
+    without them: compiled programs are not copied."""
 
-    def __init__(self):
-        self.by_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    def get(self, model, rows: int, options) -> Choice:
-        table = self.by_model.setdefault(model, {})
-        device = next(model.parameters()).device
-        drawn = tuple(sorted((k, v) for k, v in options.items() if k != "decode"))
-        key = (rows, str(device), torch.get_num_threads(), drawn, weights_key(model))
-        if key not in table:
-            for stale in [k for k in table if k[-1] != key[-1]]:  # compiled with weights that have since changed
-                del table[stale]
-            table[key] = Choice()
-        return table[key]
+    def __deepcopy__(self, memo):
+        return ChoiceTable()
 
 
-CHOICES = DecodeChoices()
+def choices_of(model) -> ChoiceTable:
+    """The model's table of choices (made on first use)."""
+    if "_decode_choices" not in model.__dict__:
+        model.__dict__["_decode_choices"] = ChoiceTable()
+    return model.__dict__["_decode_choices"]
 
 
-def compiled_for(model, rows: int) -> bool:
-    """Whether this model's steps over ``rows`` rows now run compiled (the choice kept the compiled step)."""
-    return any(key[0] == rows and choice.kept for key, choice in CHOICES.by_model.get(model, {}).items())
+def choice_key(model, rows: int, options) -> tuple | None:
+    weights = weights_key(model)
+    if weights is None:
+        return None
+    drawn = tuple(sorted((k, v) for k, v in options.items() if k != "decode"))
+    return rows, str(next(model.parameters()).device), torch.get_num_threads(), drawn, weights
+
+
+def choice_for(model, rows: int, options) -> Choice | None:
+    """The choice for this model, rows and options (None: decode eagerly, the weights cannot be keyed)."""
+    key = choice_key(model, rows, options)
+    if key is None:
+        return None
+    table = choices_of(model)
+    if key not in table:
+        for stale in [k for k in table if k[-1] != key[-1]]:  # compiled with weights that have since changed
+            del table[stale]
+        table[key] = Choice()
+    return table[key]
+
+
+def compiled_for(model, rows: int, options) -> bool:
+    """Whether this model's steps over ``rows`` rows with these options now run compiled (a kept compiled step)."""
+    key = choice_key(model, rows, options)
+    choice = choices_of(model).get(key) if key is not None and not model.training else None
+    return bool(choice is not None and choice.kept)
 
 
 def prepare_compiled(choice: Choice, model, guidance: float, draw) -> None:

@@ -87,7 +87,11 @@ def their_rows(model, batches=(1, 64), repeats: int = 3, paths=("dynamic", "stat
 
             if row["compiled"]:
                 start = time.perf_counter()
-                run()
+                try:
+                    run()
+                except Exception as e:  # noqa: BLE001 - their compile failing here is a row's reason, not a crash
+                    row["reason"] = f"torch.compile of generate failed: {type(e).__name__}"
+                    break
                 row[f"compile_s_b{batch}"] = round(time.perf_counter() - start, 1)
             seconds = median_seconds(run, repeats)
             row[f"tokens_per_s_b{batch}"] = round(batch * length / seconds, 1)
@@ -128,6 +132,6 @@ def decoding_rows(strategy, model, batches=(1, 64), repeats: int = 3, seed: int 
     shape = {"d_model": model.cfg.d_model, "n_layers": model.cfg.n_layers, "n_heads": model.cfg.n_heads}
     for row in ours:
         for b in batches:
-            best = max(r[f"tokens_per_s_b{b}"] for r in theirs)
+            best = max(r.get(f"tokens_per_s_b{b}", 0) for r in theirs)
             row[f"speed_ratio_b{b}"] = round(row[f"tokens_per_s_b{b}"] / best, 3)
     return [{**r, **shape} for r in ours + theirs]

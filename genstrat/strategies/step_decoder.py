@@ -14,19 +14,19 @@ import time
 import torch
 
 from genstrat.nn.contracts import FastStep
-from genstrat.nn.decode import CHOICES, PROBE_STEPS, SPEEDUP_NEEDED, compile_estimate_s, prepare_compiled
+from genstrat.nn.decode import PROBE_STEPS, SPEEDUP_NEEDED, choice_for, compile_estimate_s, prepare_compiled
 from genstrat.strategies.sampling import draw_units, guided_logits, sample_units
 
 
 class StepDecoder:
     """One generation's steps; the choice between eager and compiled is shared by every generation of the same
-    model, rows and options (``nn/decode.CHOICES``)."""
+    model, rows and options (``nn/decode.choice_for``)."""
 
     def __init__(self, model, rows: int, options):
         self.model, self.options = model, options
         self.mode = options.get("decode", "eager")
         static = self.mode != "eager" and not model.training and isinstance(model, FastStep)
-        self.choice = CHOICES.get(model, rows, options) if static else None
+        self.choice = choice_for(model, rows, options) if static else None
         self.state = None  # the network's fixed-shape state, once the compiled step runs
 
     def wants_compiled(self) -> bool:
@@ -45,8 +45,7 @@ class StepDecoder:
         """The units of position ``i`` (B,), given those of position i - 1 (at i = 0, an empty (B, 0) feed)."""
         opts = self.options
         if i > 0 and self.state is None and self.wants_compiled():
-            self.state = self.model.decode_state(cache)
-            prepare_compiled(self.choice, self.model, opts.guidance, lambda logits, u: draw_units(logits, opts, u))
+            return self.compiled_values(i, value, cond, cache, generator)
         if self.state is None:
             start = time.perf_counter()
             logits = guided_logits(self.model, value[:, None] if i else value, cond, opts.guidance, cache)[:, -1]
@@ -55,22 +54,30 @@ class StepDecoder:
                 self.choice.eager_s += time.perf_counter() - start
                 self.choice.eager_steps += 1
             return values
-        compiling = self.choice.compile_s is None
+        return self.compiled_values(i, value, cond, cache, generator)
+
+    def compiled_values(self, i: int, value: torch.Tensor, cond: torch.Tensor, cache, generator) -> torch.Tensor:
+        opts, choice = self.options, self.choice
+        compiling = choice.compile_s is None
         before = generator.get_state() if compiling else None  # to give the uniform back if the compile fails
-        if opts.temperature > 0:  # the one uniform per row the eager draw takes (sampling.draw_categorical)
-            u = torch.rand(value.shape[0], 1, generator=generator, device=value.device)
-        else:
-            u = torch.zeros(value.shape[0], 1, device=value.device)
-        start = time.perf_counter()
         try:
-            values = self.choice.compiled(value, u, *self.state)
-        except Exception as e:  # noqa: BLE001 - no C++ compiler, an unsupported op: decode eagerly, say so once
+            if self.state is None:  # from the eager cache at step i: the state, and the step (compiled at its call)
+                self.state = self.model.decode_state(cache)
+                prepare_compiled(choice, self.model, opts.guidance, lambda logits, u: draw_units(logits, opts, u))
+            if opts.temperature > 0:  # the one uniform per row the eager draw takes (sampling.draw_categorical)
+                u = torch.rand(value.shape[0], 1, generator=generator, device=value.device, dtype=torch.float32)
+            else:
+                u = torch.zeros(value.shape[0], 1, device=value.device)
+            start = time.perf_counter()
+            values = choice.compiled(value, u, *self.state)
+        except Exception as e:  # noqa: BLE001 - no C++ compiler, an unsupported op or config: eager, said once
             if not compiling:
                 raise
-            self.choice.failed, self.choice.kept, self.state = True, False, None
+            lines = str(e).strip().splitlines() or [repr(e)]
+            choice.failed, choice.kept, choice.compiled, self.state = True, False, None, None
+            choice.reason = f"compiling the step failed ({type(e).__name__}: {lines[0][:200]})"
+            print(f"genstrat: decode: {choice.reason}; decoding eagerly", file=sys.stderr)
             generator.set_state(before)
-            self.choice.reason = f"compiling the step failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
-            print(f"genstrat: decode: {self.choice.reason}; decoding eagerly", file=sys.stderr)
             return self.next_values(i, value, cond, cache, generator)
         if not compiling:  # the compiling call's time is the compile's, not a step's
             self.probe(time.perf_counter() - start)
