@@ -1,12 +1,15 @@
 """genstrat: generation strategies trained on one backbone, fed by one data pipeline, scored by one judge.
 
-The Python API (``api.py``; the command line is a thin shell over it): :func:`train`, :func:`load`,
-:func:`sample`, :func:`train_autoencoder`, :func:`bench`, :func:`report`. Extend it with
+The Python API (``api.py``; the command line is a thin shell over it, every subcommand one call): :func:`train`,
+:func:`load`, :func:`sample`, :func:`train_autoencoder`, :func:`distill`, :func:`bench`, :func:`report`, :func:`tune`,
+:func:`throughput`, :func:`decode_floor` (and ``genstrat.api.demo``). Extend it with
 ``genstrat.strategies.register_strategy``, ``genstrat.data.register_dataset`` and
 ``genstrat.modalities.register_modality`` (docs/architecture.md).
 """
 
-from genstrat.api import Generator, Samples, bench, load, report, sample, train, train_autoencoder
+from genstrat.api import (Generator, Samples, bench, decode_floor, distill, load, report, sample, throughput, train,
+                          train_autoencoder, tune)
 from genstrat.errors import GenstratError
 
-__all__ = ["train", "load", "sample", "train_autoencoder", "bench", "report", "Generator", "Samples", "GenstratError"]
+__all__ = ["train", "load", "sample", "train_autoencoder", "distill", "bench", "report", "tune", "throughput",
+           "decode_floor", "Generator", "Samples", "GenstratError"]

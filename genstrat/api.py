@@ -359,3 +359,92 @@ def report(*folders: str | Path, out: str | Path | None = None) -> Path:
             ) from None
         write_report(rows, read_json(folder / "meta.json", "bench metadata"), folder)
     return write_html(list(folders), page)
+
+
+def tune(checkpoint: str | Path, vary: Sequence[str], out: str | Path = "tune.json", *, steps: int | None = None,
+         n: int | None = None, seeds: Sequence[int] = (100, 200), batch: int = 250, data_dir: str | None = None,
+         judge_steps: int = 2000, seed: int = 0, device: str | None = None, resume: bool = False,
+         progress: bool = True) -> list[dict]:
+    """Judge every combination of ``vary`` (``NAME=V1,V2`` each) for one checkpoint against a validation reference
+    (``benchmark/tune.py``); rows written to ``out`` as they are measured."""
+    import dataclasses
+
+    from genstrat.benchmark.config import BenchConfig
+    from genstrat.benchmark.tune import check_judged, parse_vary
+    from genstrat.benchmark.tune import tune as run_tune
+    from genstrat.data import load_from_spec
+    from genstrat.modalities import modality_of
+
+    out = ensure_writable(Path(out), "--out", is_file=True)
+    if n is not None and n < 2:
+        raise GenstratError(f"--n must be at least 2 (a Fréchet distance needs a covariance), got {n}")
+    generator = load(checkpoint, device=device)
+    grid = parse_vary(list(vary), generator.options)
+    spec = dict(generator.config["data"], **({"data_dir": data_dir} if data_dir else {}))
+    data = load_from_spec(spec)
+    evaluator_class = modality_of(data.units).evaluator
+    check_judged(evaluator_class, data)
+    size = next(f.default for f in dataclasses.fields(BenchConfig) if f.name == "size")  # the bench's judge
+    n, model_device = n or evaluator_class.default_n, next(generator.model.parameters()).device
+    evaluator = evaluator_class(data, n=n, seed=seed, judge_steps=judge_steps, size=size, progress=progress,
+                                device=model_device)
+    return run_tune(generator, data, evaluator, grid, steps=steps, n=n, seeds=list(seeds), batch=batch, out=out,
+                    checkpoint=str(checkpoint), resume=resume)
+
+
+def throughput(data: str, strategies: Sequence[str], out: str | Path, *, runs: Sequence[str] = (
+        "fp32:plain", "fp32:fused", "bf16:fused", "auto:fused"), steps: int = 10, batch_size: int = 32,
+        size: str = "small", seed: int = 0, data_options: dict | None = None, device: str | None = None,
+        progress: bool = True) -> list[dict]:
+    """Updates per second and GFLOP/s of each strategy's training step per ``precision:optimizer`` run
+    (``benchmark/throughput.py``), written to ``out``."""
+    import json
+
+    from genstrat.benchmark.throughput import measure_throughput
+    from genstrat.checkpoint import atomic_write
+    from genstrat.precision import CHOICES
+
+    pairs = [tuple(run.split(":", 1)) for run in runs]
+    bad = [":".join(r) for r in pairs if len(r) != 2 or r[0] not in CHOICES or r[1] not in ("fused", "plain")]
+    if bad:
+        raise GenstratError(f"--runs: cannot read {', '.join(bad)}; give precision:optimizer pairs such as "
+                            f"fp32:plain, with a precision from {', '.join(CHOICES)} and fused or plain")
+    out = ensure_writable(Path(out), "--out", is_file=True)
+    rows = measure_throughput(data, list(strategies), steps=steps, batch_size=batch_size, size=size, seed=seed,
+                              runs=tuple(pairs), data_options=data_options, device=default_device(device),
+                              progress=progress)
+    atomic_write(out, (json.dumps(rows, indent=2) + "\n").encode())
+    return rows
+
+
+def decode_floor(out: str | Path, *, mnist_dir: str = "../shared/data/mnist", fsdd_dir: str = "../shared/data/fsdd",
+                 repeats: int = 3, seed: int = 0, peers: bool = True, progress: bool = True) -> tuple[list, dict]:
+    """Each sequential sampler's batch-1 step against its floor, eager and compiled, beside transformers' paths
+    (``benchmark/decode_floor.py``): (rows, bars), written to ``out`` and ``out``'s ``-bars.json`` sibling."""
+    import json
+
+    from genstrat.benchmark.decode_floor import decode_floor_bars, decode_floor_rows
+    from genstrat.checkpoint import atomic_write
+    from genstrat.peers import PEERS, missing
+    from genstrat.peers.gpt2_decoding import their_rows
+
+    out = ensure_writable(Path(out), "--out", is_file=True)
+    for flag, folder in (("--mnist-dir", mnist_dir), ("--fsdd-dir", fsdd_dir)):
+        if not Path(folder).is_dir():
+            raise GenstratError(f"{flag} {folder} is not a folder; point it at the data (see ../shared/data/README.md)")
+    if peers and missing(PEERS["transformers:gpt2"]):
+        raise GenstratError(f"{missing(PEERS['transformers:gpt2'])}, or pass --no-peers")
+    rows = decode_floor_rows({"mnist": mnist_dir, "fsdd": fsdd_dir}, repeats=repeats, seed=seed,
+                             peer_rows=their_rows if peers else None, progress=progress)
+    bars = decode_floor_bars(rows)
+    atomic_write(out, (json.dumps(rows, indent=2) + "\n").encode())
+    atomic_write(out.with_name(out.stem + "-bars.json"), (json.dumps(bars, indent=2) + "\n").encode())
+    return rows, bars
+
+
+def demo(out: str | Path = "runs/demo", *, seed: int = 0, device: str | None = None, resume: bool = False,
+         progress: bool = True) -> tuple[Path, list]:
+    """The whole lecture on the embedded data (``demo.py``): (the page, the claims read off its rows)."""
+    from genstrat.demo import run_demo
+
+    return run_demo(out, seed=seed, device=device, progress=progress, resume=resume)

@@ -216,35 +216,18 @@ def cmd_sample(args) -> int:
 
 
 def cmd_tune(args) -> int:
-    import dataclasses
     import json
 
     from genstrat import api
-    from genstrat.benchmark.config import BenchConfig
-    from genstrat.benchmark.tune import check_judged, parse_vary, summary, tune
-    from genstrat.checkpoint import ensure_writable
-    from genstrat.data import load_from_spec
-    from genstrat.modalities import modality_of
+    from genstrat.benchmark.tune import summary
 
-    out = ensure_writable(Path(args.out), "--out", is_file=True)
-    if args.n is not None and args.n < 2:
-        raise GenstratError(f"--n must be at least 2 (a Fréchet distance needs a covariance), got {args.n}")
-    generator = api.load(args.checkpoint, device=args.device)
-    grid = parse_vary(args.vary, generator.options)
-    spec = dict(generator.config["data"], **({"data_dir": args.data_dir} if args.data_dir else {}))
-    data = load_from_spec(spec)
-    evaluator_class = modality_of(data.units).evaluator
-    check_judged(evaluator_class, data)
-    size = next(f.default for f in dataclasses.fields(BenchConfig) if f.name == "size")  # the bench's judge
-    n, device = args.n or evaluator_class.default_n, next(generator.model.parameters()).device
-    evaluator = evaluator_class(data, n=n, seed=args.seed, judge_steps=args.judge_steps, size=size,
-                                progress=not args.no_progress, device=device)
-    rows = tune(generator, data, evaluator, grid, steps=args.steps, n=n,
-                seeds=args.seeds, batch=args.batch, out=out, checkpoint=str(args.checkpoint), resume=args.resume)
+    rows = api.tune(args.checkpoint, args.vary, args.out, steps=args.steps, n=args.n, seeds=args.seeds,
+                    batch=args.batch, data_dir=args.data_dir, judge_steps=args.judge_steps, seed=args.seed,
+                    device=args.device, resume=args.resume, progress=not args.no_progress)
     for line in summary(rows):
         print(f"{json.dumps(line['setting'])}: val_fd {line['val_fd']:.4g}, agree {line['agree']:.3f} "
               f"(mean of {line['seeds']} seeds)")
-    print(f"-> {out}")
+    print(f"-> {args.out}")
     return 0
 
 
@@ -339,9 +322,10 @@ def cmd_bench(args, command: str) -> int:
 
 
 def cmd_demo(args) -> int:
-    from genstrat.demo import print_claims, run_demo
+    from genstrat import api
+    from genstrat.demo import print_claims
 
-    page, claims = run_demo(args.out, seed=args.seed, device=args.device, progress=not args.no_progress,
+    page, claims = api.demo(args.out, seed=args.seed, device=args.device, progress=not args.no_progress,
                             resume=args.resume)
     print("the lecture's claims, read off the demo's rows:")
     print_claims(claims)
@@ -350,61 +334,23 @@ def cmd_demo(args) -> int:
 
 
 def cmd_decode_floor(args) -> int:
-    import json
+    from genstrat import api
 
-    from genstrat.benchmark.decode_floor import decode_floor_bars, decode_floor_rows
-    from genstrat.checkpoint import atomic_write, ensure_writable
-
-    out = ensure_writable(Path(args.out), "--out", is_file=True)
-    for flag, folder in (("--mnist-dir", args.mnist_dir), ("--fsdd-dir", args.fsdd_dir)):
-        if not Path(folder).is_dir():
-            raise GenstratError(f"{flag} {folder} is not a folder; point it at the data (see ../shared/data/README.md)")
-    from genstrat.peers import PEERS, missing
-    from genstrat.peers.gpt2_decoding import their_rows
-
-    if not args.no_peers and missing(PEERS["transformers:gpt2"]):
-        raise GenstratError(f"{missing(PEERS['transformers:gpt2'])}, or pass --no-peers")
-    rows = decode_floor_rows({"mnist": args.mnist_dir, "fsdd": args.fsdd_dir}, repeats=args.repeats, seed=args.seed,
-                             peer_rows=None if args.no_peers else their_rows, progress=not args.no_progress)
-    atomic_write(out, (json.dumps(rows, indent=2) + "\n").encode())
-    bars = decode_floor_bars(rows)
-    bars_out = out.with_name(out.stem + "-bars.json")
-    atomic_write(bars_out, (json.dumps(bars, indent=2) + "\n").encode())
+    rows, bars = api.decode_floor(args.out, mnist_dir=args.mnist_dir, fsdd_dir=args.fsdd_dir, repeats=args.repeats,
+                                  seed=args.seed, peers=not args.no_peers, progress=not args.no_progress)
     for key, value in bars.items():
         print(f"  {key}: {value}")
-    print(f"{len(rows)} rows -> {out}; bars -> {bars_out}")
+    print(f"{len(rows)} rows -> {args.out}; bars beside it (-bars.json)")
     return 0
 
 
 def cmd_throughput(args) -> int:
-    import json
+    from genstrat import api
 
-    from genstrat.benchmark.throughput import measure_throughput
-    from genstrat.checkpoint import atomic_write, ensure_writable
-    from genstrat.precision import CHOICES
-
-    runs = [tuple(run.split(":", 1)) for run in args.runs]
-    bad = [":".join(r) for r in runs if len(r) != 2 or r[0] not in CHOICES or r[1] not in ("fused", "plain")]
-    if bad:
-        raise GenstratError(
-            f"--runs: cannot read {', '.join(bad)}; give precision:optimizer pairs such as fp32:plain, with a "
-            f"precision from {', '.join(CHOICES)} and fused or plain"
-        )
-    out = ensure_writable(Path(args.out), "--out", is_file=True)
-    rows = measure_throughput(
-        args.data,
-        args.strategies,
-        steps=args.train_steps,
-        batch_size=args.batch_size,
-        size=args.size,
-        seed=args.seed,
-        runs=tuple(runs),
-        data_options=data_options(args),
-        device=select_device(args.device),
-        progress=not args.no_progress,
-    )
-    atomic_write(out, (json.dumps(rows, indent=2) + "\n").encode())
-    print(f"{len(rows)} rows -> {out}")
+    rows = api.throughput(args.data, args.strategies, args.out, runs=args.runs, steps=args.train_steps,
+                          batch_size=args.batch_size, size=args.size, seed=args.seed, data_options=data_options(args),
+                          device=args.device, progress=not args.no_progress)
+    print(f"{len(rows)} rows -> {args.out}")
     return 0
 
 

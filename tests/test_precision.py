@@ -84,3 +84,19 @@ def test_step_flops_include_attention_on_the_cpu(digits):
     with whole:
         strategy.loss(model, units, cond).backward()
     assert abs(counted - whole.get_total_flops() / 1e9) < 1e-6 * counted
+
+
+def test_throughput_through_the_api_writes_its_rows_and_refuses_bad_runs_in_one_line(tmp_path, capsys):
+    import json
+
+    from genstrat.cli import main
+
+    out = tmp_path / "t.json"
+    assert main(["throughput", "--data", "digits", "--strategies", "ar", "--train-steps", "2", "--runs",
+                 "fp32:plain", "--size", "tiny", "--out", str(out), "--no-progress"]) == 0
+    rows = json.loads(out.read_text())
+    assert [(r["strategy"], r["requested"], r["optimizer"]) for r in rows] == [("ar", "fp32", "plain")]
+    assert rows[0]["updates_per_s"] > 0 and rows[0]["step_gflop"] > 0
+    assert main(["throughput", "--data", "digits", "--runs", "fp64:plain", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("genstrat: error: --runs: cannot read fp64:plain")
