@@ -2,7 +2,7 @@
 
 The Python API (``api.py``; the command line is a thin shell over it, every subcommand one call): :func:`train`,
 :func:`load`, :func:`sample`, :func:`train_autoencoder`, :func:`distill`, :func:`bench`, :func:`report`, :func:`tune`,
-:func:`throughput`, :func:`decode_floor` (and ``genstrat.api.demo``). Extend it with
+:func:`throughput`, :func:`decode_floor`; ``genstrat demo`` is a script over them (``demo.py``). Extend it with
 ``genstrat.strategies.register_strategy``, ``genstrat.data.register_dataset`` and
 ``genstrat.modalities.register_modality`` (docs/architecture.md).
 """

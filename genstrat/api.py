@@ -441,10 +441,3 @@ def decode_floor(out: str | Path, *, mnist_dir: str = "../shared/data/mnist", fs
     atomic_write(out.with_name(out.stem + "-bars.json"), (json.dumps(bars, indent=2) + "\n").encode())
     return rows, bars
 
-
-def demo(out: str | Path = "runs/demo", *, seed: int = 0, device: str | None = None, resume: bool = False,
-         progress: bool = True) -> tuple[Path, list]:
-    """The whole lecture on the embedded data (``demo.py``): (the page, the claims read off its rows)."""
-    from genstrat.demo import run_demo
-
-    return run_demo(out, seed=seed, device=device, progress=progress, resume=resume)
