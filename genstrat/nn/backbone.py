@@ -135,20 +135,21 @@ class Backbone(nn.Module):
         position = torch.tensor([cache.length], device=cache.k.device)
         return [position, *(k.clone() for k in cache.k.unbind(0)), *(v.clone() for v in cache.v.unbind(0))]
 
-    def decode_step(self, guidance: float, draw):
+    def decode_step(self, guided: bool, draw):
         """One AR step at a fixed shape: ``step(value (B,), u (B, 1), position, *keys, *values) -> next value (B,)``.
 
-        The same arithmetic as ``forward`` with a ``KVCache`` (embedding and position, every block, the head), then
-        classifier-free guidance on the logits (``sampling.guided_logits``) and the sampler's ``draw(logits, u)``
-        with the given uniforms. The new key and value are written at ``position`` and attention reads the whole
-        buffer with slots after it masked out, so every step has the same shapes; ``position`` moves on by one."""
+        The same arithmetic as ``forward`` with a ``KVCache`` (embedding and position, every block, the head), then the
+        sampler's ``draw(logits, u)`` with the given uniforms (``guided``: the rows run twice, conditional then
+        unconditional, and the draw combines them, as ``sampling.guided_logits`` does). The new key and value are
+        written at ``position`` and attention reads the whole buffer with slots after it masked out, so every step has
+        the same shapes; ``position`` moves on by one."""
         if self.cfg.continuous or self.cfg.adaln or self.cfg.latent_dim or self.cfg.slot_units != 1:
             raise ValueError("a static decode step needs discrete units, one per slot, and no latent input")
         layers, heads, d = self.cfg.n_layers, self.cfg.n_heads, self.cfg.d_model
 
         def step(value, u, position, *cache):
             keys, values = cache[:layers], cache[layers:]
-            tokens = value if guidance == 1.0 else torch.cat([value, value])
+            tokens = torch.cat([value, value]) if guided else value
             rows = tokens.shape[0]
             if self.cfg.code_levels:  # e_v = E_v + P_in c_v (``code_tables``)
                 table = self.tok_emb.weight + self.code_coords @ self.coords_in.weight.T
@@ -169,9 +170,6 @@ class Backbone(nn.Module):
                 logits = F.linear(x, self.head.weight + self.code_coords[:-1] @ self.coords_out.weight, self.head.bias)
             else:
                 logits = self.head(x)
-            if guidance != 1.0:
-                conditional, unconditional = logits.chunk(2)
-                logits = unconditional + guidance * (conditional - unconditional)
             position.add_(1)
             return draw(logits, u)
 

@@ -40,11 +40,12 @@ class Network(Protocol):
 @runtime_checkable
 class FastStep(Protocol):
     """A causal network whose one step can run at a fixed shape: its cache as tensors, and the step as pure tensor
-    code with guidance and the sampler's ``draw(logits, u)`` inside (``nn/decode.py``)."""
+    code with the sampler's ``draw(logits, u)`` inside (``nn/decode.py``); ``guided``: the rows run twice,
+    conditional then unconditional, for the draw to combine (classifier-free guidance)."""
 
     def decode_state(self, cache) -> list[torch.Tensor]: ...
 
-    def decode_step(self, guidance: float, draw: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    def decode_step(self, guided: bool, draw: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
                     ) -> Callable[..., torch.Tensor]: ...
 
 

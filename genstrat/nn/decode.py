@@ -182,7 +182,7 @@ def compiled_for(model, rows: int, options) -> bool:
     return bool(choice is not None and choice.kept)
 
 
-def prepare_compiled(choice: Choice, model, guidance: float, draw) -> None:
+def prepare_compiled(choice: Choice, model, guided: bool, draw) -> None:
     """Give the choice its compiled step (compiled, and timed, at its first call); ``draw(logits, u)`` draws."""
     if choice.compiled is None:
-        choice.compiled = CompiledStep(model.decode_step(guidance, draw), next(model.parameters()).device)
+        choice.compiled = CompiledStep(model.decode_step(guided, draw), next(model.parameters()).device)

@@ -145,18 +145,19 @@ class WaveNet(nn.Module):
         time = torch.tensor([cache.length], device=cache.queues[0].device)
         return [time, *(b.clone() for b in cache.biases), *(q.clone() for q in cache.queues)]
 
-    def decode_step(self, guidance: float, draw):
+    def decode_step(self, guided: bool, draw):
         """One sample at a fixed shape: ``step(value (B,), u (B, 1), time, *biases, *queues) -> next value (B,)``:
-        ``step`` and the head, then guidance and ``draw(logits, u)`` (the sampler's). Each layer's queue slot is
-        ``time % dilation``, a tensor, so every step has the same shapes; ``time`` moves on by one. (Gathering every
-        layer's past input at once and applying the past taps in one batched product, Paine et al.'s queues
-        flattened, was measured slower here: inductor then left the current taps to the library's small products.)"""
+        ``step`` and the head, then the sampler's ``draw(logits, u)`` (``guided``: every row twice, the draw combines).
+        Each layer's queue slot is ``time % dilation``, a tensor, so every step has the same shapes; ``time`` moves on
+        by one. (Gathering every layer's past input at once and applying the past taps in one batched product, Paine et
+        al.'s queues flattened, was measured slower here: inductor then left the current taps to the library's small
+        products.)"""
         layers, width = len(self.dilations), self.cfg.d_model
         head_in, head_out = self.head[1], self.head[3]
 
         def step(value, u, time, *state):
             biases, queues = state[:layers], state[layers:]
-            x = self.start(value if guidance == 1.0 else torch.cat([value, value]))
+            x = self.start(torch.cat([value, value]) if guided else value)
             skip = 0
             for i, (dilation, bias, queue) in enumerate(zip(self.dilations, biases, queues)):
                 slot = time % dilation
@@ -172,9 +173,6 @@ class WaveNet(nn.Module):
                 x = x + skip_and_residual[:, width:]
             hidden = F.linear(torch.relu(skip), head_in.weight[:, :, 0], head_in.bias)
             logits = F.linear(torch.relu(hidden), head_out.weight[:, :, 0], head_out.bias)
-            if guidance != 1.0:
-                conditional, unconditional = logits.chunk(2)
-                logits = unconditional + guidance * (conditional - unconditional)
             time.add_(1)
             return draw(logits, u)
 

@@ -21,6 +21,14 @@ def guided_logits(model, tokens: torch.Tensor, cond: torch.Tensor, guidance: flo
     null = model.null_condition(cond)
     both = model(torch.cat([tokens, tokens]), torch.cat([cond, null]), cache,
                  latent=None if latent is None else torch.cat([latent, latent]), attn_mask=attn_mask)
+    return combine_guidance(both, guidance)
+
+
+def combine_guidance(both: torch.Tensor, guidance: float) -> torch.Tensor:
+    """Eq. 6 on logits whose first half of rows is conditional and second half unconditional (``guided_logits``'
+    batch); at w = 1 the rows are the conditional ones alone and pass through."""
+    if guidance == 1.0:
+        return both
     conditional, unconditional = both.chunk(2)
     return unconditional + guidance * (conditional - unconditional)
 

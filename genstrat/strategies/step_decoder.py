@@ -15,7 +15,7 @@ import torch
 
 from genstrat.nn.contracts import FastStep
 from genstrat.nn.decode import PROBE_STEPS, SPEEDUP_NEEDED, choice_for, compile_estimate_s, prepare_compiled
-from genstrat.strategies.sampling import draw_units, guided_logits, sample_units
+from genstrat.strategies.sampling import combine_guidance, draw_units, guided_logits, sample_units
 
 
 class StepDecoder:
@@ -63,7 +63,8 @@ class StepDecoder:
         try:
             if self.state is None:  # from the eager cache at step i: the state, and the step (compiled at its call)
                 self.state = self.model.decode_state(cache)
-                prepare_compiled(choice, self.model, opts.guidance, lambda logits, u: draw_units(logits, opts, u))
+                prepare_compiled(choice, self.model, opts.guidance != 1.0,
+                                 lambda logits, u: draw_units(combine_guidance(logits, opts.guidance), opts, u))
             if opts.temperature > 0:  # the one uniform per row the eager draw takes (sampling.draw_categorical)
                 u = torch.rand(value.shape[0], 1, generator=generator, device=value.device, dtype=torch.float32)
             else:
