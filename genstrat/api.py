@@ -240,6 +240,8 @@ def train_autoencoder(
     factor: int | None = None,
     latent_channels: int | None = None,
     codebooks: int | None = None,
+    base: str | Path | None = None,
+    scales: list[int] | None = None,
     batch_size: int = 128,
     lr: float | None = None,
     seed: int = 0,
@@ -253,9 +255,11 @@ def train_autoencoder(
     ``lr``: the peak learning rate; by default the stage one's own (2e-3 for the image auto-encoder, the codec's
     ``CodecConfig.lr``). Returns the metrics with the training steps and seconds."""
     from genstrat.autoencoding import fit_autoencoder
+    from genstrat.autoencoding import load_base as load_given_base
     from genstrat.checkpoint import write_json
     from genstrat.data import load_dataset
     from genstrat.modalities import modality_of
+    from genstrat.nn.multiscale import multiscale_over
 
     budget = Budget(steps=steps, minutes=minutes)
     loaded = load_dataset(data, **(data_options or {}))
@@ -264,8 +268,16 @@ def train_autoencoder(
         raise GenstratError(f"{loaded.name} is {loaded.units.modality}; no auto-encoder is registered for it")
     if latent_channels and quantizer != "continuous":
         raise GenstratError("--latent-channels sets continuous latents; add --quantizer continuous, or drop it")
+    if (base is None) != (quantizer != "multiscale") or (scales and quantizer != "multiscale"):
+        raise GenstratError("--quantizer multiscale goes with --base DIR (a trained fsq stage one) and may take "
+                            "--scales; the other quantizers take neither")
     out = ensure_writable(Path(out), "--out")
-    cfg = stage_one(loaded, quantizer, factor, **({"latent_channels": latent_channels} if latent_channels else {}))
+    base_model = None
+    if quantizer == "multiscale":
+        base_model = load_given_base(base, loaded)
+        cfg = multiscale_over(base_model.cfg, scales)
+    else:
+        cfg = stage_one(loaded, quantizer, factor, **({"latent_channels": latent_channels} if latent_channels else {}))
     if codebooks:  # only a stage one with several codes a position has the field (the audio codec's fsq)
         if quantizer != "fsq" or not hasattr(cfg, "codebooks"):
             raise GenstratError(f"--codebooks sets the codes a frame of an fsq codec; {loaded.name}'s stage one "
@@ -285,6 +297,7 @@ def train_autoencoder(
         resume=resume,
         progress=progress,
         device=device,
+        base=base_model,
     )
     evaluator = modality_of(loaded.units).evaluator(loaded, min(1000, loaded.test_units.shape[0]), seed, judge_steps,
                                                     "small", progress, device)

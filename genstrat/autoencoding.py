@@ -17,25 +17,12 @@ import torch
 from genstrat.checkpoint import FORMAT, load_weights, read_json
 from genstrat.errors import GenstratError
 from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig
-from genstrat.nn.codec import Codec, CodecConfig
-from genstrat.nn.contracts import StageOne
+from genstrat.nn.stage_ones import build_stage_one, stage_one_config
 from genstrat.strategies.base import Strategy
 from genstrat.training import Budget, train
+from genstrat.units.space import units_from_dict
 
 FILES = ("config.json", "model.safetensors")
-STAGE_ONES = {"autoencoder": (AutoencoderConfig, Autoencoder), "codec": (CodecConfig, Codec)}  # config "type" -> ...
-
-
-def build_stage_one(cfg) -> StageOne:
-    """The stage-one network of a config: the image auto-encoder, or the audio codec (``nn/codec.py``)."""
-    return STAGE_ONES[getattr(cfg, "type", "autoencoder")][1](cfg)
-
-
-def stage_one_config(saved: dict):
-    """A config from its JSON; files written before the codec existed have no ``type`` (an image auto-encoder)."""
-    config_class = STAGE_ONES[saved.get("type", "autoencoder")][0]
-    return config_class.from_dict(saved)
-
 
 class Reconstruction(Strategy):
     """The auto-encoder's training objective, as a one-loss strategy (the training loop's shape)."""
@@ -51,11 +38,14 @@ class Reconstruction(Strategy):
 
 def fit_autoencoder(data, cfg: AutoencoderConfig, budget: Budget, out: Path, *, batch_size: int = 128,
                     lr: float = 2e-3, seed: int = 0, resume: bool = False, progress: bool = True,
-                    device=None) -> tuple[Autoencoder, dict]:
+                    device=None, base=None) -> tuple[Autoencoder, dict]:
     """Train an auto-encoder on ``data``'s training images; checkpoints go to ``out``. Returns (model in eval mode,
-    summary)."""
+    summary). ``base``: the trained stage one a multi-scale quantizer goes over (frozen; its weights are copied in)."""
     torch.manual_seed(seed)
-    model = build_stage_one(cfg).to(device or "cpu")
+    model = build_stage_one(cfg)
+    if base is not None:
+        model.base.load_state_dict(base.state_dict())
+    model = model.to(device or "cpu")
     lr = getattr(cfg, "lr", lr)  # the codec carries its own learning rate
     config = {"kind": "autoencoder", "autoencoder": cfg.to_dict(), "data": data.spec, "units": data.units.to_dict()}
     summary = train(Reconstruction(data.units), model, data, budget, batch_size=batch_size, lr=lr, cond_drop=0.0,
@@ -80,6 +70,25 @@ def load_autoencoder(folder: str | Path) -> Autoencoder:
                             f"or from another version") from None
     load_weights(folder, model)
     return model.eval()
+
+
+def check_units(folder: str | Path, data) -> None:
+    """A stage one's folder was made for units like ``data``'s (else one line: train one on this data)."""
+    saved = read_json(Path(folder) / "config.json", "auto-encoder config")
+    if "units" not in saved or units_from_dict(saved["units"]).to_dict() != data.units.to_dict():
+        raise GenstratError(f"the auto-encoder in {folder} was trained on other units ({saved.get('units')}) than "
+                            f"{data.name}'s ({data.units.to_dict()}); train one on this data (genstrat "
+                            f"train-autoencoder --data {data.name})")
+
+
+def load_base(folder: str | Path, data):
+    """The trained fsq stage one a multi-scale quantizer goes over (``--base``), checked against ``data``."""
+    model = load_autoencoder(folder)
+    check_units(folder, data)
+    if model.cfg.quantizer != "fsq":
+        raise GenstratError(f"--base {folder} has '{model.cfg.quantizer}' latents; a multi-scale quantizer goes over "
+                            f"fsq codes (genstrat train-autoencoder --quantizer fsq)")
+    return model
 
 
 def copy_autoencoder(source: Path, checkpoint: Path) -> None:

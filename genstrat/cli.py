@@ -243,6 +243,8 @@ def cmd_train_autoencoder(args) -> int:
         factor=args.factor,
         latent_channels=args.latent_channels,
         codebooks=args.codebooks,
+        base=args.base,
+        scales=args.scales,
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
@@ -416,9 +418,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_data(p)
     p.add_argument(
         "--quantizer",
-        choices=QUANTIZERS,
+        choices=(*QUANTIZERS, "multiscale"),
         default="fsq",
-        help="fsq: discrete codes (priors over symbols: ar, mask-predict, ...); continuous: latents for diffusion",
+        help="fsq: discrete codes (priors over symbols: ar, mask-predict, ...); continuous: latents for diffusion; "
+        "multiscale: VAR's token maps of growing size over a trained fsq stage one (--base; for next-scale)",
+    )
+    p.add_argument(
+        "--base",
+        default=None,
+        help="multiscale: the trained fsq stage one (a train-autoencoder folder) whose latent the quantizer splits; "
+        "it stays frozen",
+    )
+    p.add_argument(
+        "--scales",
+        type=lambda text: [positive_int(x) for x in text.split(",") if x],
+        default=None,
+        help="multiscale: each token map's side (images) or frames (audio), coarsest first, the last the latent's "
+        "own (default 1,2,3,5,7 over a 7x7 grid; 1,2,4,...,frames over a codec)",
     )
     p.add_argument(
         "--factor",

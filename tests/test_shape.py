@@ -158,7 +158,8 @@ def test_every_network_stage_one_and_evaluator_answers_its_contract():
     assert all(isinstance(net, Network) and isinstance(net, FastStep) for net in (transformer, wavenet))
     assert not isinstance(torch.nn.Linear(2, 2), Network)  # the check can fail
     digits = load_dataset("digits")
-    stage_ones = [build_stage_one(modality_of(digits.units).stage_one(digits, kind)) for kind in ("fsq", "continuous")]
+    stage_ones = [build_stage_one(modality_of(digits.units).stage_one(digits, kind))
+                  for kind in ("fsq", "continuous", "multiscale")]
     assert all(isinstance(s, StageOne) for s in stage_ones + [Codec(CodecConfig(samples=800, sample_rate=8000))])
     asked = [name for name, member in vars(Evaluator).items() if callable(member) and not name.startswith("_")]
     for modality in MODALITIES.values():

@@ -30,15 +30,25 @@ def test_training_lowers_the_loss(tmp_path, digits):
 def test_every_registered_strategy_trains_samples_and_reloads_to_the_same_samples(tmp_path, name):
     """Each strategy of the registry, on the data of a modality it generates: trained a few updates through its own
     step (finite loss), saved, and loaded back, the checkpoint draws exactly the samples the model in memory drew
-    (same seed), in the options it was saved with."""
+    (same seed), in the options it was saved with. A strategy that only generates a stage one's codes (next-scale)
+    runs as the prior of ``two-stage:<name>`` over a stage one of its kind, saved in the checkpoint."""
     from genstrat import api
+    from genstrat.autoencoding import fit_autoencoder
     from genstrat.data import load_dataset
+    from genstrat.modalities import modality_of
     from genstrat.model_io import build_model, checkpoint_config, saved_options
     from genstrat.strategies import get_strategy
     from genstrat.training import Budget, train
 
-    data = load_dataset("digits" if "image" in STRATEGIES[name].modalities else "probe")
-    strategy = get_strategy(name, data.units)
+    cls = STRATEGIES[name]
+    data = load_dataset("digits" if "image" in cls.modalities else "probe")
+    stage_one = None
+    if not cls.standalone:
+        cfg = modality_of(data.units).stage_one(data, cls.stage_one)
+        stage_one, _ = fit_autoencoder(data, cfg, Budget(steps=2), tmp_path / "autoencoder", batch_size=16,
+                                       progress=False)
+        name = f"two-stage:{name}"
+    strategy = get_strategy(name, data.units, stage_one)
     torch.manual_seed(0)
     model = build_model(strategy, data.num_classes, size="tiny")
     options = strategy.sampling_defaults()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import torch
 
 from genstrat.errors import GenstratError
-from genstrat.strategies.distilled import PREFIX as DISTILLED
+from genstrat.strategies.spec import parse_spec
 from genstrat.training import Budget
 
 
@@ -88,7 +88,7 @@ class BenchConfig:
         for key in ("peers", "autoencoder"):  # folders written before these existed resume unchanged
             if not fields[key]:
                 fields.pop(key)
-        if not any(name.startswith(DISTILLED) for name in self.strategies):  # ... and benches with no students
+        if not any(parse_spec(name).student for name in self.strategies):  # ... and benches with no students
             fields.pop("distill_budget")
             fields.pop("teacher_steps")
         else:

@@ -39,7 +39,7 @@ from genstrat.model_io import build_model, checkpoint_config
 from genstrat.reporting.html import write_html
 from genstrat.reporting.markdown import write_report
 from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
-from genstrat.strategies.distilled import PREFIX as DISTILLED
+from genstrat.strategies.spec import parse_spec
 from genstrat.training import STATE_FILE, train
 
 
@@ -113,9 +113,10 @@ def run_bench(
     for name in config.strategies:
         started(name)
         kind = stage_one_kind(name)
-        if kind is not None and kind not in seen_kinds:  # the first row of this kind: its reconstruction row joins
-            seen_kinds.add(kind)
-            rows.append({**common, **stage_one.record(name, kind)["row"]})
+        for under in stage_one.chain(kind) if kind is not None else []:
+            if under not in seen_kinds:  # the first row of this kind: its reconstruction row (and its base's) joins
+                seen_kinds.add(under)
+                rows.append({**common, **stage_one.record(under)["row"]})
         kept = store.finished(name)
         if kept is not None:
             rows += [{**common, **r} for r in kept["rows"]]
@@ -124,7 +125,7 @@ def run_bench(
                 tqdm.write(f"{name:>14} kept {len(kept['rows'])} finished rows")
             finished(name)
             continue
-        if name.startswith(DISTILLED):
+        if parse_spec(name).student:
             measured, strips[name] = bench_students(name, config, data, evaluator, conditions, store, out, progress)
         else:
             measured, strips[name] = bench_strategy(
@@ -176,8 +177,8 @@ def bench_strategy(
     budget, trained_with = config.budget, {}
     autoencoder = encoded = None
     if kind is not None:  # two-stage: the auto-encoder's time counts against the prior's budget
-        autoencoder, encoded = stage_one.model(name, kind)
-        record = stage_one.record(name, kind)
+        autoencoder, encoded = stage_one.model(kind)
+        record = stage_one.record(kind)
         trained_with = {"ae_quantizer": kind, "ae_seconds": record["seconds"], "ae_train_steps": record["steps"]}
         budget = remaining_budget(budget, record["seconds"])
     strategy = get_strategy(name, data.units, autoencoder, encoded)

@@ -9,6 +9,9 @@ A stage one can also be *given* (``bench --autoencoder DIR``, a folder ``genstra
 once, on a budget of its own (longer, or on another machine), and shared by the bench's two-stage rows of its kind.
 It is judged the same way; its own training steps and seconds are recorded in its row (``ae_given`` names the
 folder), and only the time spent encoding the training set here is charged to the priors.
+
+A ``multiscale`` stage one (``two-stage:next-scale``'s) is VAR's quantizer over the bench's ``fsq`` one, trained here
+on top of it (given or trained, its own ``reconstruction:fsq`` row kept beside): the two kinds share one decoder.
 """
 
 from __future__ import annotations
@@ -18,15 +21,19 @@ from pathlib import Path
 
 import torch
 
-from genstrat.autoencoding import copy_autoencoder, fit_autoencoder, load_autoencoder
+from genstrat.autoencoding import check_units, copy_autoencoder, fit_autoencoder, load_autoencoder
 from genstrat.checkpoint import read_json, write_json
 from genstrat.errors import GenstratError
 from genstrat.modalities import modality_of
-from genstrat.strategies import get_strategy, stage_one_kind
-from genstrat.units.space import units_from_dict
+from genstrat.nn.multiscale import multiscale_over
+from genstrat.strategies import stage_one_kind
+from genstrat.strategies.two_stage import encode_data
 from genstrat.training import STATE_FILE, Budget
 
 RECORD_FILE = "stage_one.json"  # an auto-encoder's time, steps and reconstruction row, once trained
+
+
+QUANTIZER_SHARE = 0.25  # a multi-scale quantizer over the bench's fsq stage one trains for this share of its budget
 
 
 class StageOneCache:
@@ -35,67 +42,84 @@ class StageOneCache:
         self.folder, self.data, self.evaluator = Path(out) / "autoencoders", data, evaluator
         self.budget, self.resume, self.training = budget, resume, training
         self.given = Path(given) if given else None
+        self.given_kind = None if given is None else read_json(self.given / "config.json", "auto-encoder config")[
+            "autoencoder"].get("quantizer", "fsq")
         self.records: dict[str, dict] = {}
         self.models: dict[str, tuple] = {}
 
-    def record(self, strategy_name: str, kind: str) -> dict:
-        """The kind's record (seconds, steps, reconstruction row): read when a resumed bench kept it, else trained
-        (for ``strategy_name``, a two-stage strategy that needs this kind)."""
+    @staticmethod
+    def chain(kind: str) -> list[str]:
+        """The stage ones a kind stands on, itself last: a multi-scale quantizer goes over the fsq stage one."""
+        return ["fsq", "multiscale"] if kind == "multiscale" else [kind]
+
+    def record(self, kind: str) -> dict:
+        """The kind's record (seconds, steps, reconstruction row): read when a resumed bench kept it, else trained."""
         if kind not in self.records:
             path = self.folder / kind / RECORD_FILE
             if self.resume and path.is_file():
                 self.records[kind] = read_json(path, "auto-encoder record of the bench")
-            elif self.given is not None:
-                self.adopt(strategy_name, kind)
+            elif self.given is not None and self.given_kind == kind:
+                self.adopt(kind)
             else:
-                self.fit(strategy_name, kind)
+                self.fit(kind)
         return self.records[kind]
 
     def source(self, kind: str) -> Path:
         """The folder a kind's auto-encoder is read from: the given one, or the one this bench trained."""
-        return self.given if self.given is not None else self.folder / kind
+        return self.given if self.given is not None and self.given_kind == kind else self.folder / kind
 
-    def model(self, strategy_name: str, kind: str) -> tuple:
+    def model(self, kind: str) -> tuple:
         """(auto-encoder in eval mode, the training set encoded) for a two-stage row that is still to be trained."""
         if kind not in self.models:
-            self.record(strategy_name, kind)
+            self.record(kind)
             if kind not in self.models:  # the record was kept from an earlier run: load its model, encode again
                 autoencoder = load_autoencoder(self.source(kind)).to(self.training.get("device") or "cpu")
-                encoded = get_strategy(strategy_name, self.data.units, autoencoder).training_data(self.data)
-                self.models[kind] = (autoencoder, encoded)
+                self.models[kind] = (autoencoder, encode_data(self.data, autoencoder))
         return self.models[kind]
 
-    def fit(self, strategy_name: str, kind: str) -> None:
+    def fit(self, kind: str) -> None:
+        """Train the kind's stage one here. A multi-scale quantizer goes over the bench's fsq stage one (trained or
+        given first, its own row kept), for ``QUANTIZER_SHARE`` of the stage-one budget; its row's seconds are both."""
         stage_one = modality_of(self.data.units).stage_one
         if stage_one is None:
             raise GenstratError(
                 f"two-stage rows need a stage one for {self.data.units.modality}, and none is registered"
             )
-        folder = self.folder / kind
+        folder, base, budget, before = self.folder / kind, None, self.budget, 0.0
+        if kind == "multiscale":
+            base = self.model("fsq")[0]
+            before = self.records["fsq"]["seconds"]
+            budget = (Budget(minutes=QUANTIZER_SHARE * budget.minutes) if budget.minutes is not None
+                      else Budget(steps=max(1, round(QUANTIZER_SHARE * budget.steps))))
+            cfg = multiscale_over(base.cfg)
+        else:
+            cfg = stage_one(self.data, kind)
         autoencoder, summary = fit_autoencoder(
             self.data,
-            stage_one(self.data, kind),
-            self.budget,
+            cfg,
+            budget,
             folder,
             resume=self.resume and (folder / STATE_FILE).is_file(),
+            base=base,
             **self.training,
         )
-        self.keep(strategy_name, kind, autoencoder, summary["seconds"], summary["steps"], {})  # its own clock
+        extra = {} if base is None else {"quantizer_seconds": summary["seconds"], "quantizer_steps": summary["steps"]}
+        self.keep(kind, autoencoder, before + summary["seconds"], summary["steps"], extra)  # its own clock
 
-    def adopt(self, strategy_name: str, kind: str) -> None:
+    def adopt(self, kind: str) -> None:
         """Use the given auto-encoder for ``kind``: its training was paid before the bench, so only encoding counts."""
         autoencoder = load_autoencoder(self.given).to(self.training.get("device") or "cpu")
         trained = read_json(self.given / "config.json", "auto-encoder config").get("training", {})
         extra = {"ae_given": str(self.given), "ae_given_seconds": trained.get("seconds"),
                  "ae_given_train_steps": trained.get("steps"), "ae_given_batch_size": trained.get("batch_size")}
         (self.folder / kind).mkdir(parents=True, exist_ok=True)
-        self.keep(strategy_name, kind, autoencoder, 0.0, trained.get("steps"), extra)
+        self.keep(kind, autoencoder, 0.0, trained.get("steps"), extra)
 
-    def keep(self, strategy_name: str, kind: str, autoencoder, train_seconds: float, steps, extra: dict) -> None:
+    def keep(self, kind: str, autoencoder, train_seconds: float, steps, extra: dict) -> None:
         """Encode the training set (timed: it is charged to the priors with ``train_seconds``), judge the
         reconstructions of held-out objects, and record both."""
         start = time.perf_counter()
-        encoded = get_strategy(strategy_name, self.data.units, autoencoder).training_data(self.data)
+        encoded = encode_data(self.data, autoencoder)
         seconds = train_seconds + time.perf_counter() - start
         judged = self.evaluator.reconstruction(autoencoder, torch.Generator().manual_seed(self.training["seed"] + 3))
         row = {
@@ -123,13 +147,10 @@ def check_given(folder: str | Path, data, strategies) -> None:
         raise GenstratError("--autoencoder is the stage one of two-stage rows, and this bench has none; add a "
                             "two-stage:<prior> strategy or drop --autoencoder")
     load_autoencoder(folder)  # a missing, foreign or corrupt folder fails here in one line
+    check_units(folder, data)
     saved = read_json(Path(folder) / "config.json", "auto-encoder config")
-    if "units" not in saved or units_from_dict(saved["units"]).to_dict() != data.units.to_dict():
-        raise GenstratError(f"the auto-encoder in {folder} was trained on other units ({saved.get('units')}) than "
-                            f"{data.name}'s ({data.units.to_dict()}); train one on this data (genstrat "
-                            f"train-autoencoder --data {data.name})")
     quantizer = saved["autoencoder"].get("quantizer", "fsq")
-    wrong = sorted(name for name, kind in kinds.items() if kind != quantizer)
+    wrong = sorted(name for name, kind in kinds.items() if quantizer not in StageOneCache.chain(kind))
     if wrong:
         raise GenstratError(f"the auto-encoder in {folder} has {quantizer} latents, and {', '.join(wrong)} need "
                             f"{kinds[wrong[0]]} ones; bench those without --autoencoder or give a matching one")

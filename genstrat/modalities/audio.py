@@ -177,7 +177,10 @@ def codec_config(data, quantizer: str = "fsq", factor: int | None = None, **opti
     (Fréchet 38 vs 59), but a prior then writes twice the codes, makes half the updates in the same minutes, and
     every two-stage row of a 9-minute bench got worse (one-pass NAR agreement 0.754 -> 0.490); one it stays."""
     from genstrat.nn.codec import CodecConfig
+    from genstrat.nn.multiscale import multiscale_over
 
+    if quantizer == "multiscale":  # VAR's token maps in time over an fsq codec (nn/multiscale.py)
+        return multiscale_over(codec_config(data, "fsq", factor, **options))
     hop = factor or 64
     return CodecConfig(samples=data.units.samples, sample_rate=data.units.sample_rate, hop=hop, n_fft=4 * hop,
                        quantizer=quantizer, **options)

@@ -157,7 +157,10 @@ def report_samples(rows: list[dict], generated: list[dict], meta: dict, out: Pat
 def autoencoder_config(data, quantizer: str = "fsq", factor: int | None = None, **options):
     """Stage one of two-stage image rows: a convolutional auto-encoder sized to the data's images."""
     from genstrat.nn.autoencoder import AutoencoderConfig, default_factor
+    from genstrat.nn.multiscale import multiscale_over
 
+    if quantizer == "multiscale":  # VAR's token maps over an fsq auto-encoder (nn/multiscale.py)
+        return multiscale_over(autoencoder_config(data, "fsq", factor, **options))
     c, h, w = data.units.shape
     return AutoencoderConfig(
         channels=c, height=h, width=w, factor=factor or default_factor(h, w), quantizer=quantizer, **options

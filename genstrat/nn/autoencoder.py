@@ -74,6 +74,11 @@ class AutoencoderConfig:
     def data_shape(self) -> tuple[int, int, int]:
         return self.channels, self.height, self.width
 
+    @property
+    def latent_sides(self) -> tuple[int, int]:
+        """The latent's spatial sides (h, w): what a multi-scale quantizer (``multiscale.py``) splits into scales."""
+        return self.grid
+
     def describe(self) -> str:
         return f"{self.grid[0]}x{self.grid[1]} grid"
 

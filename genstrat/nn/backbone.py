@@ -185,17 +185,19 @@ class Backbone(nn.Module):
                              f"got {tuple(values.shape)}")
         return self.value_in(values)
 
-    def embed(self, tokens: torch.Tensor, cond: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """Condition slots (only when ``start`` is 0) + token embeddings + position embeddings."""
+    def embed(self, tokens: torch.Tensor, cond: torch.Tensor, start: int = 0,
+              slot_inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """Condition slots (only when ``start`` is 0) + token embeddings (+ ``slot_inputs``) + position embeddings."""
         parts = []
         if start == 0:
             parts.append(self.embed_condition(cond))
         if tokens.shape[1]:
             if self.cfg.code_levels:  # e_v = E_v + P_in c_v, as one table
-                parts.append(F.embedding(tokens, self.code_tables()[0]))
+                embedded = F.embedding(tokens, self.code_tables()[0])
             else:
-                parts.append(self.embed_values(tokens) if self.cfg.continuous
-                             else slot_embedding(self.tok_emb, tokens, self.cfg))
+                embedded = (self.embed_values(tokens) if self.cfg.continuous
+                            else slot_embedding(self.tok_emb, tokens, self.cfg))
+            parts.append(embedded if slot_inputs is None else embedded + slot_inputs)
         x = torch.cat(parts, dim=1)
         if start + x.shape[1] > self.cfg.seq_len + self.cond_slots:
             raise ValueError(f"sequence of {start + x.shape[1]} slots exceeds the backbone's "
@@ -204,18 +206,19 @@ class Backbone(nn.Module):
 
     def forward(self, tokens: torch.Tensor, cond: torch.Tensor, cache: KVCache | None = None,
                 latent: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None,
-                return_features: bool = False):
+                return_features: bool = False, slot_inputs: torch.Tensor | None = None):
         """tokens (B, T) long (continuous: (B, T, slot_values) reals), cond (B,) or (B, C) long -> logits
         (B, S, vocab_size) (continuous: (B, S, slot_values)).
 
         Without a cache (or with an empty one) the condition slots are prepended, so S = T + cond_slots.
         With a cache that already holds the prefix, only the T new slots are computed: S = T.
-        ``latent`` (B, latent_dim) is added to every slot; ``attn_mask`` (S, S) bool replaces
+        ``latent`` (B, latent_dim) is added to every slot; ``slot_inputs`` (B, T, d_model) to each unit slot's own
+        embedding (next-scale's coarser-scale features); ``attn_mask`` (S, S) bool replaces
         the causal / bidirectional pattern. ``return_features=True`` returns the final hidden states (B, S, d_model)
         for a part the strategy added (a length head).
         """
         start = 0 if cache is None else cache.length
-        x = self.embed(tokens, cond, start)
+        x = self.embed(tokens, cond, start, slot_inputs)
         conditioning = None
         if self.cfg.adaln:
             if latent is None:

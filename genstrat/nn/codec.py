@@ -74,6 +74,11 @@ class CodecConfig:
         return 1, self.frames
 
     @property
+    def latent_sides(self) -> tuple[int]:
+        """The latent's one side: its frames in time (what a multi-scale quantizer splits into scales)."""
+        return (self.frames,)
+
+    @property
     def data_shape(self) -> tuple[int]:
         return (self.samples,)
 

@@ -52,7 +52,8 @@ class FastStep(Protocol):
 @runtime_checkable
 class StageOne(Protocol):
     """A learned compressor two-stage strategies generate the codes of. Its ``cfg`` says ``grid`` (the code grid),
-    ``quantizer`` (``fsq``: discrete codes; ``continuous``: bounded latents), ``codebook_size`` and ``data_shape``."""
+    ``quantizer`` (``fsq``: discrete codes; ``continuous``: bounded latents; ``multiscale``: VAR's token maps of growing
+    size over an fsq one, ``multiscale.py``), ``codebook_size`` and ``data_shape``."""
 
     cfg: Any
 

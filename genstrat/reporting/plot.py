@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from genstrat.strategies.spec import parse_spec
+
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     """Indices of points not dominated in (x, y), both minimised, sorted by x."""
@@ -41,7 +43,7 @@ def line_style(index: int, name: str) -> dict:
     colors = plt.get_cmap("tab20").colors
     return {
         "color": colors[(2 * index) % 20 + (index // 10) % 2],
-        "marker": "s" if "two-stage" in name else "o",  # distilled:two-stage:* students too
+        "marker": "s" if parse_spec(name).two_stage else "o",  # distilled:two-stage:* students too
     }
 
 

@@ -12,15 +12,15 @@ from genstrat.strategies.ar import AutoRegressive
 from genstrat.strategies.base import LECTURE_PARTS, Generation, Option, SamplingOptions, Strategy, SweepPoint
 from genstrat.strategies.coarse_to_fine import CoarseToFine
 from genstrat.strategies.diffusion import Diffusion
-from genstrat.strategies.distilled import PREFIX as DISTILLED
-from genstrat.strategies.distilled import Distilled, teacher_name
+from genstrat.strategies.distilled import Distilled
 from genstrat.strategies.flow import Flow
 from genstrat.strategies.gan import GAN
 from genstrat.strategies.latent import LatentNAR
 from genstrat.strategies.mask_predict import MaskPredict
 from genstrat.strategies.nar import EndCutNAR, OneShot
 from genstrat.strategies.nar_length import LengthFirstNAR
-from genstrat.strategies.two_stage import PREFIX as TWO_STAGE
+from genstrat.strategies.next_scale import NextScale
+from genstrat.strategies.spec import DISTILLED, TWO_STAGE, Spec, parse_spec
 from genstrat.strategies.two_stage import TwoStage, quantizer_for
 
 STRATEGIES: dict[str, type[Strategy]] = {}
@@ -36,15 +36,17 @@ def register_strategy(cls: type[Strategy]) -> type[Strategy]:
 
 
 for _cls in (AutoRegressive, OneShot, EndCutNAR, LengthFirstNAR, MaskPredict, LatentNAR, GAN, Flow, CoarseToFine,
-             Diffusion):
+             Diffusion, NextScale):
     register_strategy(_cls)
 
 
 def strategy_class(name: str) -> type[Strategy]:
-    """The class behind a plain strategy name; unknown names fail in one line that lists the known ones."""
-    if name.startswith(DISTILLED):
+    """The class behind a strategy name (a student's, a two-stage one's, or a registered one); unknown names fail in
+    one line that lists the known ones."""
+    spec = parse_spec(name)
+    if spec.student:
         return Distilled
-    if name.startswith(TWO_STAGE):
+    if spec.two_stage:
         return TwoStage
     if name not in STRATEGIES:
         raise GenstratError(f"unknown strategy '{name}'; choose one of: {', '.join(STRATEGIES)}, "
@@ -54,7 +56,7 @@ def strategy_class(name: str) -> type[Strategy]:
 
 def prior_class(name: str) -> type[Strategy]:
     """The prior of ``two-stage:<prior>``, checked: a registered strategy that can run over codes."""
-    prior = name[len(TWO_STAGE):]
+    prior = parse_spec(name).base
     cls = STRATEGIES.get(prior)
     if cls is None or not cls.code_prior or "image" not in cls.modalities:
         usable = [n for n, c in STRATEGIES.items() if c.code_prior and "image" in c.modalities]
@@ -65,13 +67,17 @@ def prior_class(name: str) -> type[Strategy]:
 
 def check_strategy(name: str, units) -> None:
     """Fail in one line, before any work, when ``name`` is unknown or cannot generate in ``units``' modality."""
+    spec = parse_spec(name)
     cls, base = strategy_class(name), name
-    if cls is Distilled:  # a student can generate what its teacher can
+    if spec.student:  # a student can generate what its teacher can
         check_teacher(name)
-        base = teacher_name(name)
+        base = spec.teacher
         cls = strategy_class(base)
     if cls is TwoStage:
         prior_class(base)
+    elif not cls.standalone:
+        raise GenstratError(f"'{name}' generates the codes of a '{cls.stage_one}' stage one, not {units.modality} "
+                            f"itself; run it as {TWO_STAGE}{name}")
     if units.modality not in cls.modalities:
         raise GenstratError(f"strategy '{name}' generates {' or '.join(cls.modalities)}, not {units.modality}; "
                             f"pick another strategy or dataset")
@@ -89,24 +95,26 @@ def lecture_part_of(row_strategy: str) -> str:
 
 def check_teacher(name: str) -> None:
     """``distilled:<teacher>`` names a diffusion teacher (``diffusion`` or ``two-stage:diffusion``); else one line."""
-    teacher = teacher_name(name)
+    teacher = parse_spec(name).teacher
     if teacher not in ("diffusion", TWO_STAGE + "diffusion"):
         raise GenstratError(f"'{name}' names no diffusion teacher; distil diffusion or {TWO_STAGE}diffusion "
                             f"(distilled:diffusion, distilled:{TWO_STAGE}diffusion)")
 
 
 def stage_one_kind(name: str) -> str | None:
-    """The auto-encoder a strategy needs ('fsq' or 'continuous'), or None for a one-stage strategy."""
-    name = teacher_name(name)  # a student needs what its teacher needs
-    return quantizer_for(prior_class(name)) if name.startswith(TWO_STAGE) else None
+    """The stage one a strategy needs ('fsq', 'continuous' or 'multiscale': its prior's ``stage_one``), or None for a
+    one-stage strategy; a student needs what its teacher needs."""
+    spec = parse_spec(name)
+    return quantizer_for(prior_class(spec.base)) if spec.two_stage else None
 
 
 def get_strategy(name: str, units, autoencoder=None, encoded=None) -> Strategy:
     """A strategy built bound to ``units``; ``two-stage:<prior>`` also needs its trained ``autoencoder``."""
     check_strategy(name, units)
-    if name.startswith(DISTILLED):
-        return Distilled(get_strategy(teacher_name(name), units, autoencoder, encoded))
-    if name.startswith(TWO_STAGE):
+    spec = parse_spec(name)
+    if spec.student:
+        return Distilled(get_strategy(spec.teacher, units, autoencoder, encoded))
+    if spec.two_stage:
         return TwoStage(prior_class(name), units, autoencoder, encoded)
     return STRATEGIES[name](units)
 
@@ -122,6 +130,6 @@ def all_sweep_keys() -> list[str]:
 
 
 __all__ = ["STRATEGIES", "TwoStage", "Distilled", "get_strategy", "register_strategy", "check_strategy",
-           "stage_one_kind",
+           "stage_one_kind", "Spec", "parse_spec",
            "strategy_class", "all_options", "all_sweep_keys", "Strategy", "SamplingOptions", "SweepPoint", "Option",
            "Generation", "LECTURE_PARTS", "lecture_part_of"]

@@ -145,6 +145,8 @@ class Strategy:
     sweep_keys: tuple[str, ...] = ()  # the option names its sweep varies besides the step count
     continuous: bool = False          # generates real values (diffusion): a two-stage prior over continuous latents
     code_prior: bool = True           # can be the prior of ``two-stage:<name>`` (coarse-to-fine shrinks pixels: no)
+    stage_one: str | None = None      # the stage-one kind it needs as a prior (else fsq, or continuous if continuous)
+    standalone: bool = True           # generates a data space by itself (next-scale: only a multi-scale stage one's)
     through_ddp: bool = True          # under torchrun its loss calls the model through DDP (else: ``training_step``)
     count_steps: int = 1              # steps its counted FLOPs average over (a GAN's lazy penalty: its interval)
 

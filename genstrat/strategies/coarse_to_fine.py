@@ -13,6 +13,13 @@ at scale k's slots is scale k-1 upsampled (nearest) to scale k's size, so each s
 where in the coarser image it sits (VAR's upsampled "previous scale" input, on tokens
 rather than features). Within a scale all positions are drawn in parallel. Training is
 teacher-forced cross-entropy on every slot of every scale. NFE = number of scales.
+
+It works on 8x8 digits (85 slots) and fails on MNIST at 28x28: its six scales hold 1,050 slots, the two finest 980
+of them, so a training step costs ~45x a code prior's (412 against 9.2 GFLOP at batch 32, docs/results/
+throughput.json) and 10 minutes buy ~200 updates where pixel strategies that work there made 2,000-9,000; and its
+finest pass draws 784 pixels independently given a 14x14 image, one-shot NAR's problem inside one scale. The cheaper
+first scales do not help: the cost is the last two. ``two-stage:next-scale`` (``next_scale.py``) is the same idea
+over 88 codes of a learned stage one (docs/benchmarks.md, "why pixel coarse-to-fine fails on MNIST").
 """
 
 from __future__ import annotations

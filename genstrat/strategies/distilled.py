@@ -45,14 +45,15 @@ from genstrat.errors import GenstratError
 from genstrat.strategies.base import Generation, Strategy, SweepPoint
 from genstrat.strategies.diffusion import TRAIN_STEPS, Diffusion, from_slots, layout_of, time_features, to_slots
 from genstrat.strategies.sampling import guided_logits
+from genstrat.strategies.spec import parse_spec
 
-PREFIX = "distilled:"
+from genstrat.strategies.spec import DISTILLED as PREFIX  # the one spelling of the prefix (spec.py)
 MAX_STEPS = TRAIN_STEPS  # the finest grid with distinct integer timesteps
 
 
 def teacher_name(name: str) -> str:
-    """``distilled:<teacher>`` -> ``<teacher>``."""
-    return name.removeprefix(PREFIX)
+    """``distilled:<teacher>`` -> ``<teacher>`` (``spec.py`` reads the name)."""
+    return parse_spec(name).teacher or name
 
 
 def time_grid(steps: int) -> list[int]:

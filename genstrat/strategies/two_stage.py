@@ -37,7 +37,7 @@ from genstrat.errors import GenstratError
 from genstrat.strategies.base import Generation, Strategy, SweepPoint
 from genstrat.units.codes import CodeUnits
 
-PREFIX = "two-stage:"
+from genstrat.strategies.spec import TWO_STAGE as PREFIX  # the one spelling of the prefix (spec.py)
 CODE_DEFAULTS = {"ar": {"guidance": 1.2}, "mask-predict": {"guidance": 1.2, "noise": 8.0},
                  "diffusion": {"guidance": 1.0}}  # see the module docstring
 # and, per modality, over CODE_DEFAULTS: the temperature `genstrat tune` chose for mask-predict over the fsdd codec's
@@ -46,9 +46,21 @@ MODALITY_CODE_DEFAULTS = {"audio": {"mask-predict": {"temperature": 0.9}}}
 
 
 def quantizer_for(prior: type[Strategy]) -> str:
-    """The stage-one kind a prior needs: continuous latents for a strategy over real values, discrete codes
-    otherwise."""
-    return "continuous" if prior.continuous else "fsq"
+    """The stage-one kind a prior needs: the one it names (``next-scale``: multi-scale codes), else continuous
+    latents for a strategy over real values and discrete codes otherwise."""
+    return prior.stage_one or ("continuous" if prior.continuous else "fsq")
+
+
+def encode_data(data, autoencoder):
+    """``data`` with every object replaced by its codes under ``autoencoder`` (int16: up to 65,536 codes)."""
+    codes = CodeUnits.of(autoencoder.to("cpu"))
+
+    def encode(units: torch.Tensor) -> torch.Tensor:
+        return codes.encode(data.units.decode(units.long())).to(torch.int16 if codes.vocab_size <= 32768 else
+                                                                torch.int32)
+
+    return dataclasses.replace(data, units=codes, train_units=encode(data.train_units),
+                               test_units=encode(data.test_units))
 
 
 class TwoStage(Strategy):
@@ -66,9 +78,10 @@ class TwoStage(Strategy):
                                 f"(made by genstrat train-autoencoder)")
         self.quantizer = quantizer_for(prior)
         if autoencoder.cfg.quantizer != self.quantizer:
+            how = " --base DIR (an fsq one)" if self.quantizer == "multiscale" else ""
             raise GenstratError(f"{self.name} needs a '{self.quantizer}' auto-encoder, got a "
                                 f"'{autoencoder.cfg.quantizer}' one; train one with genstrat train-autoencoder "
-                                f"--quantizer {self.quantizer}")
+                                f"--quantizer {self.quantizer}{how}")
         trained_on = tuple(autoencoder.cfg.data_shape)
         if trained_on != tuple(units.shape):
             raise GenstratError(f"the auto-encoder was trained on objects of shape {'x'.join(map(str, trained_on))} "
@@ -88,11 +101,15 @@ class TwoStage(Strategy):
 
     def backbone_options(self):
         """The prior's options, plus its codes' FSQ levels when each slot holds one code (the backbone's
-        ``code_levels``: a code's embedding and logit also see its coordinates)."""
+        ``code_levels``: a code's embedding and logit also see its coordinates; over a multi-scale stage one whose
+        finest map is the base's codes, those codes' levels: the coarser maps' ids share the table and learn to
+        ignore the term)."""
         options = dict(self.prior.backbone_options())
         ae = self.autoencoder.cfg
         if ae.quantizer == "fsq" and options.get("patch", 1) == 1:
             options["code_levels"] = list(ae.fsq_levels)
+        elif ae.quantizer == "multiscale" and ae.finest == "codes":  # the finest map's ids are the base's FSQ codes
+            options["code_levels"] = list(ae.base_config.fsq_levels)
         return options
 
     def parts(self, cfg):
@@ -106,16 +123,10 @@ class TwoStage(Strategy):
         cut = len(self.prior.name)
         return [SweepPoint(p.steps, p.overrides, self.name + p.series[cut:]) for p in self.prior.sweep(steps)]
 
-    def encode(self, units: torch.Tensor) -> torch.Tensor:
-        """Data units (pixels, samples) -> code units (int16: up to 1,024 codes or 256 levels)."""
-        self.autoencoder.to("cpu")
-        return self.codes.encode(self.units.decode(units.long())).to(torch.int16)
-
     def training_data(self, data):
         """The dataset with every image replaced by its codes (computed once per auto-encoder)."""
         if self.encoded is None:
-            self.encoded = dataclasses.replace(data, units=self.codes, train_units=self.encode(data.train_units),
-                                   test_units=self.encode(data.test_units))
+            self.encoded = encode_data(data, self.autoencoder)
         return self.encoded
 
     def loss(self, model, units, cond):

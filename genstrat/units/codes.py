@@ -5,7 +5,8 @@ order, each one of ``vocab_size`` values. FSQ codes are one unit per position (1
 default; 7 x 7 = 49 units for MNIST instead of 784 pixels). Continuous latents are one unit per
 position and channel, each channel at 256 levels of (-1, 1), so a diffusion prior reads them as
 it reads grey levels (``levels`` = 256) and turns them back into real values; the rounding
-error (< 0.004) is far below the noise the auto-encoder is trained to tolerate.
+error (< 0.004) is far below the noise the auto-encoder is trained to tolerate. A multi-scale
+stage one's codes are every scale's map in one row (1 + 4 + 9 + 25 + 49 = 88 over MNIST's 7 x 7).
 
 ``decode`` runs the auto-encoder's decoder: units -> images, so the judge, the grids and the
 version strips all see pixels (every intermediate version through the decoder).
@@ -30,6 +31,8 @@ class CodeUnits(PixelUnits):
     def of(cls, autoencoder) -> "CodeUnits":
         cfg = autoencoder.cfg
         height, width = cfg.grid
+        if cfg.quantizer == "multiscale":  # every scale's map in a row, coarsest first (``nn/multiscale.py``)
+            return cls(levels=cfg.codebook_size, channels=1, height=1, width=cfg.tokens, autoencoder=autoencoder)
         if cfg.quantizer == "fsq":  # a codec may write several codes a frame; the image auto-encoder one a position
             return cls(levels=cfg.codebook_size, channels=getattr(cfg, "codebooks", 1), height=height, width=width,
                        autoencoder=autoencoder)

@@ -1,0 +1,129 @@
+"""`next-scale`: predict a whole scale of codes in one pass, given the coarser ones (VAR, Tian et al. 2024).
+
+The prior of ``two-stage:next-scale``, over a multi-scale stage one (``nn/multiscale.py``: token maps r_1 .. r_K of
+growing size, one code table). It models
+
+    p(r_1, ..., r_K | c) = prod_k p(r_k | r_1, ..., r_{k-1}, c)          (VAR eq. 6)
+
+and draws every position of r_k at once: K passes where raster-order AR over the same grid makes one pass per code
+(on MNIST's 7 x 7 grid with scales 1, 2, 3, 5, 7: 5 passes instead of 49). It is the lecture's coarse-to-fine
+("small to large" versions) and AR over versions in one model, in the compressed space.
+
+- **Inputs** (VAR's ``idxBl_to_var_input``, teacher forcing from the quantizer's own inputs): a slot of scale k reads
+  the accumulated f_hat of scales < k, area-averaged to scale k's shape (``MultiScale.next_scale_inputs``), through a
+  linear map, plus a learned embedding of its scale; the backbone adds its learned per-slot position (so each slot
+  knows its scale and its place in it). Scale 1's slot reads zeros: the condition, in the slot before it (VAR's
+  start token is the class embedding), starts the pyramid.
+- **Attention** is block-causal (VAR sec. 3.2): a slot sees its own scale and every coarser one, the condition slot
+  the first scale. Training is one pass over all scales with that mask and cross-entropy on every code.
+- **Sampling** keeps a KV cache across scales: pass k feeds only scale k's slots, which see the cached coarser ones
+  and each other (the backbone is bidirectional, so "cached + new" is exactly the block-causal mask).
+- **Guidance** is classifier-free (Ho & Salimans 2022, eq. 6) ramped with the scale as VAR samples it
+  (``models/var.py``: t = cfg * k / (K - 1)): w_k = 1 + (w - 1) k / (K - 1), so the coarsest map is drawn from the
+  conditional model alone and the finest at the full scale w.
+
+NFE = K. Every version is the pyramid so far, decoded (finer scales absent add nothing to f_hat). By default the
+finest map holds the stage one's own codes (``nn/multiscale.py``, "The finest map"): the last pass turns the coarse
+pyramid into the exact codes the decoder reads.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from genstrat.errors import GenstratError
+from genstrat.strategies.base import Generation, Strategy
+from genstrat.strategies.sampling import sample_units
+
+
+class ScaleInput(nn.Module):
+    """A slot's input from the coarser scales: W f + e_scale (VAR's ``word_embed`` and ``lvl_embed``)."""
+
+    def __init__(self, code_channels: int, scales: int, d_model: int):
+        super().__init__()
+        self.features = nn.Linear(code_channels, d_model)
+        self.scale = nn.Embedding(scales, d_model)
+        nn.init.normal_(self.scale.weight, std=0.02)
+
+    def forward(self, features: torch.Tensor, scale_ids: torch.Tensor) -> torch.Tensor:
+        """(B, T, d_code) features and (T,) scale ids -> (B, T, d_model)."""
+        return self.features(features) + self.scale(scale_ids)[None]
+
+
+class NextScale(Strategy):
+    name = "next-scale"
+    lecture_part = "iterative"
+    modalities = ("image", "audio")
+    causal = False
+    stage_one = "multiscale"
+    standalone = False
+    defaults = {"guidance": 2.0}
+
+    def __init__(self, units):
+        super().__init__(units)
+        quantizer = getattr(units, "autoencoder", None)
+        if quantizer is None or getattr(quantizer.cfg, "quantizer", None) != "multiscale":
+            raise GenstratError("next-scale predicts the scales of a multi-scale stage one; run it as "
+                                "two-stage:next-scale")
+        self.quantizer = quantizer
+        self.lengths = list(quantizer.cfg.lengths)
+        self.offsets = [sum(self.lengths[:k]) for k in range(len(self.lengths) + 1)]
+        self.slot_scale = torch.cat([torch.full((n,), k) for k, n in enumerate(self.lengths)])  # (L,)
+        with_condition = torch.cat([torch.tensor([0]), self.slot_scale])  # the condition slot is scale 1's
+        self.block_mask = with_condition[None, :] <= with_condition[:, None]  # (S, S): True = may attend
+
+    def parts(self, cfg):
+        return {"scale_in": ScaleInput(self.quantizer.cfg.code_channels, len(self.lengths), cfg.d_model)}
+
+    def steps_for(self, requested):
+        return len(self.lengths)
+
+    def slot_inputs(self, model, codes: torch.Tensor, scale: int | None = None) -> torch.Tensor:
+        """Every slot's input up to scale ``scale`` (all by default), or only scale ``scale``'s when it is given."""
+        upto = len(self.lengths) if scale is None else scale + 1
+        self.quantizer.to(codes.device)
+        with torch.no_grad():
+            features = self.quantizer.next_scale_inputs(codes, upto)
+        ids = self.slot_scale[: self.offsets[upto]].to(codes.device)
+        if scale is not None:
+            features, ids = features[:, self.offsets[scale]:], ids[self.offsets[scale]:]
+        return model.scale_in(features, ids)
+
+    def loss(self, model, units, cond):
+        units = units.long()
+        blank = torch.full_like(units, model.mask_id)
+        logits = model(blank, cond, attn_mask=self.block_mask.to(units.device),
+                       slot_inputs=self.slot_inputs(model, units))[:, model.cond_slots:]
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), units.reshape(-1))
+
+    @torch.no_grad()
+    def generate(self, model, cond, steps, generator, on_version=None, options=None):
+        opts = options or self.sampling_defaults()
+        batch, scales, guided = cond.shape[0], len(self.lengths), opts.guidance != 1.0
+        rows_cond = torch.cat([cond, model.null_condition(cond)]) if guided else cond
+        cache = model.new_cache(rows_cond.shape[0])
+        codes = torch.empty(batch, 0, dtype=torch.long, device=cond.device)
+        self.quantizer.to(cond.device)
+        f_hat = self.quantizer.empty(batch, cond.device)  # the pyramid so far, as the quantizer sums it
+        for k in range(scales):
+            blank = torch.full((batch, self.lengths[k]), model.mask_id, dtype=torch.long, device=cond.device)
+            if k:
+                f_hat = self.quantizer.add_scale(f_hat, k - 1, codes[:, self.offsets[k - 1]:])
+            ids = self.slot_scale[self.offsets[k]:self.offsets[k + 1]].to(cond.device)
+            inputs = model.scale_in(self.quantizer.scale_input(f_hat, k), ids)
+            if guided:
+                blank, inputs = torch.cat([blank, blank]), torch.cat([inputs, inputs])
+            out = model(blank, rows_cond, cache, slot_inputs=inputs)
+            out = out[:, model.cond_slots:] if k == 0 else out
+            if guided:  # eq. 6 with VAR's ramp: the coarsest scale unguided, the finest at w
+                w = 1.0 + (opts.guidance - 1.0) * k / max(scales - 1, 1)
+                conditional, unconditional = out.chunk(2)
+                out = unconditional + w * (conditional - unconditional)
+            drawn, _ = sample_units(out, opts, generator)
+            codes = torch.cat([codes, drawn], 1)
+            if on_version is not None:
+                pending = self.offsets[-1] - codes.shape[1]
+                on_version(k + 1, F.pad(codes, (0, pending), value=model.mask_id))
+        return Generation(units=codes, nfe=scales)

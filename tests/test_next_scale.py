@@ -1,0 +1,200 @@
+"""Next-scale prediction (VAR): the multi-scale residual quantizer over a frozen stage one, and the prior that draws
+a whole scale a pass."""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from genstrat.autoencoding import fit_autoencoder, load_autoencoder
+from genstrat.cli import main
+from genstrat.errors import GenstratError
+from genstrat.model_io import build_model, load_model
+from genstrat.modalities.image import autoencoder_config
+from genstrat.nn.codec import CodecConfig
+from genstrat.nn.multiscale import MultiScale, MultiScaleConfig, default_scales, multiscale_over
+from genstrat.nn.stage_ones import build_stage_one
+from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
+from genstrat.training import Budget
+
+
+@pytest.fixture(scope="module")
+def stage_ones(tmp_path_factory, digits):
+    """An fsq auto-encoder trained briefly on digits (8x8 -> 4x4 codes) and a multi-scale quantizer over it."""
+    root = tmp_path_factory.mktemp("ms")
+    base, _ = fit_autoencoder(digits, autoencoder_config(digits, "fsq"), Budget(steps=120), root / "fsq",
+                              batch_size=64, progress=False)
+    quantizer, summary = fit_autoencoder(digits, multiscale_over(base.cfg), Budget(steps=60), root / "ms",
+                                         batch_size=64, progress=False, base=base)
+    return base, quantizer, root
+
+
+def test_scale_schedules_and_config_errors():
+    assert default_scales((7, 7)) == [1, 2, 3, 5, 7]  # the issue's and VAR's shape of schedule over MNIST's grid
+    assert default_scales((4, 4)) == [1, 2, 3, 4]
+    assert default_scales((126,)) == [1, 2, 4, 8, 16, 32, 64, 126]  # frames in time double
+    mnist = multiscale_over(autoencoder_config(type("D", (), {"units": type("U", (), {"shape": (1, 28, 28)})})(),
+                                               "fsq"))
+    assert mnist.tokens == 1 + 4 + 9 + 25 + 49 and mnist.grid == (1, 88) and mnist.data_shape == (1, 28, 28)
+    codec = multiscale_over(CodecConfig(samples=8000, sample_rate=8000))
+    assert codec.shapes[-1] == (codec.frames,) and codec.sample_rate == 8000  # the codec's own fields read through
+    base = multiscale_over(CodecConfig(samples=8000, sample_rate=8000)).base
+    for bad, message in [({"scales": [1, 3, 2, 126]}, "grow strictly"), ({"scales": [1, 2, 64]}, "up to"),
+                         ({"codebook_size": 64}, "one vocabulary"), ({"finest": "pixels"}, "unknown finest"),
+                         ({"finest": "residual", "codebook_size": 1}, "2 to 65,536")]:
+        with pytest.raises(GenstratError, match=message):
+            MultiScaleConfig(base=base, **bad)
+    with pytest.raises(GenstratError, match="fsq codes"):
+        MultiScaleConfig(base={**base, "quantizer": "continuous"})
+    with pytest.raises(GenstratError, match="--codebooks 1"):
+        MultiScaleConfig(base={**base, "codebooks": 2})
+    saved = json.loads(json.dumps(codec.to_dict()))
+    assert MultiScaleConfig.from_dict(saved).to_dict() == codec.to_dict()  # a JSON round trip
+
+
+def test_residual_pyramid_codes_decode_to_the_quantized_latent_and_partial_pyramids_to_coarser_versions(stage_ones,
+                                                                                                        digits):
+    """VAR Algorithm 1: the codes of the residual scales rebuild exactly the f_hat the quantizer made; the finest map
+    holds the base's own codes, so the whole pyramid decodes as the single-scale stage one does; MASK at the finer
+    scales leaves f_hat of the coarser ones (the versions a strip shows); and the next-scale inputs at scale k are
+    f_hat of the scales before it, area-averaged to scale k's shape. With ``finest="residual"`` (VAR's own form) the
+    last map is one more residual and the codes rebuild f_hat."""
+    base, quantizer, _ = stage_ones
+    images = digits.units.decode(digits.test_units[:6].long())
+    f, base_codes = quantizer.target(images)
+    f_hat, codes, _ = quantizer.quantize(f, base_codes)
+    scales = len(quantizer.cfg.scales)
+    assert codes.shape == (6, quantizer.cfg.tokens) and torch.equal(quantizer.to_codes(images), codes)
+    assert torch.equal(codes[:, -base_codes.shape[1]:], base.to_codes(images))
+    assert torch.allclose(quantizer.accumulated(codes, upto=scales - 1), f_hat, atol=1e-5)
+    assert torch.allclose(quantizer.accumulated(codes), f, atol=1e-6)
+    assert torch.allclose(quantizer.from_codes(codes), base.from_codes(base.to_codes(images)), atol=1e-5)
+    assert F.mse_loss(f_hat, f) < F.mse_loss(torch.zeros_like(f), f)  # the coarse pyramid explains the latent
+    lengths, mask = quantizer.cfg.lengths, quantizer.cfg.codebook_size
+    inputs = quantizer.next_scale_inputs(codes)
+    assert inputs.shape == (6, quantizer.cfg.tokens, quantizer.cfg.code_channels) and not inputs[:, :1].any()
+    for k in range(1, len(lengths)):
+        partial = codes.clone()
+        partial[:, sum(lengths[:k]):] = mask
+        coarse = quantizer.accumulated(partial)
+        assert torch.allclose(coarse, quantizer.accumulated(codes, upto=k), atol=1e-5)
+        expected = F.interpolate(coarse, size=quantizer.cfg.shapes[k], mode="area").flatten(2).transpose(1, 2)
+        assert torch.allclose(inputs[:, sum(lengths[:k]):sum(lengths[:k + 1])], expected, atol=1e-5)
+    residual = MultiScale(multiscale_over(base.cfg, finest="residual", codebook_size=64)).eval()
+    residual.base.load_state_dict(base.state_dict())
+    f_hat, codes, _ = residual.quantize(f, base_codes)
+    assert codes.shape == (6, residual.cfg.tokens) and codes.max() < 64
+    assert torch.allclose(residual.accumulated(codes), f_hat, atol=1e-5)
+
+
+def test_quantizer_training_leaves_the_base_frozen(stage_ones, digits):
+    base, quantizer, root = stage_ones
+    for name, tensor in base.state_dict().items():  # weights and BatchNorm statistics: untouched by the quantizer
+        assert torch.equal(tensor, quantizer.base.state_dict()[name]), name
+    reloaded = load_autoencoder(root / "ms")
+    assert isinstance(reloaded, MultiScale) and reloaded.cfg.to_dict() == quantizer.cfg.to_dict()
+    images = digits.units.decode(digits.test_units[:4].long())
+    assert torch.equal(reloaded.to_codes(images), quantizer.to_codes(images))
+
+
+def test_cached_scale_by_scale_passes_equal_one_block_causal_pass(stage_ones, digits):
+    """The KV cache across scales gives the logits of one teacher-forced pass with the block-causal mask, so sampling
+    scale by scale is the model training saw; a scale's slots see their own and coarser scales only."""
+    _, quantizer, _ = stage_ones
+    strategy = get_strategy("two-stage:next-scale", digits.units, quantizer)
+    prior = strategy.prior
+    torch.manual_seed(0)
+    model = build_model(strategy, digits.num_classes, size="tiny").eval()
+    codes = strategy.training_data(digits).train_units[:3].long()
+    cond = torch.tensor([1, 4, 7])
+    with torch.no_grad():
+        full = model(torch.full_like(codes, model.mask_id), cond, attn_mask=prior.block_mask,
+                     slot_inputs=prior.slot_inputs(model, codes))[:, model.cond_slots:]
+        cache, parts = model.new_cache(3), []
+        for k, n in enumerate(prior.lengths):
+            blank = torch.full((3, n), model.mask_id, dtype=torch.long)
+            out = model(blank, cond, cache, slot_inputs=prior.slot_inputs(model, codes[:, :prior.offsets[k]], k))
+            parts.append(out[:, model.cond_slots:] if k == 0 else out)
+    assert torch.allclose(torch.cat(parts, 1), full, atol=1e-4)
+    mask = prior.block_mask
+    first, last = 1, 1 + prior.offsets[-2]  # a slot of scale 1, and the first slot of the finest scale
+    assert mask[first, :1 + prior.lengths[0]].all() and not mask[first, 1 + prior.lengths[0]:].any()
+    assert mask[last].all()
+
+
+def test_next_scale_trains_samples_versions_and_reloads(tmp_path, stage_ones, digits):
+    _, _, root = stage_ones
+    ckpt = tmp_path / "prior"
+    assert main(["train", "--data", "digits", "--strategy", "two-stage:next-scale", "--autoencoder", str(root / "ms"),
+                 "--steps", "200", "--size", "tiny", "--batch-size", "32", "--out", str(ckpt), "--no-progress"]) == 0
+    model, strategy, _ = load_model(ckpt)
+    assert stage_one_kind("two-stage:next-scale") == "multiscale"
+    codes = strategy.training_data(digits).train_units[:64].long()
+    cond = digits.train_labels[:64].long()
+    untrained = build_model(strategy, digits.num_classes, size="tiny")
+    assert strategy.loss(model, codes, cond) < strategy.loss(untrained, codes, cond) - 0.5
+    versions = []
+    first = strategy.generate(model, torch.tensor([2, 5]), None, torch.Generator().manual_seed(3),
+                              on_version=lambda i, u: versions.append((i, u)))
+    again = strategy.generate(model, torch.tensor([2, 5]), None, torch.Generator().manual_seed(3))
+    scales = len(strategy.prior.lengths)
+    assert first.nfe == scales == 4 and torch.equal(first.units, again.units)
+    assert first.units.shape == (2, 64) and first.units.max() < digits.units.levels  # pixels come out
+    assert [i for i, _ in versions] == [1, 2, 3, 4] and all(u.shape == (2, 64) for _, u in versions)
+    assert torch.equal(versions[-1][1], first.units)
+
+
+def test_next_scale_errors_in_one_line(tmp_path, stage_ones, digits, capsys):
+    base, quantizer, root = stage_ones
+    with pytest.raises(GenstratError, match="two-stage:next-scale"):
+        check_strategy("next-scale", digits.units)
+    with pytest.raises(GenstratError, match="--quantizer multiscale --base"):
+        get_strategy("two-stage:next-scale", digits.units, base)
+    with pytest.raises(GenstratError, match="got a 'multiscale' one"):
+        get_strategy("two-stage:ar", digits.units, quantizer)
+    cases = [
+        (["--quantizer", "multiscale"], "--base DIR"),
+        (["--base", str(root / "fsq")], "--base DIR"),
+        (["--quantizer", "multiscale", "--base", str(root / "ms")], "fsq codes"),
+        (["--quantizer", "multiscale", "--base", str(tmp_path / "none")], "does not exist"),
+        (["--quantizer", "multiscale", "--base", str(root / "fsq"), "--scales", "1,3"], "up to"),
+    ]
+    for extra, message in cases:
+        assert main(["train-autoencoder", "--data", "digits", "--steps", "2", "--out", str(tmp_path / "x"),
+                     "--no-progress", *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (extra, err)
+    assert main(["train", "--data", "digits", "--strategy", "next-scale", "--steps", "2", "--out",
+                 str(tmp_path / "y"), "--no-progress"]) == 2
+    assert "two-stage:next-scale" in capsys.readouterr().err
+
+
+def test_bench_trains_the_quantizer_over_its_fsq_stage_one_and_keeps_both_rows(tmp_path):
+    out = tmp_path / "bench"
+    assert main(["bench", "--data", "digits", "--strategies", "two-stage:ar,two-stage:next-scale", "--steps", "1",
+                 "--train-steps", "5", "--ae-steps", "12", "--n", "20", "--size", "tiny", "--judge-steps", "20",
+                 "--out", str(out), "--no-progress"]) == 0
+    rows = json.loads((out / "results.json").read_text())
+    fsq = next(r for r in rows if r["strategy"] == "reconstruction:fsq")
+    multiscale = next(r for r in rows if r["strategy"] == "reconstruction:multiscale")
+    assert fsq["ae_train_steps"] == 12 and multiscale["quantizer_steps"] == 3  # a quarter of the stage-one budget
+    assert multiscale["ae_seconds"] > fsq["ae_seconds"]  # the quantizer's seconds come on top of its base's
+    prior = next(r for r in rows if r["strategy"] == "two-stage:next-scale")
+    assert prior["nfe"] == 4 and prior["ae_seconds"] == multiscale["ae_seconds"]
+    reloaded = load_autoencoder(out / "checkpoints" / "two-stage-next-scale" / "autoencoder")
+    trained_base = load_autoencoder(out / "autoencoders" / "fsq")
+    for name, tensor in trained_base.state_dict().items():  # one decoder under both two-stage rows
+        assert torch.equal(tensor, reloaded.base.state_dict()[name]), name
+
+
+def test_an_untrained_multiscale_stage_one_builds_for_every_modality(digits):
+    from genstrat.data import load_dataset
+    from genstrat.modalities import modality_of
+
+    for data in (digits, load_dataset("spoken", sample_rate=4000, seconds=0.25)):
+        cfg = modality_of(data.units).stage_one(data, "multiscale")
+        model = build_stage_one(cfg).eval()
+        objects = data.units.decode(data.train_units[:2].long())
+        codes = model.to_codes(objects)
+        assert codes.shape == (2, cfg.tokens) and model.from_codes(codes).shape == objects.shape
