@@ -34,6 +34,7 @@ RECORD_FILE = "stage_one.json"  # an auto-encoder's time, steps and reconstructi
 
 
 QUANTIZER_SHARE = 0.25  # a multi-scale quantizer over the bench's fsq stage one trains for this share of its budget
+MULTI_SCALE = ("multiscale",)  # the stage-one kinds that stand on an fsq one
 
 
 class StageOneCache:
@@ -50,7 +51,7 @@ class StageOneCache:
     @staticmethod
     def chain(kind: str) -> list[str]:
         """The stage ones a kind stands on, itself last: a multi-scale quantizer goes over the fsq stage one."""
-        return ["fsq", "multiscale"] if kind == "multiscale" else [kind]
+        return ["fsq", kind] if kind in MULTI_SCALE else [kind]
 
     def record(self, kind: str) -> dict:
         """The kind's record (seconds, steps, reconstruction row): read when a resumed bench kept it, else trained."""
@@ -86,7 +87,7 @@ class StageOneCache:
                 f"two-stage rows need a stage one for {self.data.units.modality}, and none is registered"
             )
         folder, base, budget, before = self.folder / kind, None, self.budget, 0.0
-        if kind == "multiscale":
+        if kind in MULTI_SCALE:
             base = self.model("fsq")[0]
             before = self.records["fsq"]["seconds"]
             budget = (Budget(minutes=QUANTIZER_SHARE * budget.minutes) if budget.minutes is not None
@@ -103,7 +104,8 @@ class StageOneCache:
             base=base,
             **self.training,
         )
-        extra = {} if base is None else {"quantizer_seconds": summary["seconds"], "quantizer_steps": summary["steps"]}
+        extra = {} if base is None else {"quantizer_seconds": summary["seconds"], "quantizer_steps": summary["steps"],
+                                         "base_train_steps": self.records["fsq"]["steps"]}
         self.keep(kind, autoencoder, before + summary["seconds"], summary["steps"], extra)  # its own clock
 
     def adopt(self, kind: str) -> None:
