@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from genstrat.errors import GenstratError
 from genstrat.strategies.base import Generation, Strategy
-from genstrat.strategies.sampling import sample_units
+from genstrat.strategies.sampling import combine_guidance, sample_units
 
 
 class ScaleInput(nn.Module):
@@ -117,10 +117,9 @@ class NextScale(Strategy):
                 blank, inputs = torch.cat([blank, blank]), torch.cat([inputs, inputs])
             out = model(blank, rows_cond, cache, slot_inputs=inputs)
             out = out[:, model.cond_slots:] if k == 0 else out
-            if guided:  # eq. 6 with VAR's ramp: the coarsest scale unguided, the finest at w
+            if guided:  # eq. 6 with VAR's ramp: the coarsest scale unguided (its conditional rows), the finest at w
                 w = 1.0 + (opts.guidance - 1.0) * k / max(scales - 1, 1)
-                conditional, unconditional = out.chunk(2)
-                out = unconditional + w * (conditional - unconditional)
+                out = combine_guidance(out, w) if w != 1.0 else out.chunk(2)[0]
             drawn, _ = sample_units(out, opts, generator)
             codes = torch.cat([codes, drawn], 1)
             if on_version is not None:
