@@ -124,6 +124,20 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
     assert not (out / "rows" / "two-stage-ar.json").exists() and not (out / "autoencoders").exists()
 
 
+def test_a_sampling_option_added_later_and_left_unset_does_not_block_a_resume(tmp_path):
+    """A folder measured before a sampling option existed (its saved overrides lack it) resumes under a genstrat that
+    has the option unset; the same option set to a value is a change of settings, refused in one line."""
+    import pytest
+
+    from genstrat.benchmark.store import RowStore
+    from genstrat.errors import GenstratError
+
+    RowStore(tmp_path, {"n": 10, "overrides": {"temperature": None}}, resume=False)
+    assert RowStore(tmp_path, {"n": 10, "overrides": {"temperature": None, "decode": None}}, resume=True).resumed == 1
+    with pytest.raises(GenstratError, match=r"other settings \(overrides\)"):
+        RowStore(tmp_path, {"n": 10, "overrides": {"temperature": None, "decode": "eager"}}, resume=True)
+
+
 def test_pareto_front():
     from genstrat.reporting.plot import pareto_front
 

@@ -105,7 +105,8 @@ def test_bench_and_report_with_gan_flow_and_two_stage_gan(tmp_path):
     gan = next(r for r in rows if r["strategy"] == "gan")
     assert gan["nfe"] == 1 and 0 <= gan["agree"] <= 1
     flows = [r for r in rows if r["strategy"] == "flow"]
-    assert {r.get("temperature") for r in flows} == {None, 0.7}
+    settings = {(r.get("guidance"), r.get("temperature")) for r in flows}  # as trained, then guided (TarFlow)
+    assert settings == {(None, None), (None, 0.7), (3.0, None), (3.0, 0.7), (3.0, 0.5)}
     assert all(r["nfe"] == 4 * 64 and r["nll_bits_per_unit"] > 0 for r in flows)
     ar = next(r for r in rows if r["strategy"] == "ar")
     assert ar["nll_bits_per_unit"] > 0  # the same key, the same column

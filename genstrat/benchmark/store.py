@@ -28,6 +28,12 @@ def file_name(strategy_name: str) -> str:
     return strategy_name.replace(":", "-")
 
 
+def set_only(value):
+    """A setting without its unset (None) entries: a sampling option added by a later genstrat, left unset, does not
+    make an older folder's settings differ."""
+    return {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value
+
+
 class RowStore:
     def __init__(self, out: Path, settings: dict, resume: bool, command: str = ""):
         self.out, self.resume = Path(out), resume
@@ -53,7 +59,7 @@ class RowStore:
                 f"(genstrat report {self.out}), but a resumed run needs a new --out"
             )
         before = saved.get("settings", {})
-        changed = sorted(k for k in set(settings) | set(before) if settings.get(k) != before.get(k))
+        changed = sorted(k for k in set(settings) | set(before) if set_only(settings.get(k)) != set_only(before.get(k)))
         refused = [k for k in changed if k not in MEASUREMENT_ONLY]
         if refused:
             raise GenstratError(

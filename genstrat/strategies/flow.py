@@ -41,6 +41,10 @@ from genstrat.strategies.dequantization import bin_bits, dequantize, quantize, s
 from genstrat.strategies.diffusion import MAX_SLOTS, from_slots, layout_of, to_slots
 
 FLOW_BLOCKS = 4
+# the guidance the bench sweeps: chosen on the validation split of the MNIST random-vector run's flow with
+# `genstrat tune CKPT --vary guidance=1,2,3,4,5,6 --vary temperature=0.5,0.7,0.85,1` (2 seeds x 500): 3 gave the
+# lowest validation Frechet at temperatures 0.5-0.85 (docs/results/flow-guidance-tune-mnist.json)
+SWEEP_GUIDANCE = 3.0
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -85,9 +89,12 @@ class Flow(Strategy):
         return slot_options(self.units, MAX_SLOTS)["seq_len"]
 
     def sweep(self, steps):
-        """The flow at its training temperature and at 0.7 (Glow's reduced temperature)."""
-        k = self.steps_for(None)
-        return [SweepPoint(k, {}, self.name), SweepPoint(k, {"temperature": 0.7}, f"{self.name} t0.7")]
+        """The flow as trained (temperature 1, no guidance) and at 0.7 (Glow's reduced temperature), then guided at
+        ``SWEEP_GUIDANCE`` (TarFlow guides its class-conditional flow) at temperatures 1, 0.7 and 0.5."""
+        k, g = self.steps_for(None), SWEEP_GUIDANCE
+        return [SweepPoint(k, {}, self.name), SweepPoint(k, {"temperature": 0.7}, f"{self.name} t0.7"),
+                *(SweepPoint(k, {"guidance": g, **({"temperature": t} if t != 1.0 else {})},
+                             f"{self.name} g{g:g}" + (f" t{t:g}" if t != 1.0 else "")) for t in (1.0, 0.7, 0.5))]
 
     def blocks(self, model) -> list[nn.Module]:
         return [model, *model.flow.blocks]
