@@ -83,7 +83,8 @@ def train(
     """Train ``strategy`` on ``data`` for ``steps`` or ``minutes``; the checkpoint goes to ``out``.
     Returns the training summary (steps, seconds, loss). ``two-stage:<prior>`` needs ``autoencoder``, a folder
     written by :func:`train_autoencoder`."""
-    from genstrat.autoencoding import copy_autoencoder, load_autoencoder
+    from genstrat.autoencoding import check_units, copy_autoencoder, load_autoencoder
+    from genstrat.pretrained import stage_one_folder
     from genstrat.data import load_dataset
     from genstrat.model_io import build_model, checkpoint_config
     from genstrat.strategies import Distilled, check_strategy, get_strategy, stage_one_kind, strategy_class
@@ -103,7 +104,9 @@ def train(
     if stage_one_kind(strategy):
         if autoencoder is None:
             raise GenstratError(f"{strategy} needs --autoencoder DIR (made by genstrat train-autoencoder)")
+        autoencoder = stage_one_folder(autoencoder)  # a folder, or a stage one shipped by name (hashes checked)
         ae = load_autoencoder(autoencoder)
+        check_units(autoencoder, loaded)
     bound = get_strategy(strategy, loaded.units, ae)
     if ae is not None and world()[0] == 0:
         copy_autoencoder(Path(autoencoder), out)
@@ -256,6 +259,7 @@ def train_autoencoder(
     ``CodecConfig.lr``). Returns the metrics with the training steps and seconds."""
     from genstrat.autoencoding import fit_autoencoder
     from genstrat.autoencoding import load_base as load_given_base
+    from genstrat.pretrained import stage_one_folder
     from genstrat.checkpoint import write_json
     from genstrat.data import load_dataset
     from genstrat.modalities import modality_of
@@ -274,7 +278,7 @@ def train_autoencoder(
     out = ensure_writable(Path(out), "--out")
     base_model = None
     if quantizer == "multiscale":
-        base_model = load_given_base(base, loaded)
+        base_model = load_given_base(stage_one_folder(base), loaded)
         cfg = multiscale_over(base_model.cfg, scales)
     else:
         cfg = stage_one(loaded, quantizer, factor, **({"latent_channels": latent_channels} if latent_channels else {}))
@@ -327,12 +331,18 @@ def bench(
 ) -> list[dict]:
     """Train every strategy on one budget and measure them side by side into ``out`` (``results.json``,
     ``report.md``). ``settings`` are :class:`~genstrat.benchmark.config.BenchConfig`'s other fields (``n``, ``size``,
-    ``batch_size``, ``ema``, ``overrides``, ``ae_budget``, ...); ``on_strategy``, a pair of callables (started,
+    ``batch_size``, ``ema``, ``overrides``, ``ae_budget``, ``data_options``, ...; a data option such as
+    ``data_dir`` may also be given by its own name); ``on_strategy``, a pair of callables (started,
     finished), hears each strategy's name as its work begins and ends (a progress display). Returns the rows."""
     from genstrat.benchmark.config import BenchConfig
     from genstrat.benchmark.run import run_bench
+    from genstrat.data import data_options
 
     device = device if isinstance(device, torch.device) else default_device(device)
+    declared = data_options()  # a data option may also be given by name (data_dir="...", seconds=0.5)
+    given = {k: settings.pop(k) for k in list(settings) if k in declared}
+    if given:
+        settings["data_options"] = {**settings.get("data_options", {}), **given}
     try:
         config = BenchConfig(
             data=data,

@@ -60,19 +60,24 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 
 def add_data(p: argparse.ArgumentParser) -> None:
-    from genstrat.data import dataset_names
+    """--data, then one flag per option any registered loader reads (declared on the loader, ``data/options.py``)."""
+    from genstrat.data import data_options, dataset_names
 
     p.add_argument("--data", default="digits", help=f"one of: {', '.join(dataset_names())} (default digits)")
-    p.add_argument(
-        "--data-dir", default=None, help="folder with the dataset's files (else $GENSTRAT_DATA, then the cache)"
-    )
-    p.add_argument(
-        "--image-size", type=positive_int, default=None, help="imagefolder: resize images to this square size"
-    )
-    p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="imagefolder: 1 = grey, 3 = colour")
-    p.add_argument("--levels", type=positive_int, default=None, help="quantise pixels to this many levels")
-    p.add_argument("--sample-rate", type=positive_int, default=None, help="audio: resample clips to this rate (8000)")
-    p.add_argument("--seconds", type=positive_float, default=None, help="audio: cut or pad clips to this length (1.0)")
+    for option, readers in data_options().values():
+        p.add_argument(option.flag, type=typed(option.type), default=None, choices=option.choices or None,
+                       help=f"{', '.join(readers)}: {option.help}")
+
+
+def typed(kind: type):
+    """An argparse type for ``kind`` whose failure reads as one line (ranges are checked by the declaration)."""
+    def convert(text: str):
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got '{text}'") from None
+    convert.__name__ = kind.__name__
+    return convert
 
 
 def add_sampling(p: argparse.ArgumentParser) -> None:
@@ -88,6 +93,25 @@ def add_sampling(p: argparse.ArgumentParser) -> None:
         else:
             kind = positive_int if option.type is int else positive_float if option.name == "top_p" else option.type
             p.add_argument(flag, type=kind, default=None, choices=option.choices or None, help=where + option.help)
+
+
+def add_training(p: argparse.ArgumentParser, command: str) -> None:
+    """One flag per training option ``command`` takes, generated from ``TrainingOptions`` (training_options.py)."""
+    import typing
+
+    from genstrat.training_options import TrainingOptions, default_for, fields_for
+
+    hints = typing.get_type_hints(TrainingOptions)
+    for f in fields_for(command):
+        flag, default = "--" + f.name.replace("_", "-"), default_for(f, command)
+        if f.metadata.get("switch"):
+            p.add_argument(flag, action="store_true", help=f.metadata["help"])
+            continue
+        kind = next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
+        shown = f.metadata.get("default_help", {}).get(command, default)
+        p.add_argument(flag, type={int: positive_int, float: positive_float}.get(kind, kind), default=default,
+                       choices=f.metadata.get("choices"),
+                       help=f.metadata["help"] + ("" if shown is None else f" (default {shown})"))
 
 
 def sampling_overrides(args) -> dict:
@@ -121,9 +145,17 @@ def start_distributed(device):
     return device, True
 
 
+def given(args, command: str) -> dict:
+    from genstrat.training_options import given as training_given
+
+    return training_given(args, command)
+
+
 def data_options(args) -> dict:
-    return dict(data_dir=args.data_dir, image_size=args.image_size, channels=args.channels, levels=args.levels,
-                sample_rate=args.sample_rate, seconds=args.seconds)
+    """The data options given on the command line (every declared one; None where not given)."""
+    from genstrat.data import data_options as declared
+
+    return {name: getattr(args, name) for name in declared()}
 
 
 def cmd_train(args) -> int:
@@ -144,15 +176,9 @@ def cmd_train(args) -> int:
             steps=args.steps,
             minutes=args.minutes,
             autoencoder=args.autoencoder,
-            size=args.size,
-            batch_size=args.batch_size,
-            lr=args.lr,
             seed=args.seed,
-            ema=args.ema,
-            precision=args.precision,
             resume=args.resume,
-            save_every_minutes=args.save_every_minutes,
-            save_every_steps=args.save_every_steps,
+            **{k: v for k, v in given(args, "train").items() if k != "deterministic"},
             sampling=sampling_overrides(args),
             data_options=data_options(args),
             device=device,
@@ -179,9 +205,8 @@ def cmd_distill(args) -> int:
     from genstrat import api
 
     rounds = api.distill(args.teacher, args.out, steps=args.steps, minutes=args.minutes, updates=args.updates,
-                         teacher_steps=args.teacher_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         ema=args.ema, precision=args.precision, resume=args.resume,
-                         save_every_steps=args.save_every_steps, device=args.device, progress=not args.no_progress)
+                         teacher_steps=args.teacher_steps, seed=args.seed, resume=args.resume,
+                         device=args.device, progress=not args.no_progress, **given(args, "distill"))
     for r in rounds:
         print(f"{r['student_steps']:>3}-step student: {r['updates']} updates in {r['seconds']:.0f} s, "
               f"loss {r['loss']:.4g} -> {r['folder']}")
@@ -245,8 +270,7 @@ def cmd_train_autoencoder(args) -> int:
         codebooks=args.codebooks,
         base=args.base,
         scales=args.scales,
-        batch_size=args.batch_size,
-        lr=args.lr,
+        **given(args, "train-autoencoder"),
         seed=args.seed,
         judge_steps=args.judge_steps,
         resume=args.resume,
@@ -266,6 +290,12 @@ def cmd_train_autoencoder(args) -> int:
 def code_description(cfg) -> str:
     """'1000 values' (discrete codes) or '4 channels' (continuous latents), for the one-line summary."""
     return f"{cfg.codebook_size} values" if cfg.codebook_size else f"{cfg.code_channels} channels"
+
+
+def shipped_names() -> str:
+    from genstrat.pretrained import shipped
+
+    return ", ".join(shipped()) or "none yet"
 
 
 def bench_autoencoder_budget(args):
@@ -301,23 +331,19 @@ def cmd_bench(args, command: str) -> int:
         progress=not args.no_progress,
         device=args.device,
         n=args.n,
-        size=args.size,
-        batch_size=args.batch_size,
-        lr=args.lr,
+        **given(args, "bench"),
         seed=args.seed,
         throughput_batch=args.throughput_batch,
         latency_repeats=args.latency_repeats,
         judge_steps=args.judge_steps,
         overrides=sampling_overrides(args),
-        ema=args.ema,
         ae_budget=bench_autoencoder_budget(args),
         ae_batch_size=args.ae_batch_size,
         distill_budget=bench_distill_budget(args),
         teacher_steps=args.teacher_steps,
-        precision=args.precision,
         peers=False if args.peers is None else True if args.peers == "all" else tuple(args.peers.split(",")),
         autoencoder=args.autoencoder,
-        **data_options(args),
+        data_options=data_options(args),
     )
     print(f"{len(rows)} rows -> {Path(args.out) / 'results.json'}; report: {Path(args.out) / 'report.md'}")
     return 0
@@ -349,7 +375,7 @@ def cmd_throughput(args) -> int:
     from genstrat import api
 
     rows = api.throughput(args.data, args.strategies, args.out, runs=args.runs, steps=args.train_steps,
-                          batch_size=args.batch_size, size=args.size, seed=args.seed, data_options=data_options(args),
+                          **given(args, "throughput"), seed=args.seed, data_options=data_options(args),
                           device=args.device, progress=not args.no_progress)
     print(f"{len(rows)} rows -> {args.out}")
     return 0
@@ -363,9 +389,8 @@ def cmd_report(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from genstrat.model_io import SIZES
+    from genstrat.data.options import DATA_DIR
     from genstrat.nn.autoencoder import QUANTIZERS
-    from genstrat.precision import CHOICES as PRECISION_CHOICES
     from genstrat.strategies import STRATEGIES
 
     parser = argparse.ArgumentParser(
@@ -384,31 +409,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"{', '.join(STRATEGIES)}, or two-stage:<prior> (e.g. two-stage:ar, with --autoencoder)",
     )
     p.add_argument(
-        "--autoencoder", default=None, help="two-stage strategies: the folder genstrat train-autoencoder wrote"
+        "--autoencoder", default=None, help="two-stage strategies: the folder genstrat train-autoencoder wrote, or "
+        f"a stage one shipped with genstrat by name ({shipped_names()})"
     )
     budget = p.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=positive_float)
     budget.add_argument("--steps", type=positive_int)
     p.add_argument("--out", required=True, help="checkpoint folder to write")
     p.add_argument("--resume", action="store_true", help="continue the training state saved in --out")
-    p.add_argument("--size", choices=sorted(SIZES), default="small", help="backbone size")
-    p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--lr", type=positive_float, default=2e-3)
-    p.add_argument("--save-every-minutes", type=positive_float, default=5.0, help="write the training state this often")
-    p.add_argument("--save-every-steps", type=positive_int, default=None, help="... and/or every this many steps")
-    p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)")
-    p.add_argument(
-        "--ema",
-        type=positive_float,
-        default=None,
-        help="keep an exponential moving average of the weights (e.g. 0.999) and save it",
-    )
-    p.add_argument(
-        "--precision",
-        choices=PRECISION_CHOICES,
-        default="auto",
-        help="auto: bf16 autocast where it is measured faster and its loss agrees, else fp32 (weights stay fp32)",
-    )
+    add_training(p, "train")
     add_sampling(p)
     add_common(p)
 
@@ -461,14 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--steps", type=positive_int)
     p.add_argument("--out", required=True, help="auto-encoder folder to write")
     p.add_argument("--resume", action="store_true", help="continue the training state saved in --out")
-    p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument(
-        "--lr",
-        type=positive_float,
-        default=None,
-        help="peak learning rate (default: the stage one's own: 2e-3 for images, 1e-3 for the audio codec; past "
-        "~3,000 codec updates 1e-3 diverged in 2 of 5 GPU runs, 7e-4 in none of 1: docs/benchmarks.md)",
-    )
+    add_training(p, "train-autoencoder")
     p.add_argument(
         "--judge-steps", type=positive_int, default=2000, help="training steps of the judge that scores reconstructions"
     )
@@ -486,14 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for the students: OUT/steps-N, one checkpoint per round")
     p.add_argument("--resume", action="store_true",
                    help="keep finished rounds in --out and continue the interrupted one")
-    p.add_argument("--save-every-steps", type=positive_int, default=None,
-                   help="also write each round's training state this often (it is written every 5 minutes and at the "
-                   "end of a round)")
-    p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate (default 5e-4)")
-    p.add_argument("--ema", type=positive_float, default=None, help="average the student's weights (e.g. 0.999)")
-    p.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
-                   help="the student's forward pass (the teacher's targets are always computed in fp32)")
+    add_training(p, "distill")
     add_common(p)
 
     p = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid")
@@ -526,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=positive_int, default=None, help="samples per setting and seed (default: the bench's)")
     p.add_argument("--seeds", type=int_list, default=[100, 200], help="condition and sampling seeds (default 100,200)")
     p.add_argument("--batch", type=positive_int, default=250, help="samples drawn at once")
-    p.add_argument("--data-dir", default=None, help="the dataset's folder, if not where the checkpoint was trained")
+    p.add_argument(DATA_DIR.flag, default=None, help="the dataset's folder, if not where the checkpoint was trained")
     p.add_argument("--out", default="tune.json", help="the rows, written as they are measured")
     p.add_argument("--judge-steps", type=positive_int, default=2000,
                    help="the judge's training steps: the same as the bench's (default 2000) reuses its cached judge")
@@ -556,24 +551,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True)
         p.add_argument("--n", type=positive_int, default=None,
                        help="samples per row (default 1000 images, 6000 texts, 500 clips)")
-        p.add_argument("--size", choices=sorted(SIZES), default="small")
-        p.add_argument("--batch-size", type=positive_int, default=128)
-        p.add_argument("--lr", type=positive_float, default=2e-3)
+        add_training(p, "bench")
         p.add_argument("--throughput-batch", type=positive_int, default=100)
         p.add_argument("--latency-repeats", type=positive_int, default=5,
                        help="timed batch-1 generations per row (their median is the latency; one warm-up before)")
-        p.add_argument(
-            "--ema",
-            type=positive_float,
-            default=None,
-            help="train with an exponential moving average of the weights (e.g. 0.999)",
-        )
-        p.add_argument(
-            "--precision",
-            choices=PRECISION_CHOICES,
-            default="auto",
-            help="auto: bf16 autocast where it is measured faster and its loss agrees, else fp32 (weights stay fp32)",
-        )
         p.add_argument(
             "--judge-steps",
             type=positive_int,
@@ -608,8 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--autoencoder",
             default=None,
-            help="two-stage rows: a trained stage one (the folder genstrat train-autoencoder wrote) instead of training"
-            " one in the bench; its training is not charged to the priors (its steps and seconds are recorded)",
+            help="two-stage rows: a trained stage one (the folder genstrat train-autoencoder wrote, or one shipped "
+            f"with genstrat by name: {shipped_names()}) instead of training one in the bench; its training is not "
+            "charged to the priors (its steps and seconds are recorded)",
         )
         p.add_argument(
             "--peers",
@@ -640,8 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategies", type=name_list, default=["ar", "mask-predict", "diffusion", "coarse-to-fine", "two-stage:ar"]
     )
     p.add_argument("--train-steps", type=positive_int, default=10, help="training steps timed per row")
-    p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--size", choices=sorted(SIZES), default="small")
+    add_training(p, "throughput")
     p.add_argument(
         "--runs",
         type=name_list,

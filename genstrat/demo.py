@@ -46,7 +46,7 @@ PARTS = (
     # clips holds ~30 GB of activations, so batch 32; sample-level AR takes ~20 s a clip, so one timed repeat
     DemoPart("spoken", "audio", "spoken", ("ar", "two-stage:ar"), minutes=1.0, steps=(1,),
              settings={"ae_minutes": 0.5, "n": 100, "judge_steps": 500, "latency_repeats": 1, "batch_size": 32,
-                       "seconds": 0.75}),
+                       "data_options": {"seconds": 0.75}}),
 )
 
 

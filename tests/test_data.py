@@ -1,4 +1,5 @@
 import gzip
+import json
 import struct
 
 import numpy as np
@@ -91,3 +92,56 @@ def test_imagefolder_errors(tmp_path):
     (tmp_path / "noimg" / "a").mkdir(parents=True)
     with pytest.raises(GenstratError, match="no PNG or JPEG"):
         load_dataset(f"imagefolder:{tmp_path / 'noimg'}")
+
+
+def test_a_data_option_is_one_declaration_in_its_loader(monkeypatch, tmp_path, capsys):
+    """A loader that declares a new option gets its flag on every command that reads data, with the datasets that
+    read it in its help; the value reaches the loader, is recorded in the checkpoint's data spec and read back from
+    it; a value out of range, or the option on a dataset that does not read it, is one line before any work."""
+    import genstrat.data as data_registry
+    from genstrat.cli import build_parser
+    from genstrat.data import digits, load_from_spec
+    from genstrat.data.options import DataOption, reads
+
+    stride = DataOption("stride", int, "keep every n-th training image", low=1, high=10)  # the one declaration
+
+    @reads(stride)
+    def load(stride=None):
+        data = digits.load()
+        data.train_units, data.train_labels = data.train_units[::stride or 1], data.train_labels[::stride or 1]
+        data.spec = {"name": "strided", "stride": stride}
+        return data
+
+    monkeypatch.setitem(data_registry.DATASETS, "strided", load)
+    helps = {a.dest: a.help for a in build_parser()._subparsers._group_actions[0].choices["bench"]._actions}
+    assert helps["stride"] == "strided: keep every n-th training image"
+    out = tmp_path / "ckpt"
+    assert main(["train", "--data", "strided", "--stride", "3", "--strategy", "nar", "--steps", "1", "--size", "tiny",
+                 "--batch-size", "4", "--out", str(out), "--no-progress"]) == 0
+    spec = json.loads((out / "config.json").read_text())["data"]
+    assert spec["stride"] == 3 and len(load_from_spec(spec).train_units) == len(digits.load().train_units[::3])
+    capsys.readouterr()
+    for argv, message in ((["--data", "strided", "--stride", "20"], "--stride must be between 1 and 10, got 20"),
+                          (["--data", "digits", "--stride", "2"], "digits does not read --stride (it takes --levels)")):
+        assert main(["train", *argv, "--strategy", "nar", "--steps", "1", "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
+        assert not (tmp_path / "x" / "config.json").exists()
+
+
+def test_the_command_line_writes_no_data_or_training_option_by_hand():
+    """build_parser and its helpers name no data option and no training option: their flags come from the loaders'
+    declarations and from TrainingOptions."""
+    import dataclasses
+    import inspect
+
+    import genstrat.cli as cli
+    from genstrat.data import data_options
+    from genstrat.training_options import TrainingOptions
+
+    source = inspect.getsource(cli)
+    flags = [o.flag for o, _ in data_options().values()]
+    flags += ["--" + f.name.replace("_", "-") for f in dataclasses.fields(TrainingOptions)]
+    written = [flag for flag in flags if f'"{flag}"' in source or f"'{flag}'" in source]
+    assert not written, f"written by hand in cli.py: {written}"
+    assert len(flags) >= 12

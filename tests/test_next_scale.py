@@ -79,6 +79,7 @@ def test_residual_pyramid_codes_decode_to_the_quantized_latent_and_partial_pyram
         partial[:, sum(lengths[:k]):] = mask
         coarse = quantizer.accumulated(partial)
         assert torch.allclose(coarse, quantizer.accumulated(codes, upto=k), atol=1e-5)
+        assert torch.allclose(quantizer.from_codes(partial), base.decode(coarse).clamp(-1, 1), atol=1e-5)
         expected = F.interpolate(coarse, size=quantizer.cfg.shapes[k], mode="area").flatten(2).transpose(1, 2)
         assert torch.allclose(inputs[:, sum(lengths[:k]):sum(lengths[:k + 1])], expected, atol=1e-5)
     residual = MultiScale(multiscale_over(base.cfg, finest="residual", codebook_size=64)).eval()

@@ -22,12 +22,7 @@ class BenchConfig:
     strategies: tuple[str, ...]
     budget: Budget
     steps: tuple[int, ...] = (1, 4, 8, 16)
-    data_dir: str | None = None
-    image_size: int | None = None
-    channels: int | None = None
-    levels: int | None = None
-    sample_rate: int | None = None
-    seconds: float | None = None
+    data_options: dict = field(default_factory=dict)  # the options the data's loader reads (data/options.py)
     n: int | None = None  # samples per row; None: the modality evaluator's default
     size: str = "small"
     batch_size: int = 128
@@ -75,15 +70,11 @@ class BenchConfig:
         """What all the distillation rounds of one ``distilled:*`` row may take together."""
         return self.distill_budget if self.distill_budget is not None else self.budget
 
-    def data_options(self) -> dict:
-        return dict(data_dir=self.data_dir, image_size=self.image_size, channels=self.channels, levels=self.levels,
-                    sample_rate=self.sample_rate, seconds=self.seconds)
-
     def settings(self, n: int, data_spec: dict) -> dict:
         """What a resumed run must match: every field (the data as its spec, without the folder it was read from),
         the resolved n, the machine and the thread count."""
         fields = dataclasses.asdict(self)
-        for key in ("data", "data_dir", "image_size", "channels", "levels", "sample_rate", "seconds"):
+        for key in ("data", "data_options"):
             fields.pop(key)
         for key in ("peers", "autoencoder"):  # folders written before these existed resume unchanged
             if not fields[key]:

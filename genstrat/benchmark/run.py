@@ -35,6 +35,7 @@ from genstrat.checkpoint import ensure_writable, write_json
 from genstrat.data import load_dataset
 from genstrat.memory import check_fits
 from genstrat.modalities import modality_of
+from genstrat.pretrained import stage_one_folder
 from genstrat.model_io import build_model, checkpoint_config
 from genstrat.reporting.html import write_html
 from genstrat.reporting.markdown import write_report
@@ -61,12 +62,13 @@ def run_bench(
     ``on_strategy``: (started, finished), two callables told each strategy's name as its work begins and ends."""
     started, finished = on_strategy or (lambda name: None, lambda name: None)
     device = torch.device(config.device)
-    data = load_dataset(config.data, **config.data_options())
+    data = load_dataset(config.data, **config.data_options)
     for name in config.strategies:  # unknown or unfit names fail before any training
         check_strategy(name, data.units)
     check_teachers(config)  # and a distilled row whose teacher is not benched before it, or whose rounds cannot run
-    if config.autoencoder is not None:  # and a given stage one that does not fit the data or the strategies
-        check_given(config.autoencoder, data, config.strategies)
+    given = stage_one_folder(config.autoencoder)  # a folder, or a stage one shipped by name (its hashes checked)
+    if given is not None:  # and a given stage one that does not fit the data or the strategies
+        check_given(given, data, config.strategies)
     for name in config.strategies:  # and so does a batch whose training step cannot fit in memory
         if stage_one_kind(name) is None:
             strategy = get_strategy(name, data.units)
@@ -102,7 +104,7 @@ def run_bench(
         evaluator,
         config.stage_one_budget(),
         resume,
-        given=config.autoencoder,
+        given=given,
         batch_size=config.ae_batch_size,
         lr=config.lr,
         seed=config.seed,

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from genstrat.data.dataset import ImageData
+from genstrat.data.options import DataOption
 from genstrat.errors import GenstratError
 from genstrat.units.audio import MuLawUnits
 
@@ -26,14 +27,16 @@ class AudioData(ImageData):
     """Clips as rows of mu-law units plus class labels; ``*_units`` are (N, T) uint8."""
 
 
+SAMPLE_RATE = DataOption("sample_rate", int, f"resample clips to this rate (default {DEFAULT_RATE} Hz)", low=1000,
+                         high=48000)
+SECONDS = DataOption("seconds", float, f"cut or pad clips to this length (default {DEFAULT_SECONDS} s)", low=0.05,
+                     high=10)
+
+
 def audio_options(sample_rate: int | None, seconds: float | None) -> tuple[int, int]:
     """(sample rate, samples per clip) from the user's options, checked."""
-    rate = sample_rate or DEFAULT_RATE
-    length = seconds or DEFAULT_SECONDS
-    if not 1000 <= rate <= 48000:
-        raise GenstratError(f"--sample-rate must be between 1000 and 48000 Hz, got {rate}")
-    if not 0.05 <= length <= 10:
-        raise GenstratError(f"--seconds must be between 0.05 and 10, got {length}")
+    rate = SAMPLE_RATE.check(sample_rate or DEFAULT_RATE)
+    length = SECONDS.check(seconds or DEFAULT_SECONDS)
     return rate, int(round(rate * length))
 
 

@@ -11,14 +11,16 @@ from pathlib import Path
 
 import torch
 
-from genstrat.data.audio_clips import audio_options, clips_to_data, fit_clip, read_audio
+from genstrat.data.audio_clips import SAMPLE_RATE, SECONDS, audio_options, clips_to_data, fit_clip, read_audio
+from genstrat.data.options import reads
 from genstrat.errors import GenstratError
 
 SUFFIXES = {".wav", ".flac", ".ogg"}
 TEST_FRACTION = 0.2
 
 
-def load(path: str, sample_rate: int | None = None, seconds: float | None = None, **_ignored):
+@reads(SAMPLE_RATE, SECONDS)
+def load(path: str, sample_rate: int | None = None, seconds: float | None = None):
     root = Path(path)
     if not root.is_dir():
         raise GenstratError(f"audio folder {root} does not exist; give a folder with one sub-folder per class")

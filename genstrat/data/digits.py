@@ -9,10 +9,12 @@ from __future__ import annotations
 import torch
 
 from genstrat.data.dataset import ImageData, split_fixed
+from genstrat.data.options import LEVELS, reads
 from genstrat.units import PixelUnits
 
 
-def load(levels: int | None = None, **_ignored) -> ImageData:
+@reads(LEVELS)
+def load(levels: int | None = None) -> ImageData:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

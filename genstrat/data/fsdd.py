@@ -18,7 +18,8 @@ import urllib.request
 from pathlib import Path
 
 from genstrat.cache import cache_root
-from genstrat.data.audio_clips import audio_options, clips_to_data, fit_clip, read_audio
+from genstrat.data.audio_clips import SAMPLE_RATE, SECONDS, audio_options, clips_to_data, fit_clip, read_audio
+from genstrat.data.options import DATA_DIR, reads
 from genstrat.errors import GenstratError
 
 ARCHIVE = "free-spoken-digit-dataset-1.0.10.tar.gz"
@@ -72,8 +73,8 @@ def download(target: Path) -> Path:
     return target
 
 
-def load(data_dir: str | None = None, sample_rate: int | None = None, seconds: float | None = None,
-         **_ignored):
+@reads(DATA_DIR, SAMPLE_RATE, SECONDS)
+def load(data_dir: str | None = None, sample_rate: int | None = None, seconds: float | None = None):
     rate, samples = audio_options(sample_rate, seconds)
     clips, labels, test = [], [], []
     for name, payload in recordings(data_dir):

@@ -13,14 +13,20 @@ import numpy as np
 import torch
 
 from genstrat.data.dataset import ImageData, split_fixed
+from genstrat.data.options import LEVELS, DataOption, reads
 from genstrat.errors import GenstratError
 from genstrat.units import PixelUnits
 
 EXTENSIONS = {".png", ".jpg", ".jpeg"}
 
 
-def load(path: str, image_size: int | None = None, channels: int | None = None, levels: int | None = None,
-         **_ignored) -> ImageData:
+IMAGE_SIZE = DataOption("image_size", int, "resize images to this square size", low=2, high=256)
+CHANNELS = DataOption("channels", int, "1 = grey, 3 = colour", choices=(1, 3))
+
+
+@reads(IMAGE_SIZE, CHANNELS, LEVELS)
+def load(path: str, image_size: int | None = None, channels: int | None = None, levels: int | None = None
+         ) -> ImageData:
     from PIL import Image, UnidentifiedImageError
 
     root = Path(path)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from genstrat.data.dataset import ImageData
+from genstrat.data.options import DATA_DIR, LEVELS, reads
 from genstrat.errors import GenstratError
 from genstrat.units import PixelUnits
 
@@ -90,7 +91,8 @@ def download(folder: Path, searched: list[Path]) -> Path:
     return folder
 
 
-def load(data_dir: str | None = None, levels: int | None = None, **_ignored) -> ImageData:
+@reads(DATA_DIR, LEVELS)
+def load(data_dir: str | None = None, levels: int | None = None) -> ImageData:
     folder = find_folder(data_dir)
     arrays = {key: read_idx(folder / name) for key, name in FILES.items()}
     for split in ("train", "test"):

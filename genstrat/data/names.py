@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from genstrat.data.dataset import TextData, split_fixed
+from genstrat.data.options import reads
 from genstrat.errors import GenstratError
 from genstrat.units.text import char_units
 
@@ -40,7 +41,8 @@ def package_folder() -> Path:
     return Path(spec.origin).parent
 
 
-def load(**_ignored) -> TextData:
+@reads()
+def load() -> TextData:
     folder = package_folder()
     texts, labels = [], []
     for label, (condition, filename) in enumerate(LISTS.items()):

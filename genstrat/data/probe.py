@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from genstrat.data.dataset import TextData
+from genstrat.data.options import reads
 from genstrat.units.text import char_units
 
 GRAMMAR: dict[str, dict[str, float]] = {
@@ -37,7 +38,8 @@ def draw(n: int, generator: torch.Generator) -> tuple[list[str], torch.Tensor]:
     return answers, labels
 
 
-def load(**_ignored) -> TextData:
+@reads()
+def load() -> TextData:
     generator = torch.Generator().manual_seed(0)
     train_text, train_labels = draw(N_TRAIN, generator)
     test_text, test_labels = draw(N_TEST, generator)

@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from genstrat.data.dataset import TextData
+from genstrat.data.options import DATA_DIR, reads
 from genstrat.data.textfile import line_corpus, read_text
 from genstrat.errors import GenstratError
 
@@ -46,7 +47,8 @@ def find_file(data_dir: str | None) -> Path:
                             f"pass --data-dir ../shared/data/shakespeare") from None
 
 
-def load(data_dir: str | None = None, **_ignored) -> TextData:
+@reads(DATA_DIR)
+def load(data_dir: str | None = None) -> TextData:
     file = find_file(data_dir)
     return line_corpus("shakespeare", read_text(file),
                        spec={"name": "shakespeare", "data_dir": str(file.parent.resolve())},

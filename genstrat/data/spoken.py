@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from genstrat.cache import cache_root
-from genstrat.data.audio_clips import audio_options, clips_to_data, fit_clip
+from genstrat.data.audio_clips import SAMPLE_RATE, SECONDS, audio_options, clips_to_data, fit_clip
+from genstrat.data.options import reads
 from genstrat.errors import GenstratError
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -84,7 +85,8 @@ def render(rate: int, samples: int) -> tuple[list[np.ndarray], list[int], list[b
     return clips, labels, test
 
 
-def load(sample_rate: int | None = None, seconds: float | None = None, **_ignored):
+@reads(SAMPLE_RATE, SECONDS)
+def load(sample_rate: int | None = None, seconds: float | None = None):
     rate, samples = audio_options(sample_rate, seconds)
     key = {"voices": voices(), "speeds": SPEEDS, "pitches": PITCHES, "rate": rate, "samples": samples}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

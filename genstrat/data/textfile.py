@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from genstrat.data.dataset import TextData
+from genstrat.data.options import reads
 from genstrat.errors import GenstratError
 from genstrat.units.text import PAD, bpe_units, char_units
 
@@ -61,6 +62,7 @@ def line_corpus(name: str, text: str, spec: dict, tokenizer: str = "char", conte
                     test_units=rows[test], test_labels=contexts[test], spec=spec, context_len=context_len)
 
 
-def load(path: str, **_ignored) -> TextData:
+@reads()
+def load(path: str) -> TextData:
     file = Path(path).expanduser()
     return line_corpus(f"textfile:{path}", read_text(file), spec={"name": f"textfile:{path}"})
