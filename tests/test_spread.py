@@ -32,3 +32,21 @@ def test_the_centred_interval_of_a_frechet_distance_holds_its_estimate():
     assert percentile[0] > estimate
     assert centred[0] <= estimate <= centred[1] and centred[0] >= 0
     assert centred[1] - centred[0] <= percentile[1] - percentile[0] + 1e-4
+
+
+def test_the_summary_reads_each_modalitys_own_quality_figure_and_headings(monkeypatch):
+    """The summary table names no quality figure itself: a modality registered here with its own figure (lower is
+    better) and headings gets its best rows chosen by that figure, headed as it says, with the row's interval."""
+    import dataclasses
+
+    from genstrat.modalities import MODALITIES
+    from genstrat.reporting.summary import quality_key, summary_table
+
+    image = MODALITIES["image"]
+    monkeypatch.setitem(MODALITIES, "smell", dataclasses.replace(
+        image, name="smell", quality_keys=("odour",), columns=[("steps", "steps"), ("odour", "odour distance")]))
+    rows = [{"strategy": "ar", "series": "ar", "steps": 4, "odour": 3.0, "odour_ci": [2.0, 4.0], "n": 10},
+            {"strategy": "ar", "series": "ar", "steps": 8, "odour": 1.5, "odour_ci": [1.0, 2.0], "n": 10}]
+    assert quality_key(rows) == "odour"
+    table = summary_table(rows)
+    assert "| strategy | steps | odour distance | n |" in table and "| ar | 8 | 1.5 [1, 2] | 10 |" in table

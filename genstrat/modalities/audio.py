@@ -250,4 +250,5 @@ COLUMNS = [("steps", "steps"), ("nfe", "NFE"), ("latency_b1_s", "batch-1 latency
 
 AUDIO = register_modality(Modality(name="audio", evaluator=AudioEvaluator, columns=COLUMNS, write_samples=write_samples,
                                    print_samples=print_samples, report_intro=report_intro,
-                                   report_samples=report_samples, stage_one=codec_config))
+                                   report_samples=report_samples, stage_one=codec_config,
+                                   quality_keys=("fd",)))

@@ -188,6 +188,7 @@ IMAGE = register_modality(
     Modality(
         name="image",
         evaluator=ImageEvaluator,
+        quality_keys=("fd",),
         columns=COLUMNS,
         write_samples=write_samples,
         print_samples=print_samples,

@@ -53,6 +53,8 @@ class Modality:
     report_intro: Callable  # (rows, meta) -> markdown lines: what n means and what the reference rows are
     report_samples: Callable  # (rows, generated rows, meta, out, series) -> markdown: versions and samples
     stage_one: Callable | None = None  # (data, kind, **options) -> the auto-encoder config of two-stage rows
+    quality_keys: tuple[str, ...] = ()  # the quality figures its rows may carry (lower is better), headed in columns;
+    #                                     a run's rows carry one of them: its evaluator's quality_key
 
 
 MODALITIES: dict[str, Modality] = {}

@@ -220,6 +220,7 @@ TEXT = register_modality(
     Modality(
         name="text",
         evaluator=TextEvaluator,
+        quality_keys=("tv", "ppl_ref"),
         columns=COLUMNS,
         write_samples=write_samples,
         print_samples=print_samples,

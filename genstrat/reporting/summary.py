@@ -19,22 +19,30 @@ import sys
 from pathlib import Path
 
 from genstrat.eval.spread import proportion_interval
+from genstrat.modalities import MODALITIES
 from genstrat.reporting.markdown import cell, in_lecture_order, is_reference
 from genstrat.reporting.plot import series
 
 SHARES = ("agree", "valid", "mixed")
-QUALITY_KEYS = ("tv", "ppl_ref", "fd")  # the first a run's rows carry is its quality key
 NO_INTERVAL = "no interval recorded"
-HEADINGS = {"fd": "Fréchet", "tv": "variation distance", "ppl_ref": "ppl (reference)", "agree": "agreement",
-            "valid": "valid", "mixed": "mixed", "latency_b1_s": "batch-1 latency (s)", "rtf_b1": "RTF (batch 1)",
-            "steps": "steps", "nfe": "NFE"}
+
+
+def quality_keys() -> list[str]:
+    """Every registered modality's quality figures (each modality names its own), in registration order."""
+    return list(dict.fromkeys(k for m in MODALITIES.values() for k in m.quality_keys))
+
+
+def headings() -> dict[str, str]:
+    """Each row key's column heading, as the modalities name them in their report tables."""
+    return {key: heading for m in MODALITIES.values() for key, heading in m.columns}
 
 
 def quality_key(rows: list[dict]) -> str:
-    for key in QUALITY_KEYS:
+    """The quality figure these rows carry (a run's rows carry one)."""
+    for key in quality_keys():
         if any(r.get(key) is not None for r in rows):
             return key
-    raise ValueError("these rows carry no quality figure (fd, tv or ppl_ref)")
+    raise ValueError(f"these rows carry no quality figure ({', '.join(quality_keys())})")
 
 
 def interval_of(row: dict, key: str) -> list[float] | None:
@@ -73,7 +81,8 @@ def summary_table(rows: list[dict]) -> str:
     speed = [k for k in ("steps", "nfe", "latency_b1_s", "rtf_b1") if any(r.get(k) is not None for r in chosen)]
     quality = [key] + [k for k in SHARES if any(r.get(k) is not None for r in chosen)]
     columns = speed + quality
-    lines = ["| strategy | " + " | ".join(HEADINGS[k] for k in columns) + " | n |", "|" + "---|" * (len(columns) + 2)]
+    named = headings()
+    lines = ["| strategy | " + " | ".join(named[k] for k in columns) + " | n |", "|" + "---|" * (len(columns) + 2)]
     for r in chosen:
         cells = [cell(r.get(k)) for k in speed] + [with_interval(r, k) for k in quality]
         lines.append(f"| {series(r)} | " + " | ".join(cells) + f" | {cell(r.get('n'))} |")
