@@ -29,20 +29,20 @@ from genstrat.autoencoding import check_units, load_autoencoder
 from genstrat.checkpoint import read_json, write_json
 from genstrat.data import load_dataset
 from genstrat.modalities import modality_of
+from genstrat.precision import cpu_flags
 from genstrat.pretrained import HERE, PROVENANCE, SHIPPED_FILES, file_sha256
 
 
 def cpu_name() -> str:
+    """The CPU's model name, the matrix features that matter here (flags read by ``precision.cpu_flags``), threads."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                flags = Path("/proc/cpuinfo").read_text()
-                extras = [f for f in ("avx512f", "avx512_bf16", "amx_tile") if f" {f}" in flags]
-                return f"{name} ({', '.join(extras) or 'no AVX-512'}), {torch.get_num_threads()} threads"
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        lines = []
+    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+                platform.processor() or platform.machine())
+    extras = [f for f in ("avx512f", "avx512_bf16", "amx_tile") if f in cpu_flags()]
+    return f"{name} ({', '.join(extras) or 'no AVX-512'}), {torch.get_num_threads()} threads"
 
 
 def judged(folder: Path, data_name: str, data_dir: str | None, judge_steps: int, seed: int) -> dict:
