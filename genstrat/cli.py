@@ -96,7 +96,7 @@ def add_sampling(p: argparse.ArgumentParser) -> None:
 
 
 def add_training(p: argparse.ArgumentParser, command: str) -> None:
-    """One flag per training option ``command`` takes, generated from ``TrainingOptions`` (training_options.py)."""
+    """One flag per training option ``command`` takes, generated from ``TrainingOptions`` (training/options.py)."""
     import typing
 
     from genstrat.training_options import TrainingOptions, default_for, fields_for
@@ -292,10 +292,10 @@ def code_description(cfg) -> str:
     return f"{cfg.codebook_size} values" if cfg.codebook_size else f"{cfg.code_channels} channels"
 
 
-def shipped_names() -> str:
+def shipped_names(kind: str = "stage-one") -> str:
     from genstrat.pretrained import shipped
 
-    return ", ".join(shipped()) or "none yet"
+    return ", ".join(shipped(kind)) or "none yet"
 
 
 def bench_autoencoder_budget(args):
@@ -343,6 +343,7 @@ def cmd_bench(args, command: str) -> int:
         teacher_steps=args.teacher_steps,
         peers=False if args.peers is None else True if args.peers == "all" else tuple(args.peers.split(",")),
         autoencoder=args.autoencoder,
+        trained=args.trained,
         data_options=data_options(args),
     )
     print(f"{len(rows)} rows -> {Path(args.out) / 'results.json'}; report: {Path(args.out) / 'report.md'}")
@@ -353,7 +354,7 @@ def cmd_demo(args) -> int:
     from genstrat.demo import print_claims, run_demo  # a script over the API: its three benches are api.bench calls
 
     page, claims = run_demo(args.out, seed=args.seed, device=args.device, progress=not args.no_progress,
-                            resume=args.resume)
+                            resume=args.resume, from_scratch=args.from_scratch)
     print("the lecture's claims, read off the demo's rows:")
     print_claims(claims)
     print(f"demo done: open {page}")
@@ -528,10 +529,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="keep the rows already in --out")
     add_common(p)
 
-    p = sub.add_parser("demo", help="the whole lecture on the embedded data: images, text and audio benches, "
-                       "then one index.html (about 20 minutes on 2 cores)")
+    p = sub.add_parser("demo", help="the whole lecture on the embedded data: images, text and audio benches over "
+                       "the shipped trained models, sampled, timed and judged live, then one index.html")
     p.add_argument("--out", default="runs/demo", help="folder for the three benches and index.html")
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo in --out")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="train every model here on the step budgets the shipped ones were trained on (about an hour "
+                   "on 2 cores) instead of loading them")
     add_common(p)
 
     for name in ("bench",):
@@ -592,6 +596,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="two-stage rows: a trained stage one (the folder genstrat train-autoencoder wrote, or one shipped "
             f"with genstrat by name: {shipped_names()}) instead of training one in the bench; its training is not "
             "charged to the priors (its steps and seconds are recorded)",
+        )
+        p.add_argument(
+            "--trained",
+            default=None,
+            help="an earlier bench folder on the same data (or a shipped one by name: "
+            f"{shipped_names('bench')}) whose trained models are loaded instead of trained; strategies with no "
+            "checkpoint there are trained here; every row says which",
         )
         p.add_argument(
             "--peers",

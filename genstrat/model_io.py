@@ -83,6 +83,9 @@ def backbone_config(saved: dict) -> BackboneConfig:
     return BackboneConfig(**values)
 
 
+SHIPPED_AUTOENCODER = "autoencoder_shipped"  # a shipped two-stage checkpoint's key: the shipped stage one it stands on
+
+
 def load_model(folder: str | Path) -> tuple[Backbone, Strategy, dict]:
     """(model in eval mode, its strategy, its config) from a checkpoint folder; one line naming the folder when
     anything in it is missing, corrupt or not what the rest of it says."""
@@ -104,10 +107,14 @@ def assemble_checkpoint(folder: Path, config: dict) -> tuple[Backbone, Strategy,
             f"checkpoint config in {folder} has malformed units ({e}); the file is corrupt or from another version"
         ) from None
     autoencoder = None
-    if stage_one_kind(config["strategy"]):  # a two-stage checkpoint carries its auto-encoder
+    if stage_one_kind(config["strategy"]):  # a two-stage checkpoint carries its auto-encoder ...
         from genstrat.autoencoding import load_autoencoder
+        from genstrat.pretrained import stage_one_folder
 
-        autoencoder = load_autoencoder(folder / "autoencoder")
+        # ... or, shipped in the package, names the shipped stage one it was trained over (its hashes checked)
+        shipped = config.get(SHIPPED_AUTOENCODER)
+        autoencoder = load_autoencoder(stage_one_folder(shipped) if shipped and not (folder / "autoencoder").is_dir()
+                                       else folder / "autoencoder")
     strategy = get_strategy(config["strategy"], units, autoencoder)
     try:
         strategy.restore(config)

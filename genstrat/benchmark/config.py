@@ -41,6 +41,8 @@ class BenchConfig:
     autoencoder: str | None = None  # a trained stage one for the two-stage rows, instead of training one here
     distill_budget: Budget | None = None  # distilled:* rows: all the rounds of one student (default: ``budget``)
     teacher_steps: int = 16  # distilled:* rows: the teacher's DDIM steps the first student matches in half as many
+    budgets: dict = field(default_factory=dict)  # a strategy's own budget, {"gan": {"steps": 1500}}, over ``budget``
+    trained: str | None = None  # a bench folder (or a shipped one's name) whose trained models are loaded, not trained
 
     def __post_init__(self):
         if self.n is not None and self.n < 2:
@@ -57,6 +59,16 @@ class BenchConfig:
             if unknown or not self.peers:
                 raise GenstratError(f"unknown peer {', '.join(map(repr, unknown)) or '(none given)'} in --peers; "
                                     f"choose from: {', '.join(peer_names())} (or --peers alone for all)")
+        unknown = sorted(set(self.budgets) - set(self.strategies))
+        if unknown:
+            raise GenstratError(f"a budget is given for {', '.join(unknown)}, which this bench does not run; "
+                                f"budgets name strategies of --strategies")
+        for name, given in self.budgets.items():
+            try:
+                Budget(**given)
+            except TypeError:
+                raise GenstratError(f"the budget of {name} must be {{'steps': N}} or {{'minutes': M}}, got {given}") \
+                    from None
         if self.autoencoder is not None and self.ae_budget is not None:
             raise GenstratError("--autoencoder gives a trained stage one, so there is none to train: drop "
                                 "--ae-minutes / --ae-steps, or drop --autoencoder")
@@ -66,9 +78,15 @@ class BenchConfig:
             return self.ae_budget
         return Budget(minutes=0.3 * self.budget.minutes) if self.budget.minutes is not None else self.budget
 
-    def students_budget(self) -> Budget:
+    def budget_for(self, name: str) -> Budget:
+        """The training budget of strategy ``name``: its own in ``budgets``, else the bench's."""
+        return Budget(**self.budgets[name]) if name in self.budgets else self.budget
+
+    def students_budget(self, name: str | None = None) -> Budget:
         """What all the distillation rounds of one ``distilled:*`` row may take together."""
-        return self.distill_budget if self.distill_budget is not None else self.budget
+        if self.distill_budget is not None:
+            return self.distill_budget
+        return self.budget_for(name) if name is not None else self.budget
 
     def settings(self, n: int, data_spec: dict) -> dict:
         """What a resumed run must match: every field (the data as its spec, without the folder it was read from),
@@ -76,7 +94,7 @@ class BenchConfig:
         fields = dataclasses.asdict(self)
         for key in ("data", "data_options"):
             fields.pop(key)
-        for key in ("peers", "autoencoder"):  # folders written before these existed resume unchanged
+        for key in ("peers", "autoencoder", "budgets", "trained"):  # folders written before these resume unchanged
             if not fields[key]:
                 fields.pop(key)
         if not any(parse_spec(name).student for name in self.strategies):  # ... and benches with no students

@@ -28,15 +28,16 @@ from tqdm.auto import tqdm
 
 from genstrat.benchmark.config import BenchConfig
 from genstrat.benchmark.measure import Job, measure
-from genstrat.benchmark.stage_one import StageOneCache, check_given, remaining_budget
+from genstrat.benchmark.stage_one import StageOneCache, check_given, given_kind, remaining_budget, shown_path
 from genstrat.benchmark.store import REFERENCES, RowStore, file_name
 from genstrat.benchmark.students import bench_students, check_teachers
+from genstrat.benchmark.trained import TrainedModels, loaded_record
 from genstrat.checkpoint import ensure_writable, write_json
 from genstrat.data import load_dataset
 from genstrat.memory import check_fits
 from genstrat.modalities import modality_of
 from genstrat.pretrained import stage_one_folder
-from genstrat.model_io import build_model, checkpoint_config
+from genstrat.model_io import build_model, checkpoint_config, load_model
 from genstrat.reporting.html import write_html
 from genstrat.reporting.markdown import write_report
 from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
@@ -69,8 +70,12 @@ def run_bench(
     given = stage_one_folder(config.autoencoder)  # a folder, or a stage one shipped by name (its hashes checked)
     if given is not None:  # and a given stage one that does not fit the data or the strategies
         check_given(given, data, config.strategies)
+    trained = TrainedModels(config.trained) if config.trained is not None else None  # models loaded, not trained
+    if trained is not None:
+        trained.check(data, config.strategies)
+    stage_ones = {**(trained.stage_ones() if trained else {}), **({given_kind(given): given} if given else {})}
     for name in config.strategies:  # and so does a batch whose training step cannot fit in memory
-        if stage_one_kind(name) is None:
+        if stage_one_kind(name) is None and not (trained and trained.checkpoint(name)):
             strategy = get_strategy(name, data.units)
             check_fits(build_model(strategy, data.num_classes, size=config.size, context_len=data.context_len),
                        config.batch_size, device)
@@ -104,7 +109,7 @@ def run_bench(
         evaluator,
         config.stage_one_budget(),
         resume,
-        given=given,
+        given=stage_ones,
         batch_size=config.ae_batch_size,
         lr=config.lr,
         seed=config.seed,
@@ -127,11 +132,13 @@ def run_bench(
                 tqdm.write(f"{name:>14} kept {len(kept['rows'])} finished rows")
             finished(name)
             continue
+        loaded = trained.checkpoint(name) if trained is not None else None
         if parse_spec(name).student:
-            measured, strips[name] = bench_students(name, config, data, evaluator, conditions, store, out, progress)
+            measured, strips[name] = bench_students(name, config, data, evaluator, conditions, store, out, progress,
+                                                    loaded=loaded)
         else:
             measured, strips[name] = bench_strategy(
-                name, kind, config, data, evaluator, conditions, stage_one, store, out, progress
+                name, kind, config, data, evaluator, conditions, stage_one, store, out, progress, loaded=loaded
             )
         rows += [{**common, **r} for r in measured]
         finished(name)
@@ -174,10 +181,16 @@ def bench_strategy(
     store,
     out: Path,
     progress: bool,
+    loaded: Path | None = None,
 ) -> tuple[list[dict], str]:
-    """Train one strategy within the budget, then measure every row of its sweep; returns (rows, version strip)."""
-    budget, trained_with = config.budget, {}
+    """Train one strategy within its budget (or load it, trained, from ``loaded``), then measure every row of its
+    sweep; returns (rows, version strip)."""
+    budget, trained_with = config.budget_for(name), {}
     autoencoder = encoded = None
+    if loaded is not None:
+        return measure_strategy(name, *load_model(loaded)[:2], config, evaluator, conditions, store, out, progress,
+                                {"train_budget": None, **loaded_record(loaded), "model_size": config.size,
+                                 "loaded_from": shown_path(loaded)})
     if kind is not None:  # two-stage: the auto-encoder's time counts against the prior's budget
         autoencoder, encoded = stage_one.model(kind)
         record = stage_one.record(kind)
@@ -207,9 +220,9 @@ def bench_strategy(
         precision=config.precision,
         resume=store.resume and (ckpt / STATE_FILE).is_file(),
     )
-    likelihood = None  # computed for the first row measured here (a resume that keeps every row needs none)
     training = {
-        "train_budget": config.budget.to_dict(),
+        "trained": "here",
+        "train_budget": config.budget_for(name).to_dict(),
         "train_steps": summary["steps"],
         "train_seconds": summary["seconds"],
         **trained_with,
@@ -220,9 +233,19 @@ def bench_strategy(
         "updates_per_s": summary["updates_per_s"],
         "step_gflop": summary["step_gflop"],
         "gflops_per_s": summary["gflops_per_s"],
-        "params": model.num_params(),
         "model_size": config.size,
     }
+    return measure_strategy(name, model, strategy, config, evaluator, conditions, store, out, progress, training)
+
+
+def measure_strategy(name: str, model, strategy, config: BenchConfig, evaluator, conditions, store, out: Path,
+                     progress: bool, training: dict) -> tuple[list[dict], str]:
+    """Measure every row of a trained strategy's sweep (``training``: what its rows say of its training)."""
+    model = model.to(config.device)
+    defaults = strategy.sampling_defaults()
+    base_options = defaults.merged(**defaults.known(config.overrides))
+    training = {**training, "params": model.num_params()}
+    likelihood = None  # computed for the first row measured here (a resume that keeps every row needs none)
     measured = []
     for point in user_sweep(strategy, list(config.steps), defaults.known(config.overrides)):
         label = row_name(name, point)

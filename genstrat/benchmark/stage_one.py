@@ -38,13 +38,13 @@ MULTI_SCALE = ("multiscale",)  # the stage-one kinds that stand on an fsq one
 
 
 class StageOneCache:
-    def __init__(self, out: Path, data, evaluator, budget: Budget, resume: bool, given: str | None = None,
+    def __init__(self, out: Path, data, evaluator, budget: Budget, resume: bool, given: dict | None = None,
                  **training):
+        """``given``: kind -> the folder of a trained stage one of that kind (``--autoencoder``, or a trained bench's
+        ``autoencoders/<kind>``), used instead of training one."""
         self.folder, self.data, self.evaluator = Path(out) / "autoencoders", data, evaluator
         self.budget, self.resume, self.training = budget, resume, training
-        self.given = Path(given) if given else None
-        self.given_kind = None if given is None else read_json(self.given / "config.json", "auto-encoder config")[
-            "autoencoder"].get("quantizer", "fsq")
+        self.given = {kind: Path(folder) for kind, folder in (given or {}).items()}
         self.records: dict[str, dict] = {}
         self.models: dict[str, tuple] = {}
 
@@ -59,7 +59,7 @@ class StageOneCache:
             path = self.folder / kind / RECORD_FILE
             if self.resume and path.is_file():
                 self.records[kind] = read_json(path, "auto-encoder record of the bench")
-            elif self.given is not None and self.given_kind == kind:
+            elif kind in self.given:
                 self.adopt(kind)
             else:
                 self.fit(kind)
@@ -67,7 +67,7 @@ class StageOneCache:
 
     def source(self, kind: str) -> Path:
         """The folder a kind's auto-encoder is read from: the given one, or the one this bench trained."""
-        return self.given if self.given is not None and self.given_kind == kind else self.folder / kind
+        return self.given.get(kind, self.folder / kind)
 
     def model(self, kind: str) -> tuple:
         """(auto-encoder in eval mode, the training set encoded) for a two-stage row that is still to be trained."""
@@ -110,9 +110,10 @@ class StageOneCache:
 
     def adopt(self, kind: str) -> None:
         """Use the given auto-encoder for ``kind``: its training was paid before the bench, so only encoding counts."""
-        autoencoder = load_autoencoder(self.given).to(self.training.get("device") or "cpu")
-        trained = read_json(self.given / "config.json", "auto-encoder config").get("training", {})
-        extra = {"ae_given": str(self.given), "ae_given_seconds": trained.get("seconds"),
+        given = self.given[kind]
+        autoencoder = load_autoencoder(given).to(self.training.get("device") or "cpu")
+        trained = read_json(given / "config.json", "auto-encoder config").get("training", {})
+        extra = {"ae_given": shown_path(given), "ae_given_seconds": trained.get("seconds"),
                  "ae_given_train_steps": trained.get("steps"), "ae_given_batch_size": trained.get("batch_size")}
         (self.folder / kind).mkdir(parents=True, exist_ok=True)
         self.keep(kind, autoencoder, 0.0, trained.get("steps"), extra)
@@ -141,6 +142,20 @@ class StageOneCache:
         copy_autoencoder(self.source(kind), checkpoint)
 
 
+def given_kind(folder: str | Path) -> str:
+    """The kind of a trained stage one's folder (its quantizer: fsq, continuous, multiscale)."""
+    return read_json(Path(folder) / "config.json", "auto-encoder config")["autoencoder"].get("quantizer", "fsq")
+
+
+def shown_path(folder: Path) -> str:
+    """A folder as a row records it: a shipped one by its place in the package, not this machine's install path."""
+    package = Path(__file__).resolve().parents[1]
+    try:
+        return str(Path(package.name) / Path(folder).resolve().relative_to(package))
+    except ValueError:
+        return str(folder)
+
+
 def check_given(folder: str | Path, data, strategies) -> None:
     """Before any work: the auto-encoder given to a bench reads, was made for units like this bench's data, and is of
     the kind every two-stage strategy of the bench needs (one line each, else)."""
@@ -150,8 +165,7 @@ def check_given(folder: str | Path, data, strategies) -> None:
                             "two-stage:<prior> strategy or drop --autoencoder")
     load_autoencoder(folder)  # a missing, foreign or corrupt folder fails here in one line
     check_units(folder, data)
-    saved = read_json(Path(folder) / "config.json", "auto-encoder config")
-    quantizer = saved["autoencoder"].get("quantizer", "fsq")
+    quantizer = given_kind(folder)
     wrong = sorted(name for name, kind in kinds.items() if quantizer not in StageOneCache.chain(kind))
     if wrong:
         raise GenstratError(f"the auto-encoder in {folder} has {quantizer} latents, and {', '.join(wrong)} need "

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from genstrat.benchmark.measure import Job, measure
 from genstrat.benchmark.store import file_name
+from genstrat.benchmark.trained import TrainedModels, loaded_rounds
 from genstrat.distillation import LR, distill, round_steps, split_budget
 from genstrat.errors import GenstratError
 from genstrat.model_io import load_model
@@ -33,20 +34,29 @@ def check_teachers(config) -> None:
             if teacher_of(name) not in strategies[:i]:
                 raise GenstratError(f"{name} distils the {teacher_of(name)} trained in this bench: list "
                                     f"{teacher_of(name)} before it in --strategies")
-            split_budget(config.students_budget(), len(round_steps(config.teacher_steps, min(config.steps))))
+            split_budget(config.students_budget(name), len(round_steps(config.teacher_steps, min(config.steps))))
 
 
-def bench_students(name: str, config, data, evaluator, conditions, store, out: Path, progress: bool):
-    """Distil the bench's own teacher of ``name`` and measure each round's student; returns (rows, version strip)."""
+def bench_students(name: str, config, data, evaluator, conditions, store, out: Path, progress: bool,
+                   loaded: Path | None = None):
+    """Distil the bench's own teacher of ``name`` (or load the rounds trained in ``loaded``) and measure each round's
+    student; returns (rows, version strip)."""
     teacher = teacher_of(name)
     teacher_rows = store.rows_of(teacher)
-    teacher_cost = teacher_rows[0]["train_seconds"] + teacher_rows[0].get("ae_seconds", 0.0)
-    counts = round_steps(config.teacher_steps, min(config.steps))
-    rounds = distill(out / "checkpoints" / file_name(teacher), out / "checkpoints" / file_name(name),
-                     steps=counts, budget=split_budget(config.students_budget(), len(counts)),
-                     teacher_steps=config.teacher_steps, data=data, batch_size=config.batch_size, lr=LR,
-                     seed=config.seed, ema=config.ema, precision=config.precision, resume=store.resume,
-                     progress=progress, device=torch.device(config.device), teacher_cost_s=teacher_cost)
+    teacher_cost = teacher_rows[0]["train_seconds"] + (teacher_rows[0].get("ae_seconds") or 0.0)
+    budget = config.students_budget(name)
+    if loaded is not None:
+        rounds, budget = loaded_rounds(loaded), None
+    else:
+        counts = round_steps(config.teacher_steps, min(config.steps))
+        teacher_dir = out / "checkpoints" / file_name(teacher)
+        if not teacher_dir.is_dir() and config.trained is not None:  # the teacher was loaded, not trained here
+            teacher_dir = TrainedModels(config.trained).checkpoint(teacher)
+        rounds = distill(teacher_dir, out / "checkpoints" / file_name(name),
+                         steps=counts, budget=split_budget(budget, len(counts)),
+                         teacher_steps=config.teacher_steps, data=data, batch_size=config.batch_size, lr=LR,
+                         seed=config.seed, ema=config.ema, precision=config.precision, resume=store.resume,
+                         progress=progress, device=torch.device(config.device), teacher_cost_s=teacher_cost)
     measured, updates, strip = [], 0, None
     for record in rounds:
         model, strategy, _ = load_model(record["folder"])
@@ -64,7 +74,8 @@ def bench_students(name: str, config, data, evaluator, conditions, store, out: P
                        distill_seconds=record["distill_seconds"],
                        train_seconds=round(teacher_cost + record["distill_seconds"], 2), train_steps=updates,
                        teacher_train_steps=teacher_rows[0]["train_steps"], round_updates=record["updates"],
-                       train_budget=config.students_budget().to_dict(), teacher_steps=config.teacher_steps,
+                       train_budget=budget and budget.to_dict(), teacher_steps=config.teacher_steps,
+                       trained="loaded" if loaded is not None else "here",
                        precision=record["precision"], ema=config.ema, params=model.num_params(),
                        model_size=config.size, sampling={})
             row["grid"] = str(evaluator.show(units, conditions, out / "samples" / label).relative_to(out))

@@ -1,7 +1,7 @@
 """`genstrat throughput`: how fast each strategy trains on this machine, and how close to the machine it runs.
 
 For each strategy and each precision (fp32, bf16 autocast, and what ``auto`` picks) one short training run through
-the ordinary loop (``training.py``) records updates per second and the step's counted GFLOP (``precision.py``);
+the ordinary loop (``training/loop.py``) records updates per second and the step's counted GFLOP (``precision.py``);
 beside them, the rate of one matrix product at the model's own widest shape (the attention input projection,
 (batch x slots, d) @ (d, 3d)) in fp32 and bf16 is the ceiling to read GFLOP/s against. ``--optimizer`` chooses
 between the plain per-parameter AdamW loop training uses and torch's fused AdamW, so what fusing buys is measured in
