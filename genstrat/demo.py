@@ -32,6 +32,7 @@ from typing import Callable
 from tqdm.auto import tqdm
 
 from genstrat.checkpoint import ensure_writable, write_json
+from genstrat.eval.row import BenchRow
 
 SHIPPED_PREFIX = "demo-"  # the shipped trained bench of part P is genstrat/pretrained/demo-P
 CODEC = "speech-codec-8k"  # the audio part's stage one, shipped (issue 37)
@@ -77,7 +78,7 @@ PARTS = (
 )
 
 
-def row(rows: list[dict], strategy: str, steps: int | None = None, series: str | None = None) -> dict | None:
+def row(rows: list[BenchRow], strategy: str, steps: int | None = None, series: str | None = None) -> BenchRow | None:
     """The first row of a strategy (at ``steps``; of ``series``, e.g. 'nar' and not 'nar mode')."""
     for r in rows:
         if r["strategy"] == strategy and (steps is None or r.get("steps") == steps) \
@@ -86,13 +87,13 @@ def row(rows: list[dict], strategy: str, steps: int | None = None, series: str |
     return None
 
 
-def best(rows: list[dict], strategy: str, key: str = "fd") -> dict | None:
+def best(rows: list[BenchRow], strategy: str, key: str = "fd") -> BenchRow | None:
     """The strategy's row with the lowest ``key`` (its best sampler and step count)."""
     found = [r for r in rows if r["strategy"] == strategy and r.get(key) is not None]
     return min(found, key=lambda r: r[key]) if found else None
 
 
-def fd(r: dict) -> str:
+def fd(r: BenchRow) -> str:
     return f"{r['fd']:.1f} {r.get('fd_ci', '')}".strip()
 
 

@@ -34,10 +34,11 @@ from genstrat.benchmark.students import bench_students, check_teachers
 from genstrat.benchmark.trained import TrainedModels, loaded_record
 from genstrat.checkpoint import ensure_writable, write_json
 from genstrat.data import load_dataset
+from genstrat.eval.row import BenchRow
 from genstrat.memory import check_fits
 from genstrat.modalities import modality_of
-from genstrat.pretrained import stage_one_folder
 from genstrat.model_io import build_model, checkpoint_config, load_model
+from genstrat.pretrained import stage_one_folder
 from genstrat.reporting.html import write_html
 from genstrat.reporting.markdown import write_report
 from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
@@ -58,7 +59,7 @@ def user_sweep(strategy, steps: list[int], fixed: dict) -> list:
 def run_bench(
     config: BenchConfig, out: Path, *, command: str = "", resume: bool = False, progress: bool = True,
     on_strategy=None,
-) -> list[dict]:
+) -> list[BenchRow]:
     """Run (or resume) the bench of ``config`` into ``out``; returns its rows (also in ``out/results.json``).
     ``on_strategy``: (started, finished), two callables told each strategy's name as its work begins and ends."""
     started, finished = on_strategy or (lambda name: None, lambda name: None)
@@ -182,7 +183,7 @@ def bench_strategy(
     out: Path,
     progress: bool,
     loaded: Path | None = None,
-) -> tuple[list[dict], str]:
+) -> tuple[list[BenchRow], str]:
     """Train one strategy within its budget (or load it, trained, from ``loaded``), then measure every row of its
     sweep; returns (rows, version strip)."""
     budget, trained_with = config.budget_for(name), {}
@@ -239,7 +240,7 @@ def bench_strategy(
 
 
 def measure_strategy(name: str, model, strategy, config: BenchConfig, evaluator, conditions, store, out: Path,
-                     progress: bool, training: dict) -> tuple[list[dict], str]:
+                     progress: bool, training: dict) -> tuple[list[BenchRow], str]:
     """Measure every row of a trained strategy's sweep (``training``: what its rows say of its training)."""
     model = model.to(config.device)
     defaults = strategy.sampling_defaults()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from genstrat.checkpoint import read_json, write_json
 from genstrat.errors import GenstratError
+from genstrat.eval.row import BenchRow
 
 SETTINGS_FILE = "bench.json"
 REFERENCES = "references"  # the real and independent rows, kept like a finished strategy's (no strategy has this name)
@@ -80,20 +81,20 @@ class RowStore:
         path = self.out / "rows" / f"{file_name(strategy)}.json"
         return read_json(path, "finished bench rows") if self.resume and path.is_file() else None
 
-    def rows_of(self, strategy: str) -> list[dict] | None:
+    def rows_of(self, strategy: str) -> list[BenchRow] | None:
         """A strategy's finished rows in this folder, measured in this run or kept from an earlier one."""
         path = self.out / "rows" / f"{file_name(strategy)}.json"
         return read_json(path, "finished bench rows")["rows"] if path.is_file() else None
 
-    def finish(self, strategy: str, rows: list[dict], versions: str) -> None:
+    def finish(self, strategy: str, rows: list[BenchRow], versions: str) -> None:
         write_json(self.out / "rows" / f"{file_name(strategy)}.json", {"rows": rows, "versions": versions})
 
     def row_path(self, strategy: str, row_name: str) -> Path:
         return self.out / "rows" / file_name(strategy) / f"{row_name}.json"
 
-    def kept_row(self, strategy: str, row_name: str) -> dict | None:
+    def kept_row(self, strategy: str, row_name: str) -> BenchRow | None:
         path = self.row_path(strategy, row_name)
         return read_json(path, "a measured bench row") if self.resume and path.is_file() else None
 
-    def keep(self, strategy: str, row_name: str, row: dict) -> None:
+    def keep(self, strategy: str, row_name: str, row: BenchRow) -> None:
         write_json(self.row_path(strategy, row_name), row)

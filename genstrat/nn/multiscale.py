@@ -47,6 +47,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from genstrat.errors import GenstratError
+from genstrat.nn.base_stage_ones import build_from, config_from
 
 FINEST = ("codes", "residual")
 
@@ -74,12 +75,10 @@ class MultiScaleConfig:
     quantizer: str = "multiscale"
 
     def __post_init__(self):
-        from genstrat.nn.stage_ones import stage_one_config
-
         if not isinstance(self.base, dict) or self.base.get("quantizer", "fsq") != "fsq":
             raise GenstratError("a multi-scale quantizer goes over a stage one with fsq codes; train one with "
                                 "genstrat train-autoencoder --quantizer fsq and pass it as --base")
-        self.base_config = stage_one_config(self.base)
+        self.base_config = config_from(self.base)
         if getattr(self.base_config, "codebooks", 1) != 1:
             raise GenstratError("a multi-scale quantizer goes over one code a position; the base writes "
                                 f"{self.base_config.codebooks} a frame (train it with --codebooks 1)")
@@ -174,10 +173,8 @@ class MultiScale(nn.Module):
         super().__init__()
         from vector_quantize_pytorch import VectorQuantize
 
-        from genstrat.nn.stage_ones import build_stage_one
-
         self.cfg = cfg
-        self.base = build_stage_one(cfg.base_config).requires_grad_(False).eval()
+        self.base = build_from(cfg.base_config).requires_grad_(False).eval()
         d, dims = cfg.code_channels, len(cfg.sides)
         self.codebook = VectorQuantize(dim=d, codebook_size=cfg.codebook_size, decay=0.99,
                                        threshold_ema_dead_code=2, commitment_weight=0.25)

@@ -5,23 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from genstrat.eval.row import BenchRow
 from genstrat.modalities import modality_named
 from genstrat.reporting.plot import pareto_front, plot_quality_vs, series
+from genstrat.reporting.rows import cell, in_lecture_order, is_reference
+from genstrat.reporting.summary import summary_table
 from genstrat.strategies import LECTURE_PARTS, all_sweep_keys, lecture_part_of
-
-
-def is_reference(row: dict) -> bool:
-    """Rows measured without sampling: real data, independent units, an auto-encoder's reconstructions."""
-    return row["strategy"] in ("real", "independent") or row["strategy"].startswith("reconstruction:")
-
-
-def cell(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
 
 TRAINING_COLUMNS = [("train_steps", "updates"), ("updates_per_s", "updates/s"), ("gflops_per_s", "GFLOP/s"),
                     ("precision", "precision")]
@@ -34,7 +23,7 @@ def columns_for(modality) -> list[tuple[str, str]]:
     return [("strategy", "strategy"), *sweeps, *modality.columns, *TRAINING_COLUMNS]
 
 
-def figure(row: dict, key: str) -> str:
+def figure(row: BenchRow, key: str) -> str:
     """A cell, with its 95% bootstrap interval beside it where the row has one (``<key>_ci``)."""
     interval = row.get(key + "_ci")
     if interval and row.get(key) is not None:
@@ -42,7 +31,7 @@ def figure(row: dict, key: str) -> str:
     return cell(row.get(key))
 
 
-def table(rows: list[dict], columns) -> str:
+def table(rows: list[BenchRow], columns) -> str:
     columns = [(k, h) for k, h in columns if any(r.get(k) is not None for r in rows)]
     lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
@@ -59,13 +48,7 @@ def cost_line(meta: dict) -> list[str]:
     return [f"Judge cost: {how}{cost.get('seconds', 0):.0f} s, {cost.get('steps', '?')} steps).", ""]
 
 
-def in_lecture_order(rows: list[dict]) -> list[dict]:
-    """Rows grouped by lecture part (references, AR, one-shot NAR, the three fixes), in their run order inside each."""
-    order = list(LECTURE_PARTS)
-    return sorted(rows, key=lambda r: order.index(lecture_part_of(r["strategy"])))
-
-
-def lecture_lines(rows: list[dict], y_key: str) -> list[str]:
+def lecture_lines(rows: list[BenchRow], y_key: str) -> list[str]:
     """One short list per lecture part present in the run: its rows' steps, quality and batch-1 latency."""
     text = ["## The lecture in this run", ""]
     for part, heading in LECTURE_PARTS.items():
@@ -82,9 +65,8 @@ def lecture_lines(rows: list[dict], y_key: str) -> list[str]:
     return text
 
 
-def best_row_lines(rows: list[dict]) -> list[str]:
+def best_row_lines(rows: list[BenchRow]) -> list[str]:
     """The best row of each strategy with an interval on every quality figure (``reporting/summary.py``)."""
-    from genstrat.reporting.summary import summary_table  # it reads this module's helpers
 
     if not any(not is_reference(r) for r in rows):
         return []
@@ -99,7 +81,7 @@ PEER_COLUMNS = [("strategy", "strategy"), ("peer", "peer"), ("measure", "measure
                 ("reason", "not run because")]
 
 
-def peer_lines(peers: list[dict]) -> list[str]:
+def peer_lines(peers: list[BenchRow]) -> list[str]:
     """The peers' rows measured apart from the quality table (``genstrat/peers/``)."""
     if not peers:
         return []
@@ -110,7 +92,7 @@ def peer_lines(peers: list[dict]) -> list[str]:
 FEW_PASSES = 20  # the "how many passes" view: rows of at most this many sequential evaluations
 
 
-def few_pass_series(rows: list[dict]) -> list[dict]:
+def few_pass_series(rows: list[BenchRow]) -> list[BenchRow]:
     """The rows of every line measured at two or more pass counts up to ``FEW_PASSES`` (a diffusion sampler, the
     students distilled from it, mask-predict), for the "how many passes" plot; none when no line has two."""
     few = [r for r in rows if r.get("nfe") and r["nfe"] <= FEW_PASSES]
@@ -120,14 +102,14 @@ def few_pass_series(rows: list[dict]) -> list[dict]:
     return [r for r in few if len(counts[series(r)]) > 1]
 
 
-def write_report(rows: list[dict], meta: dict, out: Path) -> Path:
+def write_report(rows: list[BenchRow], meta: dict, out: Path) -> Path:
     """``out/report.md`` from the rows and the run's metadata (plots written beside it)."""
     path = Path(out) / "report.md"
     path.write_text("\n".join(report_lines(rows, meta, out)), encoding="utf-8")
     return path
 
 
-def report_lines(rows: list[dict], meta: dict, out: Path) -> list[str]:
+def report_lines(rows: list[BenchRow], meta: dict, out: Path) -> list[str]:
     out = Path(out)
     modality = modality_named(meta.get("modality") or meta.get("kind") or "image")  # "kind": bench folders before
     y_key = meta.get("quality_key", "fd")

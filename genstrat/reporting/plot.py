@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from genstrat.eval.row import BenchRow
 from genstrat.strategies.spec import parse_spec
 
 
@@ -24,7 +25,7 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def series(row: dict) -> str:
+def series(row: BenchRow) -> str:
     """The line a row belongs to, as its strategy's sweep named it (``SweepPoint.series``). Rows written before rows
     carried it: the strategy, its sampler where it has one, and "mode" for a temperature-0 row."""
     if row.get("series"):
@@ -48,11 +49,11 @@ def line_style(index: int, name: str) -> dict:
 
 
 def plot_quality_vs(
-    rows: list[dict],
+    rows: list[BenchRow],
     x_key: str,
     x_label: str,
     path: Path,
-    references: list[dict],
+    references: list[BenchRow],
     y_key: str = "fd",
     y_label: str = "Fréchet distance (judge features; lower is better)",
 ) -> Path:

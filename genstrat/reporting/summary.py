@@ -18,9 +18,10 @@ import json
 import sys
 from pathlib import Path
 
+from genstrat.eval.row import BenchRow
 from genstrat.eval.spread import proportion_interval
 from genstrat.modalities import MODALITIES
-from genstrat.reporting.markdown import cell, in_lecture_order, is_reference
+from genstrat.reporting.rows import cell, in_lecture_order, is_reference
 from genstrat.reporting.plot import series
 
 SHARES = ("agree", "valid", "mixed")
@@ -37,7 +38,7 @@ def headings() -> dict[str, str]:
     return {key: heading for m in MODALITIES.values() for key, heading in m.columns}
 
 
-def quality_key(rows: list[dict]) -> str:
+def quality_key(rows: list[BenchRow]) -> str:
     """The quality figure these rows carry (a run's rows carry one)."""
     for key in quality_keys():
         if any(r.get(key) is not None for r in rows):
@@ -45,7 +46,7 @@ def quality_key(rows: list[dict]) -> str:
     raise ValueError(f"these rows carry no quality figure ({', '.join(quality_keys())})")
 
 
-def interval_of(row: dict, key: str) -> list[float] | None:
+def interval_of(row: BenchRow, key: str) -> list[float] | None:
     """The row's own interval of ``key``, else (for a share with its n) the Wilson interval, else None."""
     if row.get(key + "_ci"):
         return row[key + "_ci"]
@@ -54,7 +55,7 @@ def interval_of(row: dict, key: str) -> list[float] | None:
     return None
 
 
-def with_interval(row: dict, key: str) -> str:
+def with_interval(row: BenchRow, key: str) -> str:
     if row.get(key) is None:
         return "–"
     interval = interval_of(row, key)
@@ -62,7 +63,7 @@ def with_interval(row: dict, key: str) -> str:
     return f"{cell(row[key])} {spread}"
 
 
-def best_rows(rows: list[dict], key: str) -> list[dict]:
+def best_rows(rows: list[BenchRow], key: str) -> list[BenchRow]:
     """The reference rows, then per series the generated row with the lowest ``key``, in the lecture's order."""
     best: dict[str, dict] = {}
     for r in rows:
@@ -74,7 +75,7 @@ def best_rows(rows: list[dict], key: str) -> list[dict]:
     return in_lecture_order([r for r in rows if is_reference(r)] + list(best.values()))
 
 
-def summary_table(rows: list[dict]) -> str:
+def summary_table(rows: list[BenchRow]) -> str:
     """A Markdown table of ``best_rows`` with an interval beside every quality figure."""
     key = quality_key(rows)
     chosen = best_rows(rows, key)
