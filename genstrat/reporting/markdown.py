@@ -12,8 +12,8 @@ from genstrat.reporting.rows import cell, in_lecture_order, is_reference
 from genstrat.reporting.summary import summary_table
 from genstrat.strategies import LECTURE_PARTS, all_sweep_keys, lecture_part_of
 
-TRAINING_COLUMNS = [("train_steps", "updates"), ("updates_per_s", "updates/s"), ("gflops_per_s", "GFLOP/s"),
-                    ("precision", "precision")]
+TRAINING_COLUMNS = [("trained", "model trained"), ("train_steps", "updates"), ("updates_per_s", "updates/s"),
+                    ("gflops_per_s", "GFLOP/s"), ("precision", "precision")]  # trained: "here", or "loaded" (--trained)
 
 
 def columns_for(modality) -> list[tuple[str, str]]:
