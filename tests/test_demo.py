@@ -51,7 +51,7 @@ def test_demo_runs_every_modality_and_reads_the_claims_off_its_rows(tmp_path, mo
     assert "The lecture&#x27;s claims" in page or "The lecture's claims" in page
     assert page.count('<section class="bench"') == 3 and "<audio" in page
     # the first screen: the lecture's table, in its words, before the claims
-    assert page.index("step by step") < page.index("read off this demo&#x27;s own rows")
+    assert page.index("step by step") < page.index("claims, read off this demo")
     assert "all at once" in page and "a few passes" in page and "here, 2 updates" in page
 
     loaded = tmp_path / "loaded"
