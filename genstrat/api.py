@@ -357,6 +357,19 @@ def bench(
     return run_bench(config, Path(out), command=command, resume=resume, progress=progress, on_strategy=on_strategy)
 
 
+def demo(out: str | Path = "runs/demo", *, from_scratch: bool = False, trained: str | Path | None = None,
+         resume: bool = False, seed: int = 0, device: str | torch.device | None = None,
+         progress: bool = True) -> tuple[Path, list[dict]]:
+    """The whole lecture on the embedded data (``genstrat/demo.py``): three benches over the shipped trained models
+    (or ``trained``, an earlier demo's folder; or ``from_scratch``, every model trained here), the lecture's claims
+    read off their rows, one page. Returns (page, claims: each {"id", "claim", "holds"})."""
+    from genstrat.demo import run_demo
+
+    device = device if isinstance(device, torch.device) else default_device(device)
+    return run_demo(out, seed=seed, device=device.type, progress=progress, resume=resume, from_scratch=from_scratch,
+                    trained=trained)
+
+
 def report(*folders: str | Path, out: str | Path | None = None) -> Path:
     """Rewrite ``report.md`` of each bench folder from its ``results.json`` and ``meta.json``, and write one
     self-contained ``index.html`` of them all: ``FOLDER/index.html`` for one folder, ``out`` (default

@@ -351,9 +351,10 @@ def cmd_bench(args, command: str) -> int:
 
 
 def cmd_demo(args) -> int:
-    from genstrat.demo import print_claims, run_demo  # a script over the API: its three benches are api.bench calls
+    from genstrat import api
+    from genstrat.demo import print_claims
 
-    page, claims = run_demo(args.out, seed=args.seed, device=args.device, progress=not args.no_progress,
+    page, claims = api.demo(args.out, seed=args.seed, device=args.device, progress=not args.no_progress,
                             resume=args.resume, from_scratch=args.from_scratch)
     print("the lecture's claims, read off the demo's rows:")
     print_claims(claims)

@@ -291,11 +291,16 @@ def claims_lines(claims: list[dict], seconds: float, resumed: bool = False, from
 
 
 def part_settings(part: DemoPart, from_scratch: bool, trained: Path | None = None) -> dict:
-    """The bench settings of a part: its own, its budgets, and (unless ``from_scratch``) its trained weights: the
-    shipped ones, or ``trained/<part>`` (an earlier demo's OUT)."""
+    """The bench settings of a part (``BenchConfig`` fields): its own (a data option may be given by its name), its
+    budgets, and (unless ``from_scratch``) its trained weights: the shipped ones, or ``trained/<part>`` (an earlier
+    demo's OUT)."""
+    from genstrat.data import data_options
     from genstrat.training import Budget
 
-    settings = dict(part.settings)
+    declared = data_options()
+    settings = {k: v for k, v in part.settings.items() if k not in declared}
+    settings["data_options"] = {**settings.get("data_options", {}),
+                                **{k: v for k, v in part.settings.items() if k in declared}}
     settings["budgets"] = {name: {"steps": steps} for name, steps in part.budgets.items()}
     if part.ae_steps is not None and "autoencoder" not in settings:
         settings["ae_budget"] = Budget(steps=part.ae_steps)
@@ -304,14 +309,17 @@ def part_settings(part: DemoPart, from_scratch: bool, trained: Path | None = Non
     return settings
 
 
-def run_demo(out: str | Path = "runs/demo", *, seed: int = 0, device=None, progress: bool = True,
+def run_demo(out: str | Path = "runs/demo", *, seed: int = 0, device: str = "cpu", progress: bool = True,
              resume: bool = False, from_scratch: bool = False, trained: str | Path | None = None,
              parts: tuple[DemoPart, ...] | None = None) -> tuple[Path, list[dict]]:
     """Run the benches of ``parts`` (default ``PARTS``) into ``out``, check the claims, write ``out/index.html``;
     returns (page, claims). The models are loaded from the shipped weights, or from ``trained`` (an earlier demo's
-    OUT), or trained here (``from_scratch``)."""
-    from genstrat import api
+    OUT), or trained here (``from_scratch``). ``genstrat.api.demo`` is the API's door to it."""
+    from genstrat.benchmark.config import BenchConfig
+    from genstrat.benchmark.run import run_bench
+    from genstrat.errors import GenstratError
     from genstrat.reporting.html import write_html
+    from genstrat.training import Budget
 
     parts = parts or PARTS
     out = ensure_writable(Path(out), "--out")
@@ -327,11 +335,16 @@ def run_demo(out: str | Path = "runs/demo", *, seed: int = 0, device=None, progr
                 bar.update(1)
 
             command = f"genstrat demo --out {out}{' --from-scratch' if from_scratch else ''} (part {part.folder})"
-            results[part.folder] = api.bench(
-                part.data, part.strategies, out / part.folder, train_steps=part.train_steps, steps=part.steps,
-                resume=resume and (out / part.folder / "bench.json").is_file(), seed=seed, device=device,
-                progress=False, command=command, on_strategy=(announce, finished),
-                **part_settings(part, from_scratch, None if trained is None else Path(trained)))
+            try:
+                config = BenchConfig(data=part.data, strategies=part.strategies, budget=Budget(steps=part.train_steps),
+                                     steps=part.steps, seed=seed, device=device,
+                                     **part_settings(part, from_scratch, None if trained is None else Path(trained)))
+            except TypeError as e:
+                raise GenstratError(f"demo part {part.folder}: {e}") from None
+            results[part.folder] = run_bench(
+                config, out / part.folder, command=command,
+                resume=resume and (out / part.folder / "bench.json").is_file(), progress=False,
+                on_strategy=(announce, finished))
     claims = check_claims(results)
     seconds = time.perf_counter() - start
     write_json(out / "claims.json", {"claims": claims, "seconds": round(seconds, 1), "resumed": resume,
