@@ -58,7 +58,7 @@ def copy_model(source: Path, target: Path) -> None:
     slim_weights(source / WEIGHTS, target / WEIGHTS)
 
 
-def ship_part(run: Path, part, command: str) -> dict:
+def ship_part(run: Path, part, command: str, note: str | None = None) -> dict:
     source, target = run / part.folder, HERE / part.shipped
     shutil.rmtree(target, ignore_errors=True)
     trained = {}
@@ -84,6 +84,7 @@ def ship_part(run: Path, part, command: str) -> dict:
         "command": command, "machine": cpu_name(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
         "bench_command": read_json(source / "bench.json", "bench settings").get("command"),
         "trained": trained,
+        **({"note": note} if note else {}),
         "sha256": {str(p.relative_to(target)): file_sha256(p) for p in files},
     }
     write_json(target / PROVENANCE, record)
@@ -94,9 +95,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="the OUT folder of `genstrat demo --from-scratch`")
     parser.add_argument("--command", required=True, help="the command that trained it, as run")
+    parser.add_argument("--parts", default=None, help="ship only these parts (comma-separated folders)")
+    parser.add_argument("--note", default=None, help="what a reader of the provenance should know of the run")
     args = parser.parse_args()
     for part in PARTS:
-        record = ship_part(args.run, part, args.command)
+        if args.parts and part.folder not in args.parts.split(","):
+            continue
+        record = ship_part(args.run, part, args.command, args.note)
         size = sum((HERE / part.shipped / f).stat().st_size for f in record["sha256"]) / 2 ** 20
         print(f"{part.shipped}: {len(record['sha256'])} files, {size:.1f} MiB")
 
