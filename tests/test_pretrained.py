@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from genstrat.checkpoint import read_json
+from genstrat.training.checkpoint import read_json
 from genstrat.cli import main
 from genstrat.errors import GenstratError
 from genstrat.pretrained import PROVENANCE, SHIPPED_FILES, file_sha256, provenance, shipped, stage_one_folder, verify
