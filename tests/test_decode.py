@@ -141,7 +141,7 @@ def test_auto_compiles_once_eager_steps_cost_a_compile_and_keeps_it_only_when_fa
     step = choice.compiled.step
 
     def slow(*args):  # a compiled step far slower than eager: rejected
-        time.sleep(0.01)
+        time.sleep(0.05)  # far slower than an eager step even on a busy machine
         return (step(*args),)
 
     choice.kept, choice.compiled_seconds, choice.compiled.program = None, [], slow

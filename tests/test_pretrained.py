@@ -67,3 +67,26 @@ def test_a_bench_and_a_prior_stand_on_the_shipped_codec_by_name(tmp_path):
     assert main(["train", "--data", "spoken", "--strategy", "two-stage:ar", "--autoencoder", CODEC, "--steps", "1",
                  "--size", "tiny", "--batch-size", "4", "--out", str(ckpt), "--no-progress"]) == 0
     assert file_sha256(ckpt / "autoencoder" / "model.safetensors") == provenance(CODEC)["sha256"]["model.safetensors"]
+
+
+def test_the_demo_s_trained_benches_are_shipped_with_their_provenance_and_load():
+    """Each part of the demo loads its models from a shipped bench (``demo-<part>``): every file's hash holds, every
+    strategy of the part has its checkpoint (a student its rounds), trained on the part's data, and each loads."""
+    from genstrat.benchmark.trained import TrainedModels
+    from genstrat.data import load_dataset
+    from genstrat.demo import PARTS
+    from genstrat.model_io import load_model
+
+    for part in PARTS:
+        assert part.shipped in shipped("bench")
+        record = provenance(part.shipped)
+        assert record["command"].startswith("genstrat demo --from-scratch") and record["machine"]
+        trained = TrainedModels(part.shipped)  # checks every hash
+        data = load_dataset(part.data, **{k: v for k, v in part.settings.get("data_options", {}).items()})
+        trained.check(data, part.strategies)
+        for name in part.strategies:
+            folder = trained.checkpoint(name)
+            assert folder is not None, (part.folder, name)
+            for model_folder in sorted(folder.glob("steps-*")) or [folder]:
+                model, strategy, config = load_model(model_folder)
+                assert config["training"]["steps"] > 0 and model.num_params() > 0
