@@ -75,7 +75,7 @@ def test_the_demo_s_trained_benches_are_shipped_with_their_provenance_and_load()
     from genstrat.benchmark.trained import TrainedModels
     from genstrat.data import load_dataset
     from genstrat.demo import PARTS
-    from genstrat.model_io import load_model
+    from genstrat.training.model_io import load_model
 
     for part in PARTS:
         assert part.shipped in shipped("bench")
