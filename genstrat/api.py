@@ -19,9 +19,9 @@ from typing import Any, Sequence
 import torch
 
 import genstrat.peers  # noqa: F401 - the peers register themselves with the bench (benchmark/beside.py)
-from genstrat.checkpoint import ensure_writable
+from genstrat.training.checkpoint import ensure_writable
 from genstrat.errors import GenstratError
-from genstrat.training import Budget
+from genstrat.training.loop import Budget
 
 
 def default_device(name: str | None = None) -> torch.device:
@@ -83,14 +83,14 @@ def train(
     """Train ``strategy`` on ``data`` for ``steps`` or ``minutes``; the checkpoint goes to ``out``.
     Returns the training summary (steps, seconds, loss). ``two-stage:<prior>`` needs ``autoencoder``, a folder
     written by :func:`train_autoencoder`."""
-    from genstrat.autoencoding import check_units, copy_autoencoder, load_autoencoder
+    from genstrat.training.autoencoding import check_units, copy_autoencoder, load_autoencoder
     from genstrat.pretrained import stage_one_folder
     from genstrat.data import load_dataset
-    from genstrat.model_io import build_model, checkpoint_config
+    from genstrat.training.model_io import build_model, checkpoint_config
     from genstrat.strategies import Distilled, check_strategy, get_strategy, stage_one_kind, strategy_class
     from genstrat.strategies.distilled import teacher_name
-    from genstrat.training import train as train_loop
-    from genstrat.training import world
+    from genstrat.training.loop import train as train_loop
+    from genstrat.training.loop import world
 
     budget = Budget(steps=steps, minutes=minutes)
     device = device if isinstance(device, torch.device) else default_device(device)
@@ -155,8 +155,8 @@ def distill(
     students of ``teacher_steps`` / 2, / 4, ... steps down to ``min(steps)``, each a checkpoint in ``out/steps-N``.
     The budget is ``minutes`` or ``updates`` for all the rounds together, shared equally. Returns one
     summary per round (``distillation.py``)."""
-    from genstrat.distillation import LR, round_steps, split_budget
-    from genstrat.distillation import distill as distill_rounds
+    from genstrat.training.distillation import LR, round_steps, split_budget
+    from genstrat.training.distillation import distill as distill_rounds
 
     steps = [int(s) for s in steps]
     if not steps or min(steps) < 1:
@@ -173,7 +173,7 @@ def distill(
 
 def load(path: str | Path, device: str | torch.device | None = None) -> Generator:
     """A checkpoint folder written by :func:`train` (or ``genstrat train``), ready to sample."""
-    from genstrat.model_io import load_model, saved_options
+    from genstrat.training.model_io import load_model, saved_options
 
     model, strategy, config = load_model(path)
     model.to(device if isinstance(device, torch.device) else default_device(device))
@@ -257,10 +257,10 @@ def train_autoencoder(
     """Train the stage one of two-stage generation on ``data`` and judge its reconstructions (``out/metrics.json``).
     ``lr``: the peak learning rate; by default the stage one's own (2e-3 for the image auto-encoder, the codec's
     ``CodecConfig.lr``). Returns the metrics with the training steps and seconds."""
-    from genstrat.autoencoding import fit_autoencoder
-    from genstrat.autoencoding import load_base as load_given_base
+    from genstrat.training.autoencoding import fit_autoencoder
+    from genstrat.training.autoencoding import load_base as load_given_base
     from genstrat.pretrained import stage_one_folder
-    from genstrat.checkpoint import write_json
+    from genstrat.training.checkpoint import write_json
     from genstrat.data import load_dataset
     from genstrat.modalities import modality_of
     from genstrat.nn.multiscale import multiscale_over
@@ -376,7 +376,7 @@ def report(*folders: str | Path, out: str | Path | None = None) -> Path:
     ``index.html`` here) for several. Returns the page's path."""
     import json
 
-    from genstrat.checkpoint import read_json
+    from genstrat.training.checkpoint import read_json
     from genstrat.reporting.html import write_html
     from genstrat.reporting.markdown import write_report
 
@@ -437,8 +437,8 @@ def throughput(data: str, strategies: Sequence[str], out: str | Path, *, runs: S
     import json
 
     from genstrat.benchmark.throughput import measure_throughput
-    from genstrat.checkpoint import atomic_write
-    from genstrat.precision import CHOICES
+    from genstrat.training.checkpoint import atomic_write
+    from genstrat.training.precision import CHOICES
 
     pairs = [tuple(run.split(":", 1)) for run in runs]
     bad = [":".join(r) for r in pairs if len(r) != 2 or r[0] not in CHOICES or r[1] not in ("fused", "plain")]
@@ -460,7 +460,7 @@ def decode_floor(out: str | Path, *, mnist_dir: str = "../shared/data/mnist", fs
     import json
 
     from genstrat.benchmark.decode_floor import decode_floor_bars, decode_floor_rows
-    from genstrat.checkpoint import atomic_write
+    from genstrat.training.checkpoint import atomic_write
     from genstrat.peers import PEERS, missing
     from genstrat.peers.gpt2_decoding import their_rows
 

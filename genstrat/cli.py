@@ -99,7 +99,7 @@ def add_training(p: argparse.ArgumentParser, command: str) -> None:
     """One flag per training option ``command`` takes, generated from ``TrainingOptions`` (training/options.py)."""
     import typing
 
-    from genstrat.training_options import TrainingOptions, default_for, fields_for
+    from genstrat.training.options import TrainingOptions, default_for, fields_for
 
     hints = typing.get_type_hints(TrainingOptions)
     for f in fields_for(command):
@@ -146,7 +146,7 @@ def start_distributed(device):
 
 
 def given(args, command: str) -> dict:
-    from genstrat.training_options import given as training_given
+    from genstrat.training.options import given as training_given
 
     return training_given(args, command)
 
@@ -162,7 +162,7 @@ def cmd_train(args) -> int:
     import torch
 
     from genstrat import api
-    from genstrat.training import world
+    from genstrat.training.loop import world
 
     if args.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS needs it before CUDA starts
@@ -215,7 +215,7 @@ def cmd_distill(args) -> int:
 
 def cmd_sample(args) -> int:
     from genstrat import api
-    from genstrat.checkpoint import ensure_writable
+    from genstrat.training.checkpoint import ensure_writable
     from genstrat.modalities import modality_of
 
     if args.out is not None:
@@ -300,7 +300,7 @@ def shipped_names(kind: str = "stage-one") -> str:
 
 def bench_autoencoder_budget(args):
     """The auto-encoder's share of a two-stage row's budget, when given: --ae-minutes or --ae-steps."""
-    from genstrat.training import Budget
+    from genstrat.training.loop import Budget
 
     if args.ae_minutes is not None or args.ae_steps is not None:
         return Budget(minutes=args.ae_minutes, steps=args.ae_steps)
@@ -309,7 +309,7 @@ def bench_autoencoder_budget(args):
 
 def bench_distill_budget(args):
     """What the distillation rounds of one distilled:* row take together, when given (else the training budget)."""
-    from genstrat.training import Budget
+    from genstrat.training.loop import Budget
 
     if args.distill_minutes is not None or args.distill_updates is not None:
         return Budget(minutes=args.distill_minutes, steps=args.distill_updates)

@@ -34,7 +34,7 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
-from genstrat.checkpoint import ensure_writable, write_json
+from genstrat.training.checkpoint import ensure_writable, write_json
 from genstrat.eval.row import BenchRow
 
 SHIPPED_PREFIX = "demo-"  # the shipped trained bench of part P is genstrat/pretrained/demo-P
@@ -298,7 +298,7 @@ def part_settings(part: DemoPart, from_scratch: bool, trained: Path | None = Non
     demo's OUT)."""
     from genstrat.data import data_options
     from genstrat.pretrained import BENCH, shipped
-    from genstrat.training import Budget
+    from genstrat.training.loop import Budget
 
     declared = data_options()
     settings = {k: v for k, v in part.settings.items() if k not in declared}
@@ -324,7 +324,7 @@ def run_demo(out: str | Path = "runs/demo", *, seed: int = 0, device: str = "cpu
     from genstrat.benchmark.run import run_bench
     from genstrat.errors import GenstratError
     from genstrat.reporting.html import write_html
-    from genstrat.training import Budget
+    from genstrat.training.loop import Budget
 
     parts = parts or PARTS
     out = ensure_writable(Path(out), "--out")

@@ -31,8 +31,8 @@ def _seed():
 
 def saved_step(folder):
     """The step recorded in a training state's metadata."""
-    from genstrat.checkpoint import read_tensors
-    from genstrat.training import STATE_FILE
+    from genstrat.training.checkpoint import read_tensors
+    from genstrat.training.loop import STATE_FILE
 
     _, meta = read_tensors(folder / STATE_FILE, "state", with_metadata=True)
     return json.loads(meta["state"])["step"]
@@ -42,7 +42,7 @@ def kill_mid_training(argv, out, steps, first_wait=0.5, out_arg=None):
     """Start ``argv --out out`` and SIGKILL it at a random moment after its first saved state in ``out``, before step
     ``steps`` (retried with shorter waits when the run ended first). ``out_arg``: the ``--out`` to give when the state
     is written below it (a distillation round's folder). Returns the step its state on disk holds."""
-    from genstrat.training import STATE_FILE
+    from genstrat.training.loop import STATE_FILE
 
     for attempt in range(5):
         proc = subprocess.Popen(argv + ["--out", str(out_arg or out)], stdout=subprocess.DEVNULL,

@@ -134,9 +134,9 @@ def test_wavenet_queues_give_the_teacher_forced_logits():
 
 def test_codec_learns_to_reconstruct_speech(spoken):
     """A hundred updates of the STFT-domain codec lower its loss; codes are one a frame and decode to clips."""
-    from genstrat.autoencoding import build_stage_one, fit_autoencoder
+    from genstrat.training.autoencoding import build_stage_one, fit_autoencoder
     from genstrat.modalities.audio import codec_config
-    from genstrat.training import Budget
+    from genstrat.training.loop import Budget
 
     cfg = codec_config(spoken, "fsq", factor=32, hidden=32, blocks=1)
     assert cfg.frames == 1000 // 32 + 1 and cfg.n_fft == 128 and cfg.codebooks == 1
@@ -155,7 +155,7 @@ def test_codec_learns_to_reconstruct_speech(spoken):
 def test_a_two_codebook_codec_writes_a_frames_codes_side_by_side(spoken, tmp_path, capsys):
     """Grouped FSQ: two codes a frame, frame-major in the code row; they decode to what the latent decodes to, a code
     not yet written (MASK) decodes as the latent's centre, and the prior's unit space counts both."""
-    from genstrat.autoencoding import build_stage_one
+    from genstrat.training.autoencoding import build_stage_one
     from genstrat.modalities.audio import codec_config
     from genstrat.units.codes import CodeUnits
 
@@ -182,7 +182,7 @@ def test_a_two_codebook_codec_writes_a_frames_codes_side_by_side(spoken, tmp_pat
 def test_train_autoencoder_lr_reaches_the_codec(tmp_path, monkeypatch):
     """The codec carries its own learning rate (its config, saved with it); a given ``--lr`` replaces it, and without
     one each stage one keeps its own (the codec's 1e-3, the image auto-encoder's 2e-3)."""
-    import genstrat.autoencoding as autoencoding
+    import genstrat.training.autoencoding as autoencoding
     from genstrat import api
 
     seen = []
@@ -225,7 +225,7 @@ def test_judge_view_ignores_level_and_alterations_keep_shape():
 def test_a_wavenet_batch_that_cannot_fit_fails_before_training(tmp_path, capsys):
     """Sample-level AR's WaveNet says what a training step holds; a batch over the machine's memory is one line with
     the largest batch that fits, from `train` and from `bench`, before any step."""
-    from genstrat.memory import check_fits
+    from genstrat.training.memory import check_fits
     from genstrat.nn import BackboneConfig
     from genstrat.nn.wavenet import WaveNet
 

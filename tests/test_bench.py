@@ -57,7 +57,7 @@ def test_an_interrupted_bench_resumes_where_it_stopped(tmp_path, monkeypatch, ca
     import genstrat.benchmark.run as run
     from genstrat.benchmark.config import BenchConfig
     from genstrat.errors import GenstratError
-    from genstrat.training import Budget
+    from genstrat.training.loop import Budget
 
     calls, stop_at = [], [None]
     real_sample_all = measure.sample_all

@@ -137,7 +137,7 @@ def test_the_command_line_writes_no_data_or_training_option_by_hand():
 
     import genstrat.cli as cli
     from genstrat.data import data_options
-    from genstrat.training_options import TrainingOptions
+    from genstrat.training.options import TrainingOptions
 
     source = inspect.getsource(cli)
     flags = [o.flag for o, _ in data_options().values()]

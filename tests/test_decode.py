@@ -10,7 +10,7 @@ from genstrat.nn import Backbone, BackboneConfig
 from genstrat.nn import decode
 from genstrat.nn.decode import CompiledStep, choices_of
 from genstrat.data import load_dataset
-from genstrat.model_io import build_model
+from genstrat.training.model_io import build_model
 from genstrat.nn.wavenet import WaveNet
 from genstrat.strategies import get_strategy
 from genstrat.units import PixelUnits

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from genstrat import api
-from genstrat.checkpoint import read_tensors
+from genstrat.training.checkpoint import read_tensors
 from genstrat.cli import main
-from genstrat.distillation import round_steps
+from genstrat.training.distillation import round_steps
 from genstrat.errors import GenstratError
 from genstrat.strategies.diffusion import make_scheduler
 from genstrat.strategies.distilled import alpha_sigma, ddim_step, target_velocity, time_grid

@@ -212,7 +212,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["config.json", "model.safetensors"])
 def test_checkpoint_loads_or_refuses_each_hostile_file(name, checkpoint, tmp_path_factory):
-    from genstrat.model_io import load_model
+    from genstrat.training.model_io import load_model
 
     good = (checkpoint / name).read_bytes()
     others = {f.name: f.read_bytes() for f in checkpoint.iterdir() if f.is_file()}
@@ -274,7 +274,7 @@ def test_what_the_fuzzer_found_stays_refused(checkpoint, tmp_path):
     """The inputs that once ended in tracebacks: a PNG with a broken chunk (PIL's SyntaxError), a checkpoint config
     naming an unknown strategy (refused without naming the file) and one with ``n_heads: 0`` (ZeroDivisionError)."""
     from genstrat.data import imagefolder
-    from genstrat.model_io import load_model
+    from genstrat.training.model_io import load_model
 
     broken = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x08\x00\x00\x00\x08\x08\x00\x00\x00\x00\xe1d\xe1W"
               b"\x00\x00\x00\x17IDATx\x9ccd`\x81\x00F\x05(\x83\x85\x00\x00\x01\x01\x01\x01\x01\x00\x14\x06\xe3"

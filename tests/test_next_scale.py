@@ -7,16 +7,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genstrat.autoencoding import fit_autoencoder, load_autoencoder
+from genstrat.training.autoencoding import fit_autoencoder, load_autoencoder
 from genstrat.cli import main
 from genstrat.errors import GenstratError
-from genstrat.model_io import build_model, load_model
+from genstrat.training.model_io import build_model, load_model
 from genstrat.modalities.image import autoencoder_config
 from genstrat.nn.codec import CodecConfig
 from genstrat.nn.multiscale import MultiScale, MultiScaleConfig, default_scales, multiscale_over
 from genstrat.nn.stage_ones import build_stage_one
 from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
-from genstrat.training import Budget
+from genstrat.training.loop import Budget
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import torch
 from genstrat import api
 from genstrat.errors import GenstratError
 from genstrat.data import load_dataset
-from genstrat.model_io import build_model
+from genstrat.training.model_io import build_model
 from genstrat.peers import peer_rows
 from genstrat.peers.gpt2_decoding import gpt2_twin
 from genstrat.benchmark.config import BenchConfig
-from genstrat.training import Budget
+from genstrat.training.loop import Budget
 from genstrat.strategies import get_strategy
 
 

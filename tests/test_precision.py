@@ -2,10 +2,10 @@
 
 import torch
 
-import genstrat.precision as precision
-from genstrat.model_io import build_model
+import genstrat.training.precision as precision
+from genstrat.training.model_io import build_model
 from genstrat.strategies import get_strategy
-from genstrat.training import Budget, train
+from genstrat.training.loop import Budget, train
 
 
 def tiny(name, digits):

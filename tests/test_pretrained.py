@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from genstrat.checkpoint import read_json
+from genstrat.training.checkpoint import read_json
 from genstrat.cli import main
 from genstrat.errors import GenstratError
 from genstrat.pretrained import PROVENANCE, SHIPPED_FILES, file_sha256, provenance, shipped, stage_one_folder, verify
@@ -75,7 +75,7 @@ def test_the_demo_s_trained_benches_are_shipped_with_their_provenance_and_load()
     from genstrat.benchmark.trained import TrainedModels
     from genstrat.data import load_dataset
     from genstrat.demo import PARTS
-    from genstrat.model_io import load_model
+    from genstrat.training.model_io import load_model
 
     assert {"demo-digits", "demo-probe"} <= set(shipped("bench"))  # spoken: trains in the demo until it ships
     for part in [p for p in PARTS if p.shipped in shipped("bench")]:

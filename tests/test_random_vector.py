@@ -8,11 +8,11 @@ import sys
 import pytest
 import torch
 
-from genstrat.checkpoint import read_tensors
+from genstrat.training.checkpoint import read_tensors
 from genstrat.cli import main
-from genstrat.model_io import build_model
+from genstrat.training.model_io import build_model
 from genstrat.strategies import get_strategy
-from genstrat.training import STATE_FILE, Budget, train
+from genstrat.training.loop import STATE_FILE, Budget, train
 from conftest import kill_mid_training
 
 TRAIN = ["train", "--data", "digits", "--size", "tiny", "--no-progress"]

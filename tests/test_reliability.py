@@ -10,10 +10,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genstrat.checkpoint import read_tensors
+from genstrat.training.checkpoint import read_tensors
 from genstrat.cli import main
 from genstrat.errors import GenstratError
-from genstrat.training import STATE_FILE
+from genstrat.training.loop import STATE_FILE
 from conftest import kill_mid_training, saved_step
 
 TRAIN = ["train", "--data", "digits", "--size", "tiny", "--no-progress"]
@@ -61,9 +61,9 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, digits):
-    from genstrat.model_io import build_model
+    from genstrat.training.model_io import build_model
     from genstrat.strategies import get_strategy
-    from genstrat.training import Budget, train
+    from genstrat.training.loop import Budget, train
 
     strategy = get_strategy("ar", digits.units)
     calls = {"n": 0}
@@ -144,10 +144,10 @@ def test_cli_rejects_malformed_arguments_without_traceback(command, bad, noise, 
 
 
 def test_weight_average_resumes_exactly_and_is_what_is_saved(tmp_path, digits):
-    from genstrat.checkpoint import read_tensors
-    from genstrat.model_io import build_model
+    from genstrat.training.checkpoint import read_tensors
+    from genstrat.training.model_io import build_model
     from genstrat.strategies import get_strategy
-    from genstrat.training import Budget, train
+    from genstrat.training.loop import Budget, train
 
     def run(out, steps, resume=False):
         torch.manual_seed(0)

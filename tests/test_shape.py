@@ -144,7 +144,7 @@ def test_no_import_cycles():
 def test_every_network_stage_one_and_evaluator_answers_its_contract():
     """The typed contracts (``nn/contracts.py``, ``modalities/registry.Evaluator``) hold for every network genstrat
     builds and every registered modality's evaluator."""
-    from genstrat.autoencoding import build_stage_one
+    from genstrat.training.autoencoding import build_stage_one
     from genstrat.modalities import modality_of
     from genstrat.modalities.registry import MODALITIES, Evaluator
     from genstrat.nn import Backbone, BackboneConfig
@@ -177,7 +177,7 @@ def layer_order() -> dict[str, int]:
 
 
 def layer_of(name: str, layers: dict[str, int]) -> int:
-    """The layer of module ``name`` (``genstrat.training``): its own entry in the line, else its package's. The
+    """The layer of module ``name`` (``genstrat.training.loop``): its own entry in the line, else its package's. The
     package itself (``import genstrat``, ``from genstrat import api``) is the API's layer; a package of layered
     modules (``genstrat.training``, its docstring alone) is its lowest."""
     parts = name.split(".")
@@ -227,10 +227,10 @@ def test_the_layer_test_catches_a_function_level_import_that_goes_up():
     assert upward_imports(source, "genstrat.nn.backbone", layer_order()) == ["line 5: genstrat.benchmark.run"]
     assert upward_imports(source, "genstrat.cli", layer_order()) == []
     # inside a layered package too: the checkpoint files may not reach up to the loop that uses them
-    inside = "def later():\n    from genstrat.training import train\n"
-    assert upward_imports(inside, "genstrat.checkpoint", layer_order()) == [
-        "line 2: genstrat.training"]
-    assert upward_imports(inside, "genstrat.distillation", layer_order()) == []
+    inside = "def later():\n    from genstrat.training.loop import train\n"
+    assert upward_imports(inside, "genstrat.training.checkpoint", layer_order()) == [
+        "line 2: genstrat.training.loop"]
+    assert upward_imports(inside, "genstrat.training.distillation", layer_order()) == []
 
 
 @pytest.mark.parametrize("argv", [

@@ -12,7 +12,7 @@ from genstrat.strategies.sampling import draw_categorical, filter_logits
 
 def make(name, seq_len=16):
     """``name`` built over 4-level images of seq_len pixels (a 4x4 grid when 16), and a tiny backbone for it."""
-    from genstrat.model_io import assemble
+    from genstrat.training.model_io import assemble
     from genstrat.units import PixelUnits
 
     side = int(seq_len ** 0.5)
@@ -151,7 +151,7 @@ def test_coarse_to_fine_pyramid_and_block_causality(digits):
 
     mean_level = PixelUnits(17, 1, 1, 1).encode(digits.units.decode(units).mean((2, 3), keepdim=True))
     assert torch.equal(scales[0], mean_level)  # the 1x1 scale is the image's mean grey, quantised
-    from genstrat.model_io import build_model
+    from genstrat.training.model_io import build_model
 
     model = build_model(strategy, digits.num_classes, size="tiny").eval()
     cond = torch.tensor([1, 2, 3])
@@ -248,7 +248,7 @@ def test_discrete_patches_keep_every_unit_its_own_value_and_prediction():
     rows, cols = torch.arange(64) // 8, torch.arange(64) % 8
     assert torch.equal(moved, (rows % 2 == 1) & (cols % 2 == 1))
     for name in ("nar", "latent", "mask-predict"):
-        from genstrat.model_io import assemble
+        from genstrat.training.model_io import assemble
 
         strategy = get_strategy(name, units)
         settings = {**strategy.backbone_options(), "patch": 2, "layout": (1, 8, 8)}

@@ -8,9 +8,9 @@ import torch
 from genstrat.cli import main
 from genstrat.data import load_dataset
 from genstrat.eval.text_metrics import distinct_n, is_mixture, probe_scores
-from genstrat.model_io import build_model
+from genstrat.training.model_io import build_model
 from genstrat.strategies import get_strategy
-from genstrat.training import Budget, train
+from genstrat.training.loop import Budget, train
 from genstrat.units.text import END, PAD, TextUnits, bpe_units, char_units
 
 

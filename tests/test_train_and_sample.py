@@ -7,14 +7,14 @@ from PIL import Image
 
 from genstrat.cli import main
 from genstrat.errors import GenstratError
-from genstrat.model_io import load_model
+from genstrat.training.model_io import load_model
 from genstrat.strategies import STRATEGIES
 
 
 def test_training_lowers_the_loss(tmp_path, digits):
-    from genstrat.model_io import build_model
+    from genstrat.training.model_io import build_model
     from genstrat.strategies import get_strategy
-    from genstrat.training import Budget, train
+    from genstrat.training.loop import Budget, train
 
     strategy = get_strategy("ar", digits.units)
     model = build_model(strategy, digits.num_classes, size="tiny")
@@ -33,12 +33,12 @@ def test_every_registered_strategy_trains_samples_and_reloads_to_the_same_sample
     (same seed), in the options it was saved with. A strategy that only generates a stage one's codes (next-scale)
     runs as the prior of ``two-stage:<name>`` over a stage one of its kind, saved in the checkpoint."""
     from genstrat import api
-    from genstrat.autoencoding import fit_autoencoder
+    from genstrat.training.autoencoding import fit_autoencoder
     from genstrat.data import load_dataset
     from genstrat.modalities import modality_of
-    from genstrat.model_io import build_model, checkpoint_config, saved_options
+    from genstrat.training.model_io import build_model, checkpoint_config, saved_options
     from genstrat.strategies import get_strategy
-    from genstrat.training import Budget, train
+    from genstrat.training.loop import Budget, train
 
     cls = STRATEGIES[name]
     data = load_dataset("digits" if "image" in cls.modalities else "probe")
@@ -106,9 +106,9 @@ def test_resume_continues_from_saved_state(tmp_path):
 
 @pytest.mark.parametrize("name", ["ar", "diffusion"])
 def test_bf16_training_runs_under_autocast_and_keeps_fp32_weights(tmp_path, digits, name):
-    from genstrat.model_io import build_model
+    from genstrat.training.model_io import build_model
     from genstrat.strategies import get_strategy
-    from genstrat.training import Budget, train
+    from genstrat.training.loop import Budget, train
 
     def run(precision):
         torch.manual_seed(0)
@@ -128,9 +128,9 @@ def test_bf16_training_runs_under_autocast_and_keeps_fp32_weights(tmp_path, digi
 
 
 def test_unknown_precision_is_a_clear_error(digits):
-    from genstrat.model_io import build_model
+    from genstrat.training.model_io import build_model
     from genstrat.strategies import get_strategy
-    from genstrat.training import Budget, train
+    from genstrat.training.loop import Budget, train
 
     strategy = get_strategy("ar", digits.units)
     model = build_model(strategy, digits.num_classes, size="tiny")

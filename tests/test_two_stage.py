@@ -5,15 +5,15 @@ import json
 import pytest
 import torch
 
-from genstrat.autoencoding import fit_autoencoder, load_autoencoder
+from genstrat.training.autoencoding import fit_autoencoder, load_autoencoder
 from genstrat.modalities.image import autoencoder_config
 from genstrat.cli import main
 from genstrat.errors import GenstratError
 from genstrat.eval.reconstruction import reconstruction_metrics
-from genstrat.model_io import build_model, load_model
+from genstrat.training.model_io import build_model, load_model
 from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig
 from genstrat.strategies import TwoStage, get_strategy
-from genstrat.training import Budget, train
+from genstrat.training.loop import Budget, train
 from genstrat.units.codes import CodeUnits
 
 

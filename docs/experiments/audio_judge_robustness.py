@@ -26,7 +26,7 @@ import torch
 
 from genstrat.data import load_dataset
 from genstrat.modalities.audio import AudioEvaluator, intelligibility
-from genstrat.precision import cpu_flags
+from genstrat.training.precision import cpu_flags
 
 
 def alterations(waves: torch.Tensor, sample_rate: int, generator: torch.Generator) -> dict:

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from genstrat import api
-from genstrat.precision import cpu_flags
+from genstrat.training.precision import cpu_flags
 
 VARIANTS = {  # name: (codebooks a frame, samples a frame)
     "1-codebook": (1, 64),  # the bench's codec so far: 125 frames a second

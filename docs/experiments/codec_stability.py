@@ -25,11 +25,11 @@ from pathlib import Path
 
 import torch
 
-from genstrat.autoencoding import fit_autoencoder, load_autoencoder
+from genstrat.training.autoencoding import fit_autoencoder, load_autoencoder
 from genstrat.data import load_dataset
 from genstrat.modalities import modality_of
 from genstrat.modalities.audio import intelligibility
-from genstrat.training import Budget
+from genstrat.training.loop import Budget
 
 
 def train_variant(args) -> dict:

@@ -26,9 +26,9 @@ import torch
 
 from genstrat.benchmark.throughput import bound_strategy
 from genstrat.data import load_dataset
-from genstrat.model_io import build_model
-from genstrat.precision import cpu_flags, one_step
-from genstrat.training import make_optimizer
+from genstrat.training.model_io import build_model
+from genstrat.training.precision import cpu_flags, one_step
+from genstrat.training.loop import make_optimizer
 
 WARMUP = 3  # steps before timing: compiling (forward, then backward) happens in the first of them
 

@@ -15,7 +15,7 @@ import json
 import torch
 
 from genstrat.data import load_dataset
-from genstrat.model_io import load_model
+from genstrat.training.model_io import load_model
 
 
 @torch.no_grad()

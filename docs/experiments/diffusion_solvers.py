@@ -24,10 +24,10 @@ from diffusers import DPMSolverMultistepScheduler, SASolverScheduler
 
 import genstrat.strategies.diffusion as diffusion
 from genstrat.benchmark.measure import sample_all
-from genstrat.checkpoint import read_json
+from genstrat.training.checkpoint import read_json
 from genstrat.data import load_dataset
 from genstrat.modalities import modality_of
-from genstrat.model_io import load_model
+from genstrat.training.model_io import load_model
 
 own = diffusion.make_scheduler
 SA_ORDERS = {"sa": (2, 2), "sa34": (3, 4), "safull": (2, 2)}

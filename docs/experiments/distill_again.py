@@ -15,12 +15,12 @@ import torch
 
 from genstrat.benchmark.measure import Job, measure
 from genstrat.benchmark.store import file_name
-from genstrat.checkpoint import read_json
+from genstrat.training.checkpoint import read_json
 from genstrat.data import load_dataset
-from genstrat.distillation import LR, distill, round_steps, split_budget
-from genstrat.model_io import load_model
+from genstrat.training.distillation import LR, distill, round_steps, split_budget
+from genstrat.training.model_io import load_model
 from genstrat.modalities import modality_of
-from genstrat.training import Budget
+from genstrat.training.loop import Budget
 
 
 def main() -> None:

@@ -19,11 +19,11 @@ import time
 import torch
 
 from genstrat.data import load_dataset
-from genstrat.model_io import SIZES, assemble
+from genstrat.training.model_io import SIZES, assemble
 from genstrat.nn import BackboneConfig
-from genstrat.precision import cpu_flags
+from genstrat.training.precision import cpu_flags
 from genstrat.strategies import get_strategy
-from genstrat.training import Budget, train
+from genstrat.training.loop import Budget, train
 
 
 def measure(network: str, data, args) -> dict:

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import torch
 
-from genstrat.autoencoding import check_units, load_autoencoder
-from genstrat.checkpoint import read_json, write_json
+from genstrat.training.autoencoding import check_units, load_autoencoder
+from genstrat.training.checkpoint import read_json, write_json
 from genstrat.data import load_dataset
 from genstrat.modalities import modality_of
-from genstrat.precision import cpu_flags
+from genstrat.training.precision import cpu_flags
 from genstrat.pretrained import HERE, PROVENANCE, SHIPPED_FILES, file_sha256
 
 

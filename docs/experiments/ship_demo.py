@@ -25,9 +25,9 @@ from safetensors.torch import load_file, save_file
 from ship_codec import cpu_name
 
 from genstrat.benchmark.store import file_name
-from genstrat.checkpoint import read_json, write_json
+from genstrat.training.checkpoint import read_json, write_json
 from genstrat.demo import PARTS
-from genstrat.model_io import SHIPPED_AUTOENCODER
+from genstrat.training.model_io import SHIPPED_AUTOENCODER
 from genstrat.pretrained import BENCH, HERE, PROVENANCE, file_sha256, shipped
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"

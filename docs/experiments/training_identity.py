@@ -17,9 +17,9 @@ import subprocess
 import torch
 
 from genstrat.data import load_dataset
-from genstrat.model_io import build_model
+from genstrat.training.model_io import build_model
 from genstrat.strategies import get_strategy
-from genstrat.training import Budget, train
+from genstrat.training.loop import Budget, train
 
 PLAN = (("digits", ("ar", "nar", "latent", "mask-predict", "diffusion", "coarse-to-fine")),
         ("probe", ("nar-length",)))

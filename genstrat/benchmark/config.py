@@ -10,7 +10,7 @@ import torch
 
 from genstrat.errors import GenstratError
 from genstrat.strategies.spec import parse_spec
-from genstrat.training import Budget
+from genstrat.training.loop import Budget
 
 
 @dataclass(frozen=True)

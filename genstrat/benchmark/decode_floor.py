@@ -25,9 +25,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from genstrat.benchmark.throughput import bound_strategy
 from genstrat.data import load_dataset
 from genstrat.eval.timing import median_seconds
-from genstrat.model_io import build_model
+from genstrat.training.model_io import build_model
 from genstrat.nn.decode import choices_of
-from genstrat.precision import cpu_flags
+from genstrat.training.precision import cpu_flags
 from genstrat.strategies.sampling import guided_logits
 
 

@@ -32,18 +32,18 @@ from genstrat.benchmark.stage_one import StageOneCache, check_given, given_kind,
 from genstrat.benchmark.store import REFERENCES, RowStore, file_name
 from genstrat.benchmark.students import bench_students, check_teachers
 from genstrat.benchmark.trained import TrainedModels, loaded_record
-from genstrat.checkpoint import ensure_writable, write_json
+from genstrat.training.checkpoint import ensure_writable, write_json
 from genstrat.data import load_dataset
 from genstrat.eval.row import BenchRow
-from genstrat.memory import check_fits
+from genstrat.training.memory import check_fits
 from genstrat.modalities import modality_of
-from genstrat.model_io import build_model, checkpoint_config, load_model
+from genstrat.training.model_io import build_model, checkpoint_config, load_model
 from genstrat.pretrained import stage_one_folder
 from genstrat.reporting.html import write_html
 from genstrat.reporting.markdown import write_report
 from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
 from genstrat.strategies.spec import parse_spec
-from genstrat.training import STATE_FILE, train
+from genstrat.training.loop import STATE_FILE, train
 
 
 def row_name(strategy_name: str, point) -> str:

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import torch
 
-from genstrat.autoencoding import check_units, copy_autoencoder, fit_autoencoder, load_autoencoder
-from genstrat.checkpoint import read_json, write_json
+from genstrat.training.autoencoding import check_units, copy_autoencoder, fit_autoencoder, load_autoencoder
+from genstrat.training.checkpoint import read_json, write_json
 from genstrat.errors import GenstratError
 from genstrat.modalities import modality_of
 from genstrat.nn.multiscale import multiscale_over
 from genstrat.strategies import stage_one_kind
 from genstrat.strategies.two_stage import encode_data
-from genstrat.training import STATE_FILE, Budget
+from genstrat.training.loop import STATE_FILE, Budget
 
 RECORD_FILE = "stage_one.json"  # an auto-encoder's time, steps and reconstruction row, once trained
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from genstrat.checkpoint import read_json, write_json
+from genstrat.training.checkpoint import read_json, write_json
 from genstrat.errors import GenstratError
 from genstrat.eval.row import BenchRow
 

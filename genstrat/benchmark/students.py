@@ -17,9 +17,9 @@ from tqdm.auto import tqdm
 from genstrat.benchmark.measure import Job, measure
 from genstrat.benchmark.store import file_name
 from genstrat.benchmark.trained import TrainedModels, loaded_rounds
-from genstrat.distillation import LR, distill, round_steps, split_budget
+from genstrat.training.distillation import LR, distill, round_steps, split_budget
 from genstrat.errors import GenstratError
-from genstrat.model_io import load_model
+from genstrat.training.model_io import load_model
 from genstrat.strategies.distilled import PREFIX
 from genstrat.strategies.distilled import teacher_name as teacher_of
 

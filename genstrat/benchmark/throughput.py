@@ -17,12 +17,12 @@ import time
 import torch
 
 from genstrat.data import load_dataset
-from genstrat.model_io import build_model
+from genstrat.training.model_io import build_model
 from genstrat.modalities import modality_of
-from genstrat.autoencoding import build_stage_one
-from genstrat.precision import cpu_flags
+from genstrat.training.autoencoding import build_stage_one
+from genstrat.training.precision import cpu_flags
 from genstrat.strategies import check_strategy, get_strategy, stage_one_kind
-from genstrat.training import Budget, train
+from genstrat.training.loop import Budget, train
 
 
 DEFAULT_RUNS = (("fp32", "plain"), ("fp32", "fused"), ("bf16", "fused"), ("auto", "fused"))  # as in docs/benchmarks.md
@@ -48,7 +48,7 @@ def profile_step(strategy, model, data, batch_size: int, seed: int, top: int = 1
     time (milliseconds, share of the step), forward, backward and the optimizer together."""
     from torch.profiler import ProfilerActivity, profile
 
-    from genstrat.precision import one_step
+    from genstrat.training.precision import one_step
 
     device = next(model.parameters()).device
     units, cond = strategy.training_data(data).train_batch(batch_size, torch.Generator().manual_seed(seed))

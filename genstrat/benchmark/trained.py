@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from genstrat.benchmark.store import file_name
-from genstrat.checkpoint import read_json
+from genstrat.training.checkpoint import read_json
 from genstrat.errors import GenstratError
 from genstrat.pretrained import bench_folder
 

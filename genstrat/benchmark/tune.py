@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from genstrat.checkpoint import ensure_writable, read_json, write_json
+from genstrat.training.checkpoint import ensure_writable, read_json, write_json
 from genstrat.errors import GenstratError
 from genstrat.eval.frechet import frechet_distance
 from genstrat.eval.judging import score

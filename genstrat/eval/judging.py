@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from genstrat.eval.spread import bootstrap_interval, mean_interval
 from genstrat.cache import cache_root, fingerprint
-from genstrat.checkpoint import read_json, read_tensors, write_json, write_tensors
+from genstrat.training.checkpoint import read_json, read_tensors, write_json, write_tensors
 from genstrat.eval.frechet import FrechetReference
 from genstrat.nn.judge import Judge, judge_outputs, train_judge
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import torch
 
 from genstrat.cache import cache_root, fingerprint
-from genstrat.checkpoint import read_json, write_json
+from genstrat.training.checkpoint import read_json, write_json
 from genstrat.eval.spread import bootstrap_interval
-from genstrat.model_io import build_model, checkpoint_config, load_model
+from genstrat.training.model_io import build_model, checkpoint_config, load_model
 from genstrat.strategies import get_strategy
-from genstrat.training import Budget, train
+from genstrat.training.loop import Budget, train
 
 
 def reference_cache(data, steps: int, seed: int, size: str, limit_minutes: float | None) -> Path:

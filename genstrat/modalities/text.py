@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from genstrat.checkpoint import atomic_write
+from genstrat.training.checkpoint import atomic_write
 from genstrat.eval.reference_lm import fit_reference, perplexity_with_interval
 from genstrat.eval.text_metrics import distinct_n, probe_scores
 from genstrat.modalities.image import one_sample_versions

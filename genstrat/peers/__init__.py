@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from genstrat.benchmark.beside import register_peers
-from genstrat.model_io import build_model, load_model
+from genstrat.training.model_io import build_model, load_model
 from genstrat.strategies import check_strategy, get_strategy
 
 PEERS = {"transformers:gpt2": "transformers", "diffusers:unet2d": "diffusers"}  # peer -> the package it needs

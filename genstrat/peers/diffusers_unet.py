@@ -161,7 +161,7 @@ def unet_rows(data, evaluator, conditions, config, store, out, progress: bool) -
     from tqdm.auto import tqdm
 
     from genstrat.benchmark.measure import Job
-    from genstrat.model_io import build_model
+    from genstrat.training.model_io import build_model
     from genstrat.strategies import SamplingOptions, get_strategy
 
     shape = data.units.shape

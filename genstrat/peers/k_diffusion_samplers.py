@@ -80,7 +80,7 @@ def k_diffusion_rows(out, evaluator, conditions, config, store, progress: bool) 
     """Every sampler of ``sweep`` over the bench's trained ``diffusion`` checkpoint, measured as our rows are; rows an
     interrupted run kept are reused."""
     from genstrat.benchmark.measure import Job
-    from genstrat.model_io import load_model, saved_options
+    from genstrat.training.model_io import load_model, saved_options
     from genstrat.strategies import SamplingOptions
 
     model, strategy, saved = load_model(out / "checkpoints" / "diffusion")

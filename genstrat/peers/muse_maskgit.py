@@ -82,7 +82,7 @@ def build(vocab_size: int, seq_len: int, num_classes: int, dim: int, depth: int,
 def train_maskgit(maskgit, codes: torch.Tensor, labels: torch.Tensor, seconds: float | None, steps: int | None,
                   batch_size: int, lr: float, seed: int, progress=None) -> dict:
     """MaskGit's own loss under our optimiser and schedule, for ``seconds`` of wall clock or ``steps`` updates."""
-    from genstrat.training import learning_rate, make_optimizer
+    from genstrat.training.loop import learning_rate, make_optimizer
 
     torch.manual_seed(seed)
     rng = torch.Generator().manual_seed(seed)
@@ -134,7 +134,7 @@ def maskgit_rows(data, out, evaluator, conditions, config, store, progress: bool
     from tqdm.auto import tqdm
 
     from genstrat.benchmark.measure import Job
-    from genstrat.model_io import load_model, saved_options
+    from genstrat.training.model_io import load_model, saved_options
 
     labels = [f"{PEER}-{PASSES}{suffix}" for suffix, _, _ in SETTINGS]
     kept = [store.kept_row(PEER, label) for label in labels]

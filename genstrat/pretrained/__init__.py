@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from genstrat.checkpoint import read_json
+from genstrat.training.checkpoint import read_json
 from genstrat.errors import GenstratError
 
 HERE = Path(__file__).parent

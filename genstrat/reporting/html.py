@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
-from genstrat.checkpoint import read_json
+from genstrat.training.checkpoint import read_json
 from genstrat.errors import GenstratError
 from genstrat.reporting.markdown import report_lines
 

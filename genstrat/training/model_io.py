@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genstrat.checkpoint import load_weights, read_config
+from genstrat.training.checkpoint import load_weights, read_config
 from genstrat.errors import GenstratError
 from genstrat.nn import Backbone, BackboneConfig
 from genstrat.nn.wavenet import WaveNet
@@ -108,7 +108,7 @@ def assemble_checkpoint(folder: Path, config: dict) -> tuple[Backbone, Strategy,
         ) from None
     autoencoder = None
     if stage_one_kind(config["strategy"]):  # a two-stage checkpoint carries its auto-encoder ...
-        from genstrat.autoencoding import load_autoencoder
+        from genstrat.training.autoencoding import load_autoencoder
         from genstrat.pretrained import stage_one_folder
 
         # ... or, shipped in the package, names the shipped stage one it was trained over (its hashes checked)

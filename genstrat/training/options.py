@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from genstrat.model_io import SIZES
-from genstrat.precision import CHOICES as PRECISIONS
+from genstrat.training.model_io import SIZES
+from genstrat.training.precision import CHOICES as PRECISIONS
 
 TRAINERS = ("train", "bench", "distill", "train-autoencoder", "throughput")
 

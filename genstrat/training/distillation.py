@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
-from genstrat.checkpoint import ensure_writable, read_json, write_json
+from genstrat.training.checkpoint import ensure_writable, read_json, write_json
 from genstrat.errors import GenstratError
 from genstrat.strategies import Distilled, SamplingOptions
 from genstrat.strategies.distilled import MAX_STEPS, check_teacher_model
-from genstrat.training import STATE_FILE, Budget, train
+from genstrat.training.loop import STATE_FILE, Budget, train
 
 ROUND_FOLDER = "steps-{}"
 LR = 5e-4  # the distillation's peak learning rate: a quarter of training's, the student starting from a trained net
@@ -87,9 +87,9 @@ def distill(teacher_dir: str | Path, out: str | Path, *, steps=(4, 2, 1), budget
     """Distil the diffusion checkpoint ``teacher_dir`` round after round into ``out/steps-N``; ``budget`` is each
     round's. ``data``: the loaded training data (default: reloaded from the teacher's config). Returns one summary
     per round: student_steps, folder, updates, seconds, distill_seconds (cumulative), loss."""
-    from genstrat.autoencoding import copy_autoencoder
+    from genstrat.training.autoencoding import copy_autoencoder
     from genstrat.data import load_from_spec
-    from genstrat.model_io import checkpoint_config, load_model, saved_options
+    from genstrat.training.model_io import checkpoint_config, load_model, saved_options
 
     steps = sorted({int(s) for s in steps})
     counts = round_steps(teacher_steps, steps[0])

@@ -47,11 +47,12 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from genstrat.checkpoint import (assign_weights, optimizers_tensors, read_tensors, restore_optimizers, save_model,
-                                 write_tensors)
+from genstrat.training.checkpoint import (assign_weights, optimizers_tensors, read_tensors, restore_optimizers,
+                                          save_model, write_tensors)
 from genstrat.errors import GenstratError
-from genstrat.memory import check_fits
-from genstrat.precision import CHOICES, PROBE_STEPS, PROBE_WARMUP, PrecisionChoice, choose_precision, step_gflop
+from genstrat.training.memory import check_fits
+from genstrat.training.precision import (CHOICES, PROBE_STEPS, PROBE_WARMUP, PrecisionChoice, choose_precision,
+                                         step_gflop)
 from genstrat.strategies.training_step import StepContext, make_optimizer
 
 __all__ = ["Budget", "train", "learning_rate", "make_optimizer", "update_average", "world", "STATE_FILE"]

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import torch
 
-from genstrat.checkpoint import FORMAT, load_weights, read_json
+from genstrat.training.checkpoint import FORMAT, load_weights, read_json
 from genstrat.errors import GenstratError
 from genstrat.nn.autoencoder import Autoencoder, AutoencoderConfig
 from genstrat.nn.stage_ones import build_stage_one, stage_one_config
 from genstrat.strategies.base import Strategy
-from genstrat.training import Budget, train
+from genstrat.training.loop import Budget, train
 from genstrat.units.space import units_from_dict
 
 FILES = ("config.json", "model.safetensors")
