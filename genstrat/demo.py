@@ -3,9 +3,9 @@
 Three benches, each a plain ``genstrat bench`` into its own folder of ``OUT`` (so each can be re-read, re-reported or
 resumed alone):
 
-- **images** (``digits``): AR, one-shot NAR, mask-predict, diffusion and its few-step student, the random vector's
-  GAN and flow, two-stage AR over a learned auto-encoder's codes and next-scale prediction (VAR) over its multi-scale
-  codes;
+- **images** (``digits``): AR, one-shot NAR, mask-predict, pixel coarse-to-fine, diffusion and its few-step student,
+  the random vector's GAN and flow, two-stage AR over a learned auto-encoder's codes and next-scale prediction
+  (VAR) over its multi-scale codes;
 - **text** (the multi-modality ``probe``): AR, one-shot NAR, the latent-vector fix and mask-predict, with every
   output checked exactly: valid, or a mix of two answers (the lecture's 演授);
 - **audio** (the embedded ``spoken`` digits, one-second clips): sample-level AR (WaveNet) against two-stage AR over
@@ -63,8 +63,8 @@ PARTS = (
     # steps to 8, 4, 2 and 1; the flow's 1,000 updates (4 causal trunks over 64 pixels: ~0.66 updates a second here
     # where the GAN makes ~2.1) are what fit beside the others
     DemoPart("digits", "images", "digits",
-             ("ar", "nar", "mask-predict", "diffusion", "distilled:diffusion", "gan", "flow", "two-stage:ar",
-              "two-stage:next-scale"),
+             ("ar", "nar", "mask-predict", "coarse-to-fine", "diffusion", "distilled:diffusion", "gan", "flow",
+              "two-stage:ar", "two-stage:next-scale"),
              train_steps=1000, steps=(1, 2, 8), ae_steps=1000,
              budgets={"diffusion": 3000, "distilled:diffusion": 1600, "gan": 1500, "flow": 1000, "two-stage:ar": 1500,
                       "two-stage:next-scale": 1500},
