@@ -31,12 +31,13 @@ def stage_ones(tmp_path_factory, digits):
 
 
 def test_scale_schedules_and_config_errors():
-    assert default_scales((7, 7)) == [1, 2, 3, 5, 7]  # the issue's and VAR's shape of schedule over MNIST's grid
-    assert default_scales((4, 4)) == [1, 2, 3, 4]
+    assert default_scales((7, 7)) == [1, 2, 4, 7]  # sides double, then the grid's own
+    assert default_scales((4, 4)) == [1, 2, 4]
     assert default_scales((126,)) == [1, 2, 4, 8, 16, 32, 64, 126]  # frames in time double
     mnist = multiscale_over(autoencoder_config(type("D", (), {"units": type("U", (), {"shape": (1, 28, 28)})})(),
                                                "fsq"))
-    assert mnist.tokens == 1 + 4 + 9 + 25 + 49 and mnist.grid == (1, 88) and mnist.data_shape == (1, 28, 28)
+    assert mnist.lengths == [1, 4, 16, 25, 24] and mnist.grid == (1, 70) and mnist.data_shape == (1, 28, 28)
+    assert multiscale_over(mnist.base_config, finest="codes").lengths == [1, 4, 16, 49]
     codec = multiscale_over(CodecConfig(samples=8000, sample_rate=8000))
     assert codec.shapes[-1] == (codec.frames,) and codec.sample_rate == 8000  # the codec's own fields read through
     base = multiscale_over(CodecConfig(samples=8000, sample_rate=8000)).base
@@ -60,7 +61,9 @@ def test_residual_pyramid_codes_decode_to_the_quantized_latent_and_partial_pyram
     scales leaves f_hat of the coarser ones (the versions a strip shows); and the next-scale inputs at scale k are
     f_hat of the scales before it, area-averaged to scale k's shape. With ``finest="residual"`` (VAR's own form) the
     last map is one more residual and the codes rebuild f_hat."""
-    base, quantizer, _ = stage_ones
+    base, checkerboard, _ = stage_ones
+    quantizer = MultiScale(multiscale_over(base.cfg, finest="codes")).eval()  # the finest grid in one map
+    quantizer.load_state_dict(checkerboard.state_dict())
     images = digits.units.decode(digits.test_units[:6].long())
     f, base_codes = quantizer.target(images)
     f_hat, codes, _ = quantizer.quantize(f, base_codes)
@@ -87,6 +90,32 @@ def test_residual_pyramid_codes_decode_to_the_quantized_latent_and_partial_pyram
     f_hat, codes, _ = residual.quantize(f, base_codes)
     assert codes.shape == (6, residual.cfg.tokens) and codes.max() < 64
     assert torch.allclose(residual.accumulated(codes), f_hat, atol=1e-5)
+
+
+def test_a_checkerboard_finest_map_draws_the_grid_in_two_interleaved_halves(stage_ones, digits):
+    """With ``finest="checkerboard"`` the base's codes come as two maps: the positions whose coordinates sum to an even
+    number (no two of them neighbours), then the rest. The pyramid still decodes as the single-scale codes; the first
+    half's codes are placed in f_hat before the second half reads it; and each position reads its 3 x 3 neighbourhood,
+    so a position of the second half sees the codes drawn beside it."""
+    base, checker, _ = stage_ones
+    assert checker.cfg.finest == "checkerboard"  # the default
+    first, rest = checker.cfg.checkerboard()
+    assert first == [0, 2, 5, 7, 8, 10, 13, 15] and sorted(first + rest) == list(range(16))  # the 4 x 4 grid
+    assert checker.cfg.lengths == [1, 4, 8, 8] and checker.cfg.tokens == 21
+    images = digits.units.decode(digits.test_units[:5].long())
+    codes, base_codes = checker.to_codes(images), base.to_codes(images)
+    assert torch.equal(codes[:, -16:-8], base_codes[:, first]) and torch.equal(codes[:, -8:], base_codes[:, rest])
+    assert torch.allclose(checker.from_codes(codes), base.from_codes(base_codes), atol=1e-5)
+    f, _ = checker.target(images)
+    half = codes.clone()
+    half[:, -8:] = checker.cfg.codebook_size  # the second half still MASK
+    placed = checker.accumulated(half).flatten(2)
+    assert torch.allclose(placed[..., first], f.flatten(2)[..., first], atol=1e-6)
+    inputs = checker.next_scale_inputs(codes)
+    d = checker.cfg.code_channels
+    assert inputs.shape == (5, checker.cfg.tokens, 9 * d) and checker.cfg.input_channels == 9 * d
+    left = inputs[:, -8].reshape(5, d, 3, 3)[:, :, 1, 0]  # the second half's first position, (0, 1): its left (0, 0)
+    assert rest[0] == 1 and torch.allclose(left, f.flatten(2)[..., 0], atol=1e-6)
 
 
 def test_quantizer_training_leaves_the_base_frozen(stage_ones, digits):
@@ -144,6 +173,14 @@ def test_next_scale_trains_samples_versions_and_reloads(tmp_path, stage_ones, di
     assert first.units.shape == (2, 64) and first.units.max() < digits.units.levels  # pixels come out
     assert [i for i, _ in versions] == [1, 2, 3, 4] and all(u.shape == (2, 64) for _, u in versions)
     assert torch.equal(versions[-1][1], first.units)
+    # finest_temperature reaches the finest maps alone: the coarser maps draw the same codes from the same seed
+    defaults = strategy.sampling_defaults()
+    assert defaults.finest_temperature == 0.3 and defaults.guidance == 1.5
+    draws = [strategy.prior.generate(model, torch.tensor([2, 5, 7, 1]), None, torch.Generator().manual_seed(3),
+                                     options=defaults.merged(finest_temperature=t)).units for t in (0.0, 5.0)]
+    coarse = sum(strategy.prior.lengths[:strategy.autoencoder.residual_scales])
+    assert torch.equal(draws[0][:, :coarse], draws[1][:, :coarse])
+    assert not torch.equal(draws[0][:, coarse:], draws[1][:, coarse:])
 
 
 def test_next_scale_errors_in_one_line(tmp_path, stage_ones, digits, capsys):
