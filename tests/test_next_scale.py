@@ -33,7 +33,7 @@ def stage_ones(tmp_path_factory, digits):
 def test_scale_schedules_and_config_errors():
     assert default_scales((7, 7)) == [1, 2, 4, 7]  # sides double, then the grid's own
     assert default_scales((4, 4)) == [1, 2, 4]
-    assert default_scales((126,)) == [1, 2, 4, 8, 16, 32, 64, 126]  # frames in time double
+    assert default_scales((126,)) == [1, 4, 16, 64, 126]  # frames in time grow fourfold
     mnist = multiscale_over(autoencoder_config(type("D", (), {"units": type("U", (), {"shape": (1, 28, 28)})})(),
                                                "fsq"))
     assert mnist.lengths == [1, 4, 16, 25, 24] and mnist.grid == (1, 70) and mnist.data_shape == (1, 28, 28)

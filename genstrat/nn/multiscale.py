@@ -41,7 +41,7 @@ codes drawn beside it. One pass more at the finest scale; the scales double (``d
 EMA codebook updates, Razavi et al. 2019), with dead codes re-seeded from the batch (``threshold_ema_dead_code``):
 DESIGN.md notes that codebook collapse at the smallest scales is VAR's reported trap.
 
-Over time (audio), the same with 1-D maps: the codec's frames are area-averaged to 1, 2, 4, ... frames and upsampled
+Over time (audio), the same with 1-D maps: the codec's frames are area-averaged to 1, 4, 16, ... frames and upsampled
 back linearly; over images bicubically, as VAR does.
 """
 
@@ -61,11 +61,13 @@ FINEST = ("codes", "checkerboard", "residual")
 
 
 def default_scales(sides: tuple[int, ...]) -> list[int]:
-    """The scale schedule for a latent of ``sides``: sides double, then the grid's own (1, 2, 4, 7 over MNIST's 7 x 7;
-    1, 2, 4, ..., 64, 126 over a codec's frames). VAR grows its sides by ~1.6x (1, 2, 3, 5, 7 here); doubling costs one
-    pass and 18 slots fewer on MNIST, which pays for the checkerboard's extra pass at the finest map (its Fréchet
-    against 1, 2, 3, 5, 7 with the same finest map was not measured)."""
-    n, ratio = max(sides), 2.0
+    """The scale schedule for a latent of ``sides``: over a 2-D grid the sides double, then the grid's own (1, 2, 4, 7
+    over MNIST's 7 x 7); over frames in time they grow fourfold (1, 4, 16, 64, then a codec's 126). VAR grows its sides
+    by ~1.6x (1, 2, 3, 5, 7 here); doubling costs one pass and 18 slots fewer on MNIST, which pays for the
+    checkerboard's extra pass at the finest map (its Fréchet against 1, 2, 3, 5, 7 with the same finest map was not
+    measured). Over speech, 1, 2, 4, ..., 64, 126 took 8 passes and 31 ms a one-second clip at batch 1 (RTF 0.031,
+    docs/benchmarks.md), over the issue's 0.02: fourfold growth draws it in 6 passes with the checkerboard."""
+    n, ratio = max(sides), (2.0 if len(sides) == 2 else 4.0)
     scales = [1]
     while scales[-1] < n:
         scales.append(min(n, max(scales[-1] + 1, round(scales[-1] * ratio))))

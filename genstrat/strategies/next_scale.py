@@ -31,8 +31,8 @@ the exact codes the decoder reads, by default in two checkerboard halves (``fine
 **Sampling defaults**, chosen by ``genstrat tune`` on a validation reference (docs/results/next-scale-mnist-tune.json,
 a 10-minute MNIST checkpoint, n = 1,000, two seeds): guidance w = 1.5 and the finest maps at temperature 0.3
 (``finest_temperature``; the coarser maps at ``temperature`` 1): validation Fréchet 13.4 where VAR's plain sampling
-(temperature 1 everywhere) read 19.4 at w = 1.5 and 18.3 at w = 2. The coarse maps keep their diversity (all maps at
-0.7 or 0.85 read worse), the finest ones the likeliest detail given them.
+(temperature 1 everywhere) read 19.4 at w = 1.5 and 18.3 at w = 2. The coarse maps keep their diversity, the finest
+ones take the likeliest detail given them.
 """
 
 from __future__ import annotations
