@@ -30,12 +30,13 @@ and the quantizer costs tokens and seconds, not fidelity. ``finest="residual"`` 
 
 **A checkerboard finest map** (``finest="checkerboard"``, the default). Drawn in one pass, the finest codes are
 independent given the coarser maps, and on MNIST that pass was where next-scale lost to raster AR: given the true
-coarser maps of 1,000 training digits, one pass at the finest map read Fréchet 11.8 against their reconstructions' 5.3
-(docs/benchmarks.md). So the finest grid comes in two maps, as learned image codecs split theirs (He et al. 2021,
-"Checkerboard Context Model for Efficient Learned Image Compression"): the positions whose coordinates sum to an even
-number, no two of them neighbours, then the rest, each of whose neighbours the first map has drawn. Every position
-reads the 3 x 3 (over time, 3-frame) neighbourhood of f_hat around it (``scale_input``), so the second half sees the
-codes drawn beside it. One pass more at the finest scale; the scales double (``default_scales``) to pay for it.
+coarser maps of 1,000 training digits, one pass at the finest map read Fréchet 9.6 against their reconstructions' 5.3
+(docs/benchmarks.md, "Where next-scale loses"). So the finest grid comes in two maps, as learned image codecs split
+theirs (He et al. 2021, "Checkerboard Context Model for Efficient Learned Image Compression"): the positions whose
+coordinates sum to an even number, no two of them neighbours, then the rest, each of whose neighbours the first map
+has drawn. Every position reads the 3 x 3 (over time, 3-frame) neighbourhood of f_hat around it (``scale_input``), so
+the second half sees the codes drawn beside it. One pass more at the finest scale; the scales double
+(``default_scales``) to pay for it.
 
 **The code table** is a vector quantizer from the maintained ``vector-quantize-pytorch`` (van den Oord et al. 2017;
 EMA codebook updates, Razavi et al. 2019), with dead codes re-seeded from the batch (``threshold_ema_dead_code``):
