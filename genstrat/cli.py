@@ -116,11 +116,10 @@ def add_training(p: argparse.ArgumentParser, command: str) -> None:
 
 def sampling_overrides(args) -> dict:
     from genstrat.strategies import all_options
+    from genstrat.strategies.base import check_option_value
 
-    if getattr(args, "top_p", None) is not None and args.top_p > 1:
-        raise GenstratError(f"--top-p must be in (0, 1], got {args.top_p}")
-    if getattr(args, "temperature", None) is not None and args.temperature < 0:
-        raise GenstratError(f"--temperature must be at least 0, got {args.temperature}")
+    for name in all_options():
+        check_option_value(name, getattr(args, name, None))
     return {name: getattr(args, name) for name in all_options()}
 
 
@@ -445,7 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=lambda text: [positive_int(x) for x in text.split(",") if x],
         default=None,
         help="multiscale: each token map's side (images) or frames (audio), coarsest first, the last the latent's "
-        "own (default 1,2,3,5,7 over a 7x7 grid; 1,2,4,...,frames over a codec)",
+        "own (default: doubling sides over an image grid, 1,2,4,7 over 7x7; fourfold over a codec's frames, "
+        "1,4,16,64,126)",
     )
     p.add_argument(
         "--factor",

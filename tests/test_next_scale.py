@@ -31,13 +31,14 @@ def stage_ones(tmp_path_factory, digits):
 
 
 def test_scale_schedules_and_config_errors():
-    assert default_scales((7, 7)) == [1, 2, 4, 7]  # sides double, then the grid's own
-    assert default_scales((4, 4)) == [1, 2, 4]
+    assert default_scales((7, 7)) == [2, 4, 7]  # sides double from 2 x 2, then the grid's own
+    assert default_scales((4, 4)) == [2, 4] and default_scales((1, 1)) == [1]
     assert default_scales((126,)) == [1, 4, 16, 64, 126]  # frames in time grow fourfold
     mnist = multiscale_over(autoencoder_config(type("D", (), {"units": type("U", (), {"shape": (1, 28, 28)})})(),
                                                "fsq"))
-    assert mnist.lengths == [1, 4, 16, 25, 24] and mnist.grid == (1, 70) and mnist.data_shape == (1, 28, 28)
-    assert multiscale_over(mnist.base_config, finest="codes").lengths == [1, 4, 16, 49]
+    assert mnist.lengths == [4, 16, 25, 24] and mnist.grid == (1, 69) and mnist.data_shape == (1, 28, 28)
+    assert multiscale_over(mnist.base_config, finest="codes").lengths == [4, 16, 49]
+    assert multiscale_over(mnist.base_config, scales=[1, 2, 4, 7]).lengths == [1, 4, 16, 25, 24]  # VAR's 1 x 1 start
     codec = multiscale_over(CodecConfig(samples=8000, sample_rate=8000))
     assert codec.shapes[-1] == (codec.frames,) and codec.sample_rate == 8000  # the codec's own fields read through
     base = multiscale_over(CodecConfig(samples=8000, sample_rate=8000)).base
@@ -101,7 +102,7 @@ def test_a_checkerboard_finest_map_draws_the_grid_in_two_interleaved_halves(stag
     assert checker.cfg.finest == "checkerboard"  # the default
     first, rest = checker.cfg.checkerboard()
     assert first == [0, 2, 5, 7, 8, 10, 13, 15] and sorted(first + rest) == list(range(16))  # the 4 x 4 grid
-    assert checker.cfg.lengths == [1, 4, 8, 8] and checker.cfg.tokens == 21
+    assert checker.cfg.lengths == [4, 8, 8] and checker.cfg.tokens == 20
     images = digits.units.decode(digits.test_units[:5].long())
     codes, base_codes = checker.to_codes(images), base.to_codes(images)
     assert torch.equal(codes[:, -16:-8], base_codes[:, first]) and torch.equal(codes[:, -8:], base_codes[:, rest])
@@ -169,18 +170,31 @@ def test_next_scale_trains_samples_versions_and_reloads(tmp_path, stage_ones, di
                               on_version=lambda i, u: versions.append((i, u)))
     again = strategy.generate(model, torch.tensor([2, 5]), None, torch.Generator().manual_seed(3))
     scales = len(strategy.prior.lengths)
-    assert first.nfe == scales == 4 and torch.equal(first.units, again.units)
+    assert first.nfe == scales == 3 and torch.equal(first.units, again.units)
     assert first.units.shape == (2, 64) and first.units.max() < digits.units.levels  # pixels come out
-    assert [i for i, _ in versions] == [1, 2, 3, 4] and all(u.shape == (2, 64) for _, u in versions)
+    assert [i for i, _ in versions] == [1, 2, 3] and all(u.shape == (2, 64) for _, u in versions)
     assert torch.equal(versions[-1][1], first.units)
     # finest_temperature reaches the finest maps alone: the coarser maps draw the same codes from the same seed
     defaults = strategy.sampling_defaults()
-    assert defaults.finest_temperature == 0.3 and defaults.guidance == 1.5
+    assert defaults.finest_temperature == 0.3 and defaults.guidance == 1.75
     draws = [strategy.prior.generate(model, torch.tensor([2, 5, 7, 1]), None, torch.Generator().manual_seed(3),
                                      options=defaults.merged(finest_temperature=t)).units for t in (0.0, 5.0)]
     coarse = sum(strategy.prior.lengths[:strategy.autoencoder.residual_scales])
     assert torch.equal(draws[0][:, :coarse], draws[1][:, :coarse])
     assert not torch.equal(draws[0][:, coarse:], draws[1][:, coarse:])
+
+
+def test_bench_over_a_given_multiscale_stage_one_trains_no_fsq_one(tmp_path, stage_ones):
+    """``bench --autoencoder MS``: the given multi-scale folder holds its fsq base, so the bench trains no fsq stage
+    one beside it (it once did, for minutes, for a row no strategy read); the multiscale row is the given one."""
+    _, _, root = stage_ones
+    out = tmp_path / "bench"
+    assert main(["bench", "--data", "digits", "--strategies", "two-stage:next-scale", "--autoencoder", str(root / "ms"),
+                 "--train-steps", "3", "--n", "8", "--size", "tiny", "--judge-steps", "20", "--out", str(out),
+                 "--no-progress"]) == 0
+    rows = json.loads((out / "results.json").read_text())
+    kinds = [r["strategy"] for r in rows if r["strategy"].startswith("reconstruction:")]
+    assert kinds == ["reconstruction:multiscale"] and not (out / "autoencoders" / "fsq").exists()
 
 
 def test_next_scale_errors_in_one_line(tmp_path, stage_ones, digits, capsys):
@@ -219,7 +233,7 @@ def test_bench_trains_the_quantizer_over_its_fsq_stage_one_and_keeps_both_rows(t
     assert fsq["ae_train_steps"] == 12 and multiscale["quantizer_steps"] == 3  # a quarter of the stage-one budget
     assert multiscale["ae_seconds"] > fsq["ae_seconds"]  # the quantizer's seconds come on top of its base's
     prior = next(r for r in rows if r["strategy"] == "two-stage:next-scale")
-    assert prior["nfe"] == 4 and prior["ae_seconds"] == multiscale["ae_seconds"]
+    assert prior["nfe"] == 3 and prior["ae_seconds"] == multiscale["ae_seconds"]
     reloaded = load_autoencoder(out / "checkpoints" / "two-stage-next-scale" / "autoencoder")
     trained_base = load_autoencoder(out / "autoencoders" / "fsq")
     for name, tensor in trained_base.state_dict().items():  # one decoder under both two-stage rows

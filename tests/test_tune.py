@@ -57,6 +57,9 @@ def test_tune_measures_every_setting_and_seed_against_training_objects(checkpoin
     ("revise=maybe", "give true or false"),
     ("guidance=high", "is not a number"),
     ("guidance", "takes NAME=V1,V2"),
+    ("top_k=0,50", "--top-k must be at least 1"),
+    ("top_p=1.5", "--top-p must be in (0, 1]"),
+    ("temperature=-0.5", "--temperature must be at least 0"),
 ])
 def test_tune_errors_are_one_line_before_any_sampling(checkpoint, tmp_path, capsys, vary, message):
     out = tmp_path / "t.json"

@@ -121,7 +121,7 @@ def run_bench(
     for name in config.strategies:
         started(name)
         kind = stage_one_kind(name)
-        for under in stage_one.chain(kind) if kind is not None else []:
+        for under in stage_one.judged(kind) if kind is not None else []:
             if under not in seen_kinds:  # the first row of this kind: its reconstruction row (and its base's) joins
                 seen_kinds.add(under)
                 rows.append({**common, **stage_one.record(under)["row"]})

@@ -53,6 +53,12 @@ class StageOneCache:
         """The stage ones a kind stands on, itself last: a multi-scale quantizer goes over the fsq stage one."""
         return ["fsq", kind] if kind in MULTI_SCALE else [kind]
 
+    def judged(self, kind: str) -> list[str]:
+        """The stage ones whose reconstruction rows join a row of ``kind``: its chain, less an fsq base that a given
+        multi-scale folder already holds (no fsq stage one is trained for a row that would not read it)."""
+        chain = self.chain(kind)
+        return chain[-1:] if kind in self.given and kind in MULTI_SCALE and "fsq" not in self.given else chain
+
     def record(self, kind: str) -> dict:
         """The kind's record (seconds, steps, reconstruction row): read when a resumed bench kept it, else trained."""
         if kind not in self.records:

@@ -26,6 +26,7 @@ from genstrat.errors import GenstratError
 from genstrat.eval.frechet import frechet_distance
 from genstrat.eval.judging import score
 from genstrat.nn.judge import judge_outputs
+from genstrat.strategies.base import check_option_value
 
 VALIDATION_N = 1000  # training objects in the validation reference (fewer when the split is smaller)
 
@@ -43,11 +44,16 @@ def parse_vary(texts: list[str], options) -> list[dict]:
             raise GenstratError(f"--vary {name}: this strategy has no such sampling option; it reads: "
                                 f"{', '.join(options)}")
         axes[name] = [parse_value(name, v.strip(), options[name]) for v in values.split(",")]
+        for value in axes[name]:
+            check_option_value(name, value)
     return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
 
 
 def parse_value(name: str, text: str, default):
-    """A value in the kind of the option's default (bool: true/false; None defaults take numbers)."""
+    """A value in the kind of the option's default (bool: true/false; None defaults take numbers, or ``none``: the
+    option left off, e.g. ``top_k=none,50``)."""
+    if default is None and text.lower() == "none":
+        return None
     if isinstance(default, bool):
         if text.lower() not in ("true", "false"):
             raise GenstratError(f"--vary {name}: give true or false, got '{text}'")

@@ -62,14 +62,19 @@ FINEST = ("codes", "checkerboard", "residual")
 
 
 def default_scales(sides: tuple[int, ...]) -> list[int]:
-    """The scale schedule for a latent of ``sides``: over a 2-D grid the sides double, then the grid's own (1, 2, 4, 7
-    over MNIST's 7 x 7); over frames in time they grow fourfold (1, 4, 16, 64, then a codec's 126). VAR grows its sides
-    by ~1.6x (1, 2, 3, 5, 7 here); doubling costs one pass and 18 slots fewer on MNIST, which pays for the
-    checkerboard's extra pass at the finest map (its Fréchet against 1, 2, 3, 5, 7 with the same finest map was not
-    measured). Over speech, 1, 2, 4, ..., 64, 126 took 8 passes and 31 ms a one-second clip at batch 1 (RTF 0.031,
-    docs/benchmarks.md), over the issue's 0.02: fourfold growth draws it in 6 passes with the checkerboard."""
-    n, ratio = max(sides), (2.0 if len(sides) == 2 else 4.0)
-    scales = [1]
+    """The scale schedule for a latent of ``sides``: over a 2-D grid the sides double from 2 x 2, then the grid's own
+    (2, 4, 7 over MNIST's 7 x 7: with the checkerboard finest map 4 passes, 69 slots); over frames in time they grow
+    fourfold from 1 (1, 4, 16, 64, then a codec's 126: 6 passes).
+
+    VAR grows its sides by ~1.6x from 1 x 1 (1, 2, 3, 5, 7 here). Measured on MNIST (docs/benchmarks.md, "Four
+    passes"): 1, 2, 4, 7 with the checkerboard drew 5 passes at validation Fréchet 16.3 (two seeds, n = 1,000 each)
+    and 2, 4, 7 drew 4 passes at 12.2, both after ~2,400 updates; the 1 x 1 map's pass (one code, the gist the
+    condition already carries) bought nothing there and cost a fifth of the latency. Over speech, 1, 2, 4, ..., 64,
+    126 took 8 passes and 31 ms a one-second clip at batch 1 (RTF 0.031); fourfold growth draws it in 6 (not
+    re-measured without its 1-frame map)."""
+    n, images = max(sides), len(sides) == 2
+    ratio = 2.0 if images else 4.0
+    scales = [min(n, 2)] if images else [1]
     while scales[-1] < n:
         scales.append(min(n, max(scales[-1] + 1, round(scales[-1] * ratio))))
     return scales
@@ -145,7 +150,7 @@ class MultiScaleConfig:
 
     @property
     def tokens(self) -> int:
-        """Codes per object: every map, coarsest first (70 for 1, 2, 4, 7 over 7 x 7: 1 + 4 + 16 + 25 + 24)."""
+        """Codes per object: every map, coarsest first (69 for 2, 4, 7 over 7 x 7: 4 + 16 + 25 + 24)."""
         return sum(self.lengths)
 
     @property
@@ -211,6 +216,8 @@ class MultiScale(nn.Module):
                                        threshold_ema_dead_code=2, commitment_weight=0.25)
         self.phi = nn.ModuleList(Phi(d, dims, cfg.rho) for _ in cfg.scales)
         self.upsample_mode = "bicubic" if dims == 2 else "linear"
+        self.finest_maps = ([list(half) for half in cfg.checkerboard()] if cfg.finest == "checkerboard"
+                            else [list(range(math.prod(cfg.sides)))])  # built once: sampling reads them every pass
 
     def train(self, mode: bool = True):
         """Only the quantizer trains: the base stays in eval mode (its BatchNorm statistics fixed)."""
@@ -267,9 +274,7 @@ class MultiScale(nn.Module):
 
     def finest_positions(self) -> list[list[int]]:
         """The finest grid's positions each finest map holds: all of them in raster order, or the two halves."""
-        if self.cfg.finest == "checkerboard":
-            return list(self.cfg.checkerboard())
-        return [list(range(math.prod(self.cfg.sides)))]
+        return self.finest_maps
 
     def loss(self, data: torch.Tensor) -> torch.Tensor:
         """||f_hat - f||^2 over the base's latent (f_hat of the residual scales), plus the code table's commitment."""
@@ -314,7 +319,8 @@ class MultiScale(nn.Module):
 
     def scale_input(self, f_hat: torch.Tensor, k: int) -> torch.Tensor:
         """What scale k's positions read (VAR's ``idxBl_to_var_input``): f_hat of the scales before it, area-averaged
-        to scale k's shape, per position (N, n_k, d)."""
+        to scale k's shape, per position: (N, n_k, d), or with the checkerboard (N, n_k, 9d) over images and
+        (N, n_k, 3d) over frames, each position's neighbourhood (``MultiScaleConfig.input_channels``)."""
         shape = self.cfg.shapes[min(k, len(self.cfg.shapes) - 1)]
         down = f_hat if shape == self.cfg.sides else F.interpolate(f_hat, size=shape, mode="area")
         if self.cfg.finest == "checkerboard":  # each position's 3 x 3 (3-frame) neighbourhood, zeros past the edge

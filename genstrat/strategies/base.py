@@ -58,6 +58,19 @@ DECODE = Option("decode", "auto", "how sequential steps run: eager, compiled (to
 TOKEN_OPTIONS = (TEMPERATURE, TOP_K, TOP_P, GUIDANCE)  # every strategy that draws discrete units reads these
 
 
+def check_option_value(name: str, value: Any) -> None:
+    """A one-line error for a sampling value no sampler can use (a flag, a ``tune --vary`` value): top-k below 1,
+    top-p outside (0, 1], a negative temperature (``finest_temperature`` included)."""
+    if value is None:
+        return
+    if name == "top_k" and value < 1:
+        raise GenstratError(f"--top-k must be at least 1 (leave it out to keep every value), got {value}")
+    if name == "top_p" and not 0 < value <= 1:
+        raise GenstratError(f"--top-p must be in (0, 1], got {value}")
+    if name.endswith("temperature") and value < 0:
+        raise GenstratError(f"--{name.replace('_', '-')} must be at least 0, got {value}")
+
+
 class SamplingOptions(Mapping):
     """A strategy's sampling options by name (read as attributes: ``options.guidance``); immutable."""
 

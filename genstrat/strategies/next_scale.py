@@ -6,7 +6,8 @@ growing size, one code table). It models
     p(r_1, ..., r_K | c) = prod_k p(r_k | r_1, ..., r_{k-1}, c)          (VAR eq. 6)
 
 and draws every position of r_k at once: K passes where raster-order AR over the same grid makes one pass per code
-(on MNIST's 7 x 7 grid with scales 1, 2, 4 and the finest grid in two checkerboard halves: 5 passes instead of 49).
+(on MNIST's 7 x 7 grid with maps of 2 x 2 and 4 x 4 and the finest grid in two checkerboard halves: 4 passes instead
+of 49).
 It is the lecture's coarse-to-fine ("small to large" versions) and AR over versions in one model, in the compressed
 space.
 
@@ -28,11 +29,14 @@ NFE = K. Every version is the pyramid so far, decoded (finer scales absent add n
 hold the stage one's own codes (``nn/multiscale.py``, "The finest map"): the last passes turn the coarse pyramid into
 the exact codes the decoder reads, by default in two checkerboard halves (``finest="checkerboard"``).
 
-**Sampling defaults**, chosen by ``genstrat tune`` on a validation reference (docs/results/next-scale-mnist-tune.json,
-a 10-minute MNIST checkpoint, n = 1,000, two seeds): guidance w = 1.5 and the finest maps at temperature 0.3
-(``finest_temperature``; the coarser maps at ``temperature`` 1): validation Fréchet 13.4 where VAR's plain sampling
-(temperature 1 everywhere) read 19.4 at w = 1.5 and 18.3 at w = 2. The coarse maps keep their diversity, the finest
-ones take the likeliest detail given them.
+**Sampling defaults**, chosen by ``genstrat tune`` on a validation reference (n = 1,000, two seeds a setting) of a
+MNIST checkpoint at the default scales (2, 4, 7; docs/results/next-scale-mnist-four-pass-tune-*.json): guidance
+w = 1.75 (validation Fréchet 12.1, agreement 0.919; w = 1.5: 12.2 and 0.904, w = 2: 13.2 and 0.930) and the finest
+maps at temperature 0.3 (``finest_temperature``; 0.15: 12.5, 0.5: 12.2), the coarser maps at ``temperature`` 1
+(0.8: 20.7, 1.15: 17.5 on the 5-pass checkpoint before it, next-scale-mnist-coarse-temperature-tune.json). On the
+5-pass schedule (1, 2, 4, 7) a finest temperature of 0.3 read 13.4 where VAR's plain sampling (temperature 1
+everywhere) read 19.4 (next-scale-mnist-tune.json): the coarse maps keep their diversity, the finest ones take the
+likeliest detail given them.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from genstrat.errors import GenstratError
+from genstrat.nn.placement import place
 from genstrat.strategies.base import TOKEN_OPTIONS, Generation, Option, SamplingOptions, Strategy
 from genstrat.strategies.sampling import combine_guidance, sample_units
 
@@ -72,7 +77,7 @@ class NextScale(Strategy):
     stage_one = "multiscale"
     standalone = False
     options = (*TOKEN_OPTIONS, FINEST_TEMPERATURE)
-    defaults = {"guidance": 1.5, "finest_temperature": 0.3}
+    defaults = {"guidance": 1.75, "finest_temperature": 0.3}
 
     def __init__(self, units):
         super().__init__(units)
@@ -96,7 +101,7 @@ class NextScale(Strategy):
     def slot_inputs(self, model, codes: torch.Tensor, scale: int | None = None) -> torch.Tensor:
         """Every slot's input up to scale ``scale`` (all by default), or only scale ``scale``'s when it is given."""
         upto = len(self.lengths) if scale is None else scale + 1
-        self.quantizer.to(codes.device)
+        place(self.quantizer, codes.device)
         with torch.no_grad():
             features = self.quantizer.next_scale_inputs(codes, upto)
         ids = self.slot_scale[: self.offsets[upto]].to(codes.device)
@@ -118,7 +123,7 @@ class NextScale(Strategy):
         rows_cond = torch.cat([cond, model.null_condition(cond)]) if guided else cond
         cache = model.new_cache(rows_cond.shape[0])
         codes = torch.empty(batch, 0, dtype=torch.long, device=cond.device)
-        self.quantizer.to(cond.device)
+        place(self.quantizer, cond.device)
         f_hat = self.quantizer.empty(batch, cond.device)  # the pyramid so far, as the quantizer sums it
         for k in range(scales):
             blank = torch.full((batch, self.lengths[k]), model.mask_id, dtype=torch.long, device=cond.device)

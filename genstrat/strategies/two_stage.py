@@ -34,6 +34,7 @@ import dataclasses
 import torch
 
 from genstrat.errors import GenstratError
+from genstrat.nn.placement import place
 from genstrat.strategies.base import Generation, Strategy, SweepPoint
 from genstrat.units.codes import CodeUnits
 
@@ -142,7 +143,7 @@ class TwoStage(Strategy):
         return self.prior.train_step(model, optimizers, units, cond, ctx)
 
     def to_pixels(self, codes: torch.Tensor) -> torch.Tensor:
-        self.autoencoder.to(codes.device)
+        place(self.autoencoder, codes.device)
         return self.units.encode(self.codes.decode(codes))
 
     @torch.no_grad()
