@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from genstrat.training.autoencoding import fit_autoencoder, load_autoencoder
 from genstrat.cli import main
 from genstrat.errors import GenstratError
-from genstrat.training.model_io import build_model, load_model
+from genstrat.training.model_io import build_model, load_model, saved_options
 from genstrat.modalities.image import autoencoder_config
 from genstrat.nn.codec import CodecConfig
 from genstrat.nn.multiscale import MultiScale, MultiScaleConfig, default_scales, multiscale_over
@@ -176,7 +176,11 @@ def test_next_scale_trains_samples_versions_and_reloads(tmp_path, stage_ones, di
     assert torch.equal(versions[-1][1], first.units)
     # finest_temperature reaches the finest maps alone: the coarser maps draw the same codes from the same seed
     defaults = strategy.sampling_defaults()
-    assert defaults.finest_temperature == 0.3 and defaults.guidance == 1.75
+    assert defaults.finest_temperature == 0.3 and defaults.guidance == 1.5 and defaults.guidance_ramp == "every"
+    assert saved_options(strategy, json.loads((ckpt / "config.json").read_text())).guidance_ramp == "every"
+    before = json.loads((ckpt / "config.json").read_text())
+    del before["sampling"]["guidance_ramp"]  # a checkpoint saved before the option samples as VAR ramped then
+    assert saved_options(strategy, before).guidance_ramp == "var"
     draws = [strategy.prior.generate(model, torch.tensor([2, 5, 7, 1]), None, torch.Generator().manual_seed(3),
                                      options=defaults.merged(finest_temperature=t)).units for t in (0.0, 5.0)]
     coarse = sum(strategy.prior.lengths[:strategy.autoencoder.residual_scales])
@@ -195,6 +199,16 @@ def test_bench_over_a_given_multiscale_stage_one_trains_no_fsq_one(tmp_path, sta
     rows = json.loads((out / "results.json").read_text())
     kinds = [r["strategy"] for r in rows if r["strategy"].startswith("reconstruction:")]
     assert kinds == ["reconstruction:multiscale"] and not (out / "autoencoders" / "fsq").exists()
+
+
+def test_guidance_ramps_reach_w_at_the_finest_map():
+    """VAR's ramp leaves the first map unguided; ``every`` guides every map; ``flat`` is w throughout."""
+    from genstrat.strategies.next_scale import ramped_guidance
+
+    assert [ramped_guidance(2.0, k, 4, "var") for k in range(4)] == pytest.approx([1.0, 4 / 3, 5 / 3, 2.0])
+    assert [ramped_guidance(2.0, k, 4, "every") for k in range(4)] == pytest.approx([1.25, 1.5, 1.75, 2.0])
+    assert {ramped_guidance(2.0, k, 4, "flat") for k in range(4)} == {2.0}
+    assert ramped_guidance(2.0, 0, 1, "var") == 1.0 and ramped_guidance(2.0, 0, 1, "every") == 2.0
 
 
 def test_next_scale_errors_in_one_line(tmp_path, stage_ones, digits, capsys):

@@ -219,3 +219,15 @@ def test_fsq_coordinates_are_the_quantiser_s_own_codes(trained):
     cont = get_strategy("two-stage:diffusion", PixelUnits(17, 1, 8, 8),
                         Autoencoder(AutoencoderConfig(1, 8, 8, factor=2, quantizer="continuous")))
     assert "code_levels" not in cont.backbone_options()  # continuous latents have no code coordinates
+
+
+def test_place_moves_a_module_only_when_it_is_elsewhere(monkeypatch):
+    """``nn/placement.place``: samplers call it every generation; a module already on the device is not walked."""
+    import torch.nn as nn
+
+    from genstrat.nn.placement import place
+
+    module, moved = nn.Linear(2, 2), []
+    monkeypatch.setattr(module, "to", lambda device: moved.append(device) or module)
+    assert place(module, "cpu") is module and place(module, torch.device("cpu")) is module and moved == []
+    assert place(module, "meta") is module and moved == ["meta"]

@@ -7,7 +7,8 @@ A bench times each row as the median of a few batch-1 calls after one warm-up (`
 that trained it. This times every checkpoint at its own defaults (a sequential sampler eager, ``decode="eager"``: a
 bench's few calls never reach the ski rental's compile, and more calls here would), interleaved (checkpoint A, B, A,
 B, ... so that a change in the machine's speed reaches every one alike), ``--warmup`` calls each first, then the
-median and quartiles of ``--repeats`` calls, one label a call (labels cycle through the classes).
+median and quartiles of ``--repeats`` calls, one label a call (labels cycle through the classes). With
+``--also-compiled`` each sequential sampler is timed a second time at ``decode=compiled``.
 """
 
 from __future__ import annotations
@@ -26,24 +27,34 @@ def main() -> None:
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--also-compiled", action="store_true",
+                        help="time every sequential sampler a second time at decode=compiled (its compile in the "
+                             "warm-up), the fastest path issue 33 built, which a bench's few calls never reach")
     parser.add_argument("--out")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    loaded = [api.load(path) for path in args.checkpoints]
-    options = [m.options.merged(decode="eager") if "decode" in m.options else m.options for m in loaded]
-    timings = {path: [] for path in args.checkpoints}
+    entries = []  # (label, path, loaded model, sampling options)
+    for path in args.checkpoints:
+        model = api.load(path)
+        if "decode" not in model.options:
+            entries.append((path, path, model, model.options))
+            continue
+        entries.append((path, path, model, model.options.merged(decode="eager")))
+        if args.also_compiled:
+            entries.append((f"{path} (decode=compiled)", path, model, model.options.merged(decode="compiled")))
+    timings = {label: [] for label, *_ in entries}
     generator = torch.Generator().manual_seed(0)
     for call in range(args.warmup + args.repeats):
         cond = torch.tensor([call % 10])
-        for path, model, sampling in zip(args.checkpoints, loaded, options):
+        for label, _, model, sampling in entries:
             start = time.perf_counter()
             model.strategy.generate(model.model, cond, None, generator, options=sampling)
             if call >= args.warmup:
-                timings[path].append(time.perf_counter() - start)
+                timings[label].append(time.perf_counter() - start)
     rows = []
-    for path, times in timings.items():
+    for (label, path, _, sampling), times in zip(entries, timings.values()):
         q = torch.tensor(times).quantile(torch.tensor([0.25, 0.5, 0.75])).tolist()
-        rows.append({"checkpoint": path, "median_ms": round(1000 * q[1], 2),
+        rows.append({"checkpoint": path, "decode": sampling.get("decode"), "median_ms": round(1000 * q[1], 2),
                      "quartiles_ms": [round(1000 * q[0], 2), round(1000 * q[2], 2)], "calls": len(times)})
         print(json.dumps(rows[-1]), flush=True)
     if args.out:

@@ -54,6 +54,13 @@ def parse_value(name: str, text: str, default):
     option left off, e.g. ``top_k=none,50``)."""
     if default is None and text.lower() == "none":
         return None
+    if isinstance(default, str):  # a named choice (a sampler, a guidance ramp): checked against its choices
+        from genstrat.strategies import all_options
+
+        choices = all_options()[name].choices
+        if choices and text not in choices:
+            raise GenstratError(f"--vary {name}: '{text}' is not one of: {', '.join(choices)}")
+        return text
     if isinstance(default, bool):
         if text.lower() not in ("true", "false"):
             raise GenstratError(f"--vary {name}: give true or false, got '{text}'")

@@ -13,6 +13,7 @@ def place(module: nn.Module, device: torch.device | str) -> nn.Module:
     first = next(module.parameters(), None)
     if first is None:
         first = next(module.buffers(), None)
-    if first is None or first.device != torch.device(device):
+    wanted = torch.device(device)
+    if first is None or first.device.type != wanted.type or wanted.index not in (None, first.device.index):
         module.to(device)
     return module

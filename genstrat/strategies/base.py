@@ -155,6 +155,9 @@ class Strategy:
     # guidance sharpens each position toward the condition's likeliest answer (Ho & Salimans 2022 sec. 4 trade
     # diversity for fidelity), which on the probe shows up as wrong answer frequencies.
     modality_defaults: dict = {"text": {"guidance": 1.0}}
+    # The value an option had in effect before it existed: a checkpoint whose saved sampling lacks it samples as it
+    # did when it was saved (``training/model_io.saved_options``), not at a default chosen later.
+    earlier_defaults: dict = {}
     sweep_keys: tuple[str, ...] = ()  # the option names its sweep varies besides the step count
     continuous: bool = False          # generates real values (diffusion): a two-stage prior over continuous latents
     code_prior: bool = True           # can be the prior of ``two-stage:<name>`` (coarse-to-fine shrinks pixels: no)

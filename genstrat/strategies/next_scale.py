@@ -21,22 +21,26 @@ space.
   the first scale. Training is one pass over all scales with that mask and cross-entropy on every code.
 - **Sampling** keeps a KV cache across scales: pass k feeds only scale k's slots, which see the cached coarser ones
   and each other (the backbone is bidirectional, so "cached + new" is exactly the block-causal mask).
-- **Guidance** is classifier-free (Ho & Salimans 2022, eq. 6) ramped with the scale as VAR samples it
-  (``models/var.py``: t = cfg * k / (K - 1)): w_k = 1 + (w - 1) k / (K - 1), so the coarsest map is drawn from the
-  conditional model alone and the finest at the full scale w.
+- **Guidance** is classifier-free (Ho & Salimans 2022, eq. 6) ramped with the scale (``guidance_ramp``). VAR
+  (``models/var.py``: t = cfg * k / (K - 1)) leaves the coarsest map unguided, w_k = 1 + (w - 1) k / (K - 1)
+  (``var``): its first map is one code. Here the first map is 2 x 2 and carries the digit's shape, and drawn from the
+  conditional model alone it lowered agreement (0.893 where the 1 x 1 start read 0.930, docs/benchmarks.md), so by
+  default every map is guided, w_k = 1 + (w - 1) (k + 1) / K (``every``); ``flat`` is w at every map.
 
 NFE = K. Every version is the pyramid so far, decoded (finer scales absent add nothing to f_hat). The finest maps
 hold the stage one's own codes (``nn/multiscale.py``, "The finest map"): the last passes turn the coarse pyramid into
 the exact codes the decoder reads, by default in two checkerboard halves (``finest="checkerboard"``).
 
-**Sampling defaults**, chosen by ``genstrat tune`` on a validation reference (n = 1,000, two seeds a setting) of a
-MNIST checkpoint at the default scales (2, 4, 7; docs/results/next-scale-mnist-four-pass-tune-*.json): guidance
-w = 1.75 (validation Fréchet 12.1, agreement 0.919; w = 1.5: 12.2 and 0.904, w = 2: 13.2 and 0.930) and the finest
-maps at temperature 0.3 (``finest_temperature``; 0.15: 12.5, 0.5: 12.2), the coarser maps at ``temperature`` 1
-(0.8: 20.7, 1.15: 17.5 on the 5-pass checkpoint before it, next-scale-mnist-coarse-temperature-tune.json). On the
-5-pass schedule (1, 2, 4, 7) a finest temperature of 0.3 read 13.4 where VAR's plain sampling (temperature 1
-everywhere) read 19.4 (next-scale-mnist-tune.json): the coarse maps keep their diversity, the finest ones take the
-likeliest detail given them.
+**Sampling defaults**, chosen by ``genstrat tune`` on a validation reference (n = 1,000, two seeds a setting, the
+lowest mean validation Fréchet) of MNIST checkpoints at the default scales (2, 4, 7): the ramp ``every`` at w = 1.5
+(docs/results/next-scale-mnist-guidance-ramp-tune.json, the third bench's checkpoint: 11.9, agreement 0.914; ``var``
+at w = 1.75: 12.3 and 0.908, at 2: 12.0 and 0.925; ``flat`` at 1.5: 15.1; the spread between two seeds of one
+setting is about 1.5, so the first four are a tie on Fréchet) and the finest maps at temperature 0.3
+(``finest_temperature``; 0.15: 12.5, 0.5: 12.2, next-scale-mnist-four-pass-tune-finest-temperature.json), the coarser
+maps at ``temperature`` 1 (0.8: 20.7, 1.15: 17.5 on the 5-pass checkpoint before, next-scale-mnist-coarse-temperature-
+tune.json). On the 5-pass schedule (1, 2, 4, 7) a finest temperature of 0.3 read 13.4 where VAR's plain sampling
+(temperature 1 everywhere) read 19.4 (next-scale-mnist-tune.json): the coarse maps keep their diversity, the finest
+ones take the likeliest detail given them.
 """
 
 from __future__ import annotations
@@ -53,6 +57,22 @@ from genstrat.strategies.sampling import combine_guidance, sample_units
 FINEST_TEMPERATURE = Option("finest_temperature", 1.0, "softmax temperature of the finest scale's pass alone "
                                                        "(0 = its most likely codes); the coarser scales read "
                                                        "--temperature")
+
+
+GUIDANCE_RAMP = Option("guidance_ramp", "var",
+                       "how guidance grows over the maps: var (w_k = 1 + (w - 1) k / (K - 1), the first map unguided, "
+                       "as VAR samples), every (1 + (w - 1) (k + 1) / K, every map guided) or flat (w at every map)",
+                       str, ("var", "every", "flat"))
+
+
+def ramped_guidance(w: float, k: int, maps: int, ramp: str) -> float:
+    """Map k's (0-based, of ``maps``) guidance scale under ``ramp``; each reaches w at the finest map (``var`` leaves
+    a lone map unguided, as VAR's t = cfg * k / (K - 1) would)."""
+    if ramp == "flat":
+        return w
+    if ramp == "every":
+        return 1.0 + (w - 1.0) * (k + 1) / maps
+    return 1.0 + (w - 1.0) * k / max(maps - 1, 1)
 
 
 class ScaleInput(nn.Module):
@@ -76,8 +96,9 @@ class NextScale(Strategy):
     causal = False
     stage_one = "multiscale"
     standalone = False
-    options = (*TOKEN_OPTIONS, FINEST_TEMPERATURE)
-    defaults = {"guidance": 1.75, "finest_temperature": 0.3}
+    options = (*TOKEN_OPTIONS, FINEST_TEMPERATURE, GUIDANCE_RAMP)
+    defaults = {"guidance": 1.5, "finest_temperature": 0.3, "guidance_ramp": "every"}
+    earlier_defaults = {"guidance_ramp": "var"}  # checkpoints saved before the option sample as VAR ramps
 
     def __init__(self, units):
         super().__init__(units)
@@ -135,8 +156,8 @@ class NextScale(Strategy):
                 blank, inputs = torch.cat([blank, blank]), torch.cat([inputs, inputs])
             out = model(blank, rows_cond, cache, slot_inputs=inputs)
             out = out[:, model.cond_slots:] if k == 0 else out
-            if guided:  # eq. 6 with VAR's ramp: the coarsest scale unguided (its conditional rows), the finest at w
-                w = 1.0 + (opts.guidance - 1.0) * k / max(scales - 1, 1)
+            if guided:  # eq. 6 with a ramp (VAR's: the coarsest scale unguided, its conditional rows), the finest at w
+                w = ramped_guidance(opts.guidance, k, scales, opts.guidance_ramp)
                 out = combine_guidance(out, w) if w != 1.0 else out.chunk(2)[0]
             finest = k >= self.quantizer.residual_scales and opts.finest_temperature != opts.temperature
             drawn, _ = sample_units(out, SamplingOptions(opts, temperature=opts.finest_temperature) if finest else opts,

@@ -92,7 +92,7 @@ class TwoStage(Strategy):
         self.prior = prior(self.codes)
         self.causal = prior.causal
         self.through_ddp, self.count_steps = prior.through_ddp, prior.count_steps
-        self.options, self.sweep_keys = prior.options, prior.sweep_keys
+        self.options, self.sweep_keys, self.earlier_defaults = prior.options, prior.sweep_keys, prior.earlier_defaults
         self.defaults = {**prior.defaults, **CODE_DEFAULTS.get(prior.name, {}),
                          **MODALITY_CODE_DEFAULTS.get(units.modality, {}).get(prior.name, {})}
 

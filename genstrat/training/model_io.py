@@ -137,6 +137,9 @@ def assemble_checkpoint(folder: Path, config: dict) -> tuple[Backbone, Strategy,
 
 def saved_options(strategy: Strategy, config: dict) -> SamplingOptions:
     """The sampling options a checkpoint was saved with, read as the strategy's own (older checkpoints saved every
-    strategy's options; the ones this strategy does not read are dropped)."""
+    strategy's options; the ones this strategy does not read are dropped). An option added after it was saved reads
+    the value it had in effect then (``Strategy.earlier_defaults``)."""
     defaults = strategy.sampling_defaults()
-    return defaults.merged(**defaults.known(config.get("sampling", {})))
+    saved = config.get("sampling")
+    saved = {**strategy.earlier_defaults, **saved} if saved else {}
+    return defaults.merged(**defaults.known(saved))
