@@ -444,8 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=lambda text: [positive_int(x) for x in text.split(",") if x],
         default=None,
         help="multiscale: each token map's side (images) or frames (audio), coarsest first, the last the latent's "
-        "own (default: doubling sides over an image grid, 1,2,4,7 over 7x7; fourfold over a codec's frames, "
-        "1,4,16,64,126)",
+        "own (default: sides doubling from 2 over an image grid, 2,4,7 over 7x7; fourfold from 1 over a codec's "
+        "frames, 1,4,16,64,126)",
     )
     p.add_argument(
         "--factor",

@@ -66,12 +66,12 @@ def default_scales(sides: tuple[int, ...]) -> list[int]:
     (2, 4, 7 over MNIST's 7 x 7: with the checkerboard finest map 4 passes, 69 slots); over frames in time they grow
     fourfold from 1 (1, 4, 16, 64, then a codec's 126: 6 passes).
 
-    VAR grows its sides by ~1.6x from 1 x 1 (1, 2, 3, 5, 7 here). Measured on MNIST (docs/benchmarks.md, "Four
-    passes"): 1, 2, 4, 7 with the checkerboard drew 5 passes at validation Fréchet 16.3 (two seeds, n = 1,000 each)
-    and 2, 4, 7 drew 4 passes at 12.2, both after ~2,400 updates; the 1 x 1 map's pass (one code, the gist the
-    condition already carries) bought nothing there and cost a fifth of the latency. Over speech, 1, 2, 4, ..., 64,
-    126 took 8 passes and 31 ms a one-second clip at batch 1 (RTF 0.031); fourfold growth draws it in 6 (not
-    re-measured without its 1-frame map)."""
+    VAR grows its sides by ~1.6x from 1 x 1 (1, 2, 3, 5, 7 here). Measured on MNIST (docs/benchmarks.md, "MNIST, the
+    third run"): 1, 2, 4, 7 with the checkerboard drew 5 passes at validation Fréchet 16.3 (two seeds, n = 1,000
+    each) and 2, 4, 7 drew 4 passes at 12.2, both after ~2,400 updates; the 1 x 1 map's pass (one code, the gist the
+    condition already carries) bought nothing there and cost 13.7 against 11.9 ms a sample at batch 1. Over speech,
+    1, 2, 4, ..., 64, 126 took 8 passes and 31 ms a one-second clip at batch 1 (RTF 0.031); fourfold growth draws it
+    in 6 (not re-measured without its 1-frame map)."""
     n, images = max(sides), len(sides) == 2
     ratio = 2.0 if images else 4.0
     scales = [min(n, 2)] if images else [1]
