@@ -245,6 +245,7 @@ def train_autoencoder(
     codebooks: int | None = None,
     base: str | Path | None = None,
     scales: list[int] | None = None,
+    split_from: int | None = None,
     batch_size: int = 128,
     lr: float | None = None,
     seed: int = 0,
@@ -272,14 +273,15 @@ def train_autoencoder(
         raise GenstratError(f"{loaded.name} is {loaded.units.modality}; no auto-encoder is registered for it")
     if latent_channels and quantizer != "continuous":
         raise GenstratError("--latent-channels sets continuous latents; add --quantizer continuous, or drop it")
-    if (base is None) != (quantizer != "multiscale") or (scales and quantizer != "multiscale"):
+    if (base is None) != (quantizer != "multiscale") or ((scales or split_from is not None)
+                                                         and quantizer != "multiscale"):
         raise GenstratError("--quantizer multiscale goes with --base DIR (a trained fsq stage one) and may take "
-                            "--scales; the other quantizers take neither")
+                            "--scales and --split-from; the other quantizers take none of them")
     out = ensure_writable(Path(out), "--out")
     base_model = None
     if quantizer == "multiscale":
         base_model = load_given_base(stage_one_folder(base), loaded)
-        cfg = multiscale_over(base_model.cfg, scales)
+        cfg = multiscale_over(base_model.cfg, scales, split_from)
     else:
         cfg = stage_one(loaded, quantizer, factor, **({"latent_channels": latent_channels} if latent_channels else {}))
     if codebooks:  # only a stage one with several codes a position has the field (the audio codec's fsq)

@@ -269,6 +269,7 @@ def cmd_train_autoencoder(args) -> int:
         codebooks=args.codebooks,
         base=args.base,
         scales=args.scales,
+        split_from=args.split_from,
         **given(args, "train-autoencoder"),
         seed=args.seed,
         judge_steps=args.judge_steps,
@@ -446,6 +447,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiscale: each token map's side (images) or frames (audio), coarsest first, the last the latent's "
         "own (default: sides doubling from 2 over an image grid, 2,4,7 over 7x7; fourfold from 1 over a codec's "
         "frames, 1,4,16,64,126)",
+    )
+    p.add_argument(
+        "--split-from",
+        type=lambda text: 0 if text.strip() == "0" else positive_int(text),
+        default=None,
+        help="multiscale: coarser maps of at least this side (frames) are drawn in two checkerboard halves too, like "
+        "the finest, one pass more each (0: only the finest; default 0)",
     )
     p.add_argument(
         "--factor",

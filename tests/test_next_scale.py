@@ -36,11 +36,13 @@ def test_scale_schedules_and_config_errors():
     assert default_scales((126,)) == [1, 4, 16, 64, 126]  # frames in time grow fourfold
     mnist = multiscale_over(autoencoder_config(type("D", (), {"units": type("U", (), {"shape": (1, 28, 28)})})(),
                                                "fsq"))
-    assert mnist.lengths == [4, 16, 25, 24] and mnist.grid == (1, 69) and mnist.data_shape == (1, 28, 28)
+    assert mnist.lengths == [4, 8, 8, 25, 24] and mnist.grid == (1, 69) and mnist.data_shape == (1, 28, 28)
+    assert mnist.split_from == 4 and multiscale_over(mnist.base_config, split_from=0).lengths == [4, 16, 25, 24]
     assert multiscale_over(mnist.base_config, finest="codes").lengths == [4, 16, 49]
-    assert multiscale_over(mnist.base_config, scales=[1, 2, 4, 7]).lengths == [1, 4, 16, 25, 24]  # VAR's 1 x 1 start
+    assert multiscale_over(mnist.base_config, scales=[1, 2, 4, 7]).lengths == [1, 4, 8, 8, 25, 24]  # from 1 x 1
     codec = multiscale_over(CodecConfig(samples=8000, sample_rate=8000))
     assert codec.shapes[-1] == (codec.frames,) and codec.sample_rate == 8000  # the codec's own fields read through
+    assert codec.split_from == 0  # over frames only the finest map comes in halves
     base = multiscale_over(CodecConfig(samples=8000, sample_rate=8000)).base
     for bad, message in [({"scales": [1, 3, 2, 126]}, "grow strictly"), ({"scales": [1, 2, 64]}, "up to"),
                          ({"codebook_size": 64}, "one vocabulary"), ({"finest": "pixels"}, "unknown finest"),
@@ -117,6 +119,51 @@ def test_a_checkerboard_finest_map_draws_the_grid_in_two_interleaved_halves(stag
     assert inputs.shape == (5, checker.cfg.tokens, 9 * d) and checker.cfg.input_channels == 9 * d
     left = inputs[:, -8].reshape(5, d, 3, 3)[:, :, 1, 0]  # the second half's first position, (0, 1): its left (0, 0)
     assert rest[0] == 1 and torch.allclose(left, f.flatten(2)[..., 0], atol=1e-6)
+
+
+def test_coarser_maps_split_in_halves_read_the_first_half_and_sample_as_trained(stage_ones, digits):
+    """``split_from``: a residual map of at least that side comes in two checkerboard halves too (one pass more). The
+    codes are the same pyramid laid out map by map; the second half of a residual map reads f_hat with the first
+    half's codes added (so it sees the codes drawn beside it); the cached map-by-map passes still equal one
+    block-causal pass; and a config saved before the option (no ``split_from``) reads as before."""
+    base, whole, _ = stage_ones
+    split = MultiScale(multiscale_over(base.cfg, split_from=2)).eval()  # the 2 x 2 and 4 x 4 maps, both in halves
+    split.load_state_dict(whole.state_dict())
+    assert split.cfg.lengths == [2, 2, 8, 8] and split.map_scale == [0, 0, 1, 1]
+    assert multiscale_over(base.cfg, split_from=4).lengths == [4, 8, 8]  # only sides of at least 4
+    saved = {k: v for k, v in whole.cfg.to_dict().items() if k != "split_from"}
+    assert MultiScaleConfig.from_dict(saved).lengths == [4, 8, 8]
+    with pytest.raises(GenstratError, match="checkerboard finest"):
+        multiscale_over(base.cfg, finest="codes", split_from=2)
+    images = digits.units.decode(digits.test_units[:5].long())
+    codes, before = split.to_codes(images), whole.to_codes(images)
+    first, rest = split.cfg.checkerboard((2, 2))
+    assert first == [0, 3] and torch.equal(codes[:, :2], before[:, first])
+    assert torch.equal(codes[:, 2:4], before[:, rest]) and torch.equal(codes[:, 4:], before[:, 4:])
+    assert torch.allclose(split.accumulated(codes), whole.accumulated(before))
+    inputs, d = split.next_scale_inputs(codes), split.cfg.code_channels
+    assert torch.allclose(inputs[:, :2], torch.zeros_like(inputs[:, :2]))  # the first half reads the condition alone
+    partial = codes.clone()
+    partial[:, 2:] = split.cfg.codebook_size  # the 2 x 2 map's first half drawn, nothing else
+    read = F.interpolate(split.accumulated(partial), size=(2, 2), mode="area")
+    second = inputs[:, 2].reshape(5, d, 3, 3)[:, :, 1, 1]  # position 1 = (0, 1) of the 2 x 2 map: its own place
+    assert read.abs().sum() > 0 and torch.allclose(second, read.flatten(2)[..., 1], atol=1e-5)
+    strategy = get_strategy("two-stage:next-scale", digits.units, split)
+    prior = strategy.prior
+    torch.manual_seed(0)
+    model = build_model(strategy, digits.num_classes, size="tiny").eval()
+    cond = torch.tensor([1, 4, 7, 2, 0])
+    with torch.no_grad():
+        full = model(torch.full_like(codes, model.mask_id), cond, attn_mask=prior.block_mask,
+                     slot_inputs=prior.slot_inputs(model, codes))[:, model.cond_slots:]
+        cache, parts = model.new_cache(5), []
+        for k, n in enumerate(prior.lengths):
+            blank = torch.full((5, n), model.mask_id, dtype=torch.long)
+            out = model(blank, cond, cache, slot_inputs=prior.slot_inputs(model, codes[:, :prior.offsets[k]], k))
+            parts.append(out[:, model.cond_slots:] if k == 0 else out)
+    assert torch.allclose(torch.cat(parts, 1), full, atol=1e-4)
+    drawn = strategy.prior.generate(model, cond, None, torch.Generator().manual_seed(1))
+    assert drawn.nfe == 4 and drawn.units.shape == codes.shape
 
 
 def test_quantizer_training_leaves_the_base_frozen(stage_ones, digits):

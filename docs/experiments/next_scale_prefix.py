@@ -24,6 +24,7 @@ from genstrat.data import load_from_spec
 from genstrat.eval.judging import score
 from genstrat.modalities import modality_of
 from genstrat.strategies.base import SamplingOptions
+from genstrat.strategies.next_scale import ramped_guidance
 from genstrat.strategies.sampling import combine_guidance, sample_units
 
 
@@ -34,24 +35,24 @@ def complete(strategy, model, options, true: torch.Tensor, cond: torch.Tensor, g
     prior, quantizer = strategy.prior, strategy.autoencoder
     maps, guided = len(prior.lengths), options.guidance != 1.0
     rows = torch.cat([cond, model.null_condition(cond)]) if guided else cond
-    cache, codes, f_hat = model.new_cache(rows.shape[0]), true[:, :0], quantizer.empty(cond.shape[0])
+    cache, codes, below = model.new_cache(rows.shape[0]), true[:, :0], quantizer.empty(cond.shape[0])
     for k in range(maps):
         blank = torch.full((cond.shape[0], prior.lengths[k]), model.mask_id, dtype=torch.long)
-        if k:
-            f_hat = quantizer.add_scale(f_hat, k - 1, codes[:, prior.offsets[k - 1]:])
+        below, read = quantizer.enter(k, codes, below)
         ids = prior.slot_scale[prior.offsets[k]:prior.offsets[k + 1]]
-        inputs = model.scale_in(quantizer.scale_input(f_hat, k), ids)
+        inputs = model.scale_in(quantizer.scale_input(read, k), ids)
         if guided:
             blank, inputs = torch.cat([blank, blank]), torch.cat([inputs, inputs])
         out = model(blank, rows, cache, slot_inputs=inputs)
         out = out[:, model.cond_slots:] if k == 0 else out
         if guided:
-            w = 1.0 + (options.guidance - 1.0) * k / max(maps - 1, 1)
+            ramp = options.guidance_ramp if "guidance_ramp" in options else "var"
+            w = ramped_guidance(options.guidance, k, maps, ramp)
             out = combine_guidance(out, w) if w != 1.0 else out.chunk(2)[0]
         if k < given:
             drawn = true[:, prior.offsets[k]:prior.offsets[k + 1]]
         else:
-            finest = k >= quantizer.residual_scales
+            finest = quantizer.map_scale[k] >= quantizer.residual_scales
             drawn, _ = sample_units(out, SamplingOptions(options, temperature=options.finest_temperature)
                                     if finest and "finest_temperature" in options else options, generator)
         codes = torch.cat([codes, drawn], 1)

@@ -38,6 +38,13 @@ has drawn. Every position reads the 3 x 3 (over time, 3-frame) neighbourhood of 
 the second half sees the codes drawn beside it. One pass more at the finest scale; the scales double
 (``default_scales``) to pay for it.
 
+**Coarser maps in halves too** (``split_from``). The same diagnostic put what was left at the 4 x 4 map: given the
+true 2 x 2 map, drawing its 16 codes in one pass took Fréchet from 7.0 to 10.3. A residual map of at least
+``split_from`` on a side comes in two checkerboard halves as well; the second half reads f_hat with the first half's
+codes added (``enter``: phi_k of the half-drawn map, its undrawn codes zero vectors), through the same neighbourhood.
+The codes and f_hat are the same pyramid; only the order they are drawn in changes, so one trained quantizer serves
+every ``split_from``.
+
 **The code table** is a vector quantizer from the maintained ``vector-quantize-pytorch`` (van den Oord et al. 2017;
 EMA codebook updates, Razavi et al. 2019), with dead codes re-seeded from the batch (``threshold_ema_dead_code``):
 DESIGN.md notes that codebook collapse at the smallest scales is VAR's reported trap.
@@ -63,8 +70,8 @@ FINEST = ("codes", "checkerboard", "residual")
 
 def default_scales(sides: tuple[int, ...]) -> list[int]:
     """The scale schedule for a latent of ``sides``: over a 2-D grid the sides double from 2 x 2, then the grid's own
-    (2, 4, 7 over MNIST's 7 x 7: with the checkerboard finest map 4 passes, 69 slots); over frames in time they grow
-    fourfold from 1 (1, 4, 16, 64, then a codec's 126: 6 passes).
+    (2, 4, 7 over MNIST's 7 x 7: with the 4 x 4 and finest maps in halves 5 passes, 69 slots); over frames in time
+    they grow fourfold from 1 (1, 4, 16, 64, then a codec's 126: 6 passes).
 
     VAR grows its sides by ~1.6x from 1 x 1 (1, 2, 3, 5, 7 here). Measured on MNIST (docs/benchmarks.md, "MNIST, the
     third run"): 1, 2, 4, 7 with the checkerboard drew 5 passes at validation Fréchet 16.3 (two seeds, n = 1,000
@@ -80,6 +87,18 @@ def default_scales(sides: tuple[int, ...]) -> list[int]:
     return scales
 
 
+def default_split_from(sides: tuple[int, ...]) -> int:
+    """The side from which a residual map comes in two halves: 4 over a 2-D grid (MNIST's 4 x 4 map: 5 passes with
+    the finest map's halves), none over frames in time (0).
+
+    Measured on MNIST (docs/benchmarks.md, "Coarser maps in halves"; one fsq stage one and one quantizer laid out three
+    ways, each prior 5.6 minutes): the 4 x 4 map in halves read validation Fréchet 11.3 against 12.3 whole (two seeds,
+    n = 1,000 each) and test 9.7 against 10.9, for a pass more (9.1 against 7.9 ms a sample at batch 1); the 2 x 2 map
+    in halves as well read 10.5 on validation but 11.7 on test, at 6 passes and 14.2 ms. Speech was not measured:
+    its four residual maps in halves would take 10 passes."""
+    return 4 if len(sides) == 2 else 0
+
+
 @dataclass
 class MultiScaleConfig:
     base: dict                      # the frozen stage one's config, its "type" included (autoencoder, codec)
@@ -87,6 +106,8 @@ class MultiScaleConfig:
     finest: str = "checkerboard"    # the last map: the base's own codes in one map ("codes") or in two interleaved
     #                                 halves ("checkerboard"), or VAR's last residual ("residual")
     codebook_size: int = 0          # the residual maps' code table; 0: as many codes as the base has (one vocabulary)
+    split_from: int = 0             # residual maps of at least this side (frames) come in two checkerboard halves
+    #                                 too (0: none; configs saved before the option read 0)
     rho: float = 0.5                # VAR's quant_resi: a scale adds (1 - rho) h + rho phi(h)
     lr: float = 1e-3                # the quantizer's learning rate (the phi convolutions)
     type: str = "multiscale"
@@ -112,6 +133,9 @@ class MultiScaleConfig:
         if self.finest != "residual" and self.codebook_size != self.base_config.codebook_size:
             raise GenstratError(f"with the base's codes as the finest map the code table has its "
                                 f"{self.base_config.codebook_size} codes (one vocabulary), not {self.codebook_size}")
+        if self.split_from < 0 or (self.split_from and self.finest != "checkerboard"):
+            raise GenstratError(f"split_from {self.split_from}: coarser maps come in halves with the checkerboard "
+                                "finest map (its neighbourhood inputs), and the side is at least 1 (0: none)")
         if not 2 <= self.codebook_size <= 65536:
             raise GenstratError(f"a multi-scale code table needs 2 to 65,536 codes, got {self.codebook_size}")
 
@@ -129,16 +153,28 @@ class MultiScaleConfig:
     @property
     def lengths(self) -> list[int]:
         """Codes in each token map, coarsest first (with ``finest="checkerboard"`` the finest grid is two maps)."""
-        lengths = [math.prod(shape) for shape in self.shapes]
-        if self.finest == "checkerboard":
-            lengths[-1:] = [len(half) for half in self.checkerboard()]
-        return lengths
+        return [len(positions) for _, positions in self.maps]
 
-    def checkerboard(self) -> tuple[list[int], list[int]]:
-        """The finest grid's positions (raster order) in its two halves: those whose coordinates sum to an even number
-        (no two of them neighbours), then the rest, each of which has only the first half as its neighbours (He et
-        al. 2021, "Checkerboard Context Model for Efficient Learned Image Compression": anchors, then the rest)."""
-        coords = torch.cartesian_prod(*[torch.arange(n) for n in self.sides]).reshape(-1, len(self.sides))
+    @property
+    def maps(self) -> list[tuple[int, list[int]]]:
+        """The token maps in drawing order, each as (its scale, its positions in that scale's raster order): a scale
+        whole in one map, or in two checkerboard halves (the finest with ``finest="checkerboard"``; a residual scale
+        of at least ``split_from`` on a side as well)."""
+        maps = []
+        for k, shape in enumerate(self.shapes):
+            finest = k == len(self.shapes) - 1 and self.finest != "residual"
+            halved = self.finest == "checkerboard" and math.prod(shape) > 1 and (
+                finest or (self.split_from and max(shape) >= self.split_from))
+            maps += [(k, half) for half in self.checkerboard(shape)] if halved else [(k, list(range(math.prod(shape))))]
+        return maps
+
+    def checkerboard(self, shape: tuple[int, ...] | None = None) -> tuple[list[int], list[int]]:
+        """A grid's positions (raster order; the finest grid by default) in two halves: those whose coordinates sum to
+        an even number (no two of them neighbours), then the rest, each of which has only the first half as its
+        neighbours (He et al. 2021, "Checkerboard Context Model for Efficient Learned Image Compression": anchors,
+        then the rest)."""
+        sides = self.sides if shape is None else shape
+        coords = torch.cartesian_prod(*[torch.arange(n) for n in sides]).reshape(-1, len(sides))
         even = coords.sum(-1) % 2 == 0
         return even.nonzero().squeeze(1).tolist(), (~even).nonzero().squeeze(1).tolist()
 
@@ -183,10 +219,14 @@ class MultiScaleConfig:
         return cls(**d)
 
 
-def multiscale_over(base_cfg, scales=None, **options) -> MultiScaleConfig:
-    """The config of a multi-scale quantizer over a stage one of config ``base_cfg`` (default scales)."""
+def multiscale_over(base_cfg, scales=None, split_from=None, **options) -> MultiScaleConfig:
+    """The config of a multi-scale quantizer over a stage one of config ``base_cfg`` (by default its scales and
+    ``default_split_from``; a config saved before the option reads ``split_from`` 0)."""
     base = {**base_cfg.to_dict(), "type": getattr(base_cfg, "type", "autoencoder")}
-    return MultiScaleConfig(base=base, scales=list(scales or []), **options)
+    if split_from is None:
+        checkerboard = options.get("finest", "checkerboard") == "checkerboard"
+        split_from = default_split_from(tuple(config_from(base).latent_sides)) if checkerboard else 0
+    return MultiScaleConfig(base=base, scales=list(scales or []), split_from=split_from, **options)
 
 
 class Phi(nn.Module):
@@ -216,8 +256,10 @@ class MultiScale(nn.Module):
                                        threshold_ema_dead_code=2, commitment_weight=0.25)
         self.phi = nn.ModuleList(Phi(d, dims, cfg.rho) for _ in cfg.scales)
         self.upsample_mode = "bicubic" if dims == 2 else "linear"
-        self.finest_maps = ([list(half) for half in cfg.checkerboard()] if cfg.finest == "checkerboard"
-                            else [list(range(math.prod(cfg.sides)))])  # built once: sampling reads them every pass
+        self.maps = cfg.maps  # built once: sampling reads them every pass
+        self.map_scale = [scale for scale, _ in self.maps]
+        self.offsets = [sum(cfg.lengths[:m]) for m in range(len(self.maps) + 1)]
+        self.whole = [len(positions) == math.prod(cfg.shapes[scale]) for scale, positions in self.maps]
 
     def train(self, mode: bool = True):
         """Only the quantizer trains: the base stays in eval mode (its BatchNorm statistics fixed)."""
@@ -252,8 +294,9 @@ class MultiScale(nn.Module):
 
     def quantize(self, f: torch.Tensor, base_codes: torch.Tensor):
         """VAR Algorithm 1 over f (N, d, *sides) -> (f_hat of the residual scales, codes (N, tokens), commitment loss);
-        with ``finest="codes"`` the last map is ``base_codes``, so the pyramid ends on the single-scale codes."""
-        f_hat, codes, commitment = torch.zeros_like(f), [], f.new_zeros(())
+        with ``finest="codes"`` the last map is ``base_codes``, so the pyramid ends on the single-scale codes. Each
+        scale's codes are laid out as its maps (``MultiScaleConfig.maps``: whole, or in two halves)."""
+        f_hat, scale_codes, commitment = torch.zeros_like(f), [], f.new_zeros(())
         for k in range(self.residual_scales):
             shape = self.cfg.shapes[k]
             rest = f - f_hat
@@ -266,15 +309,13 @@ class MultiScale(nn.Module):
                 indices = torch.cdist(flat, table[None].expand(flat.shape[0], -1, -1)).argmin(-1)
                 vectors, loss = F.embedding(indices, table), f.new_zeros(())
             f_hat = f_hat + self.added(k, vectors)
-            codes.append(indices)
+            scale_codes.append(indices)
             commitment = commitment + loss.sum()
         if self.cfg.finest != "residual":
-            codes += [base_codes[:, positions] for positions in self.finest_positions()]
+            scale_codes.append(base_codes)
+        codes = [scale_codes[scale] if whole else scale_codes[scale][:, positions]
+                 for (scale, positions), whole in zip(self.maps, self.whole)]
         return f_hat, torch.cat(codes, 1), commitment
-
-    def finest_positions(self) -> list[list[int]]:
-        """The finest grid's positions each finest map holds: all of them in raster order, or the two halves."""
-        return self.finest_maps
 
     def loss(self, data: torch.Tensor) -> torch.Tensor:
         """||f_hat - f||^2 over the base's latent (f_hat of the residual scales), plus the code table's commitment."""
@@ -294,20 +335,38 @@ class MultiScale(nn.Module):
         """f_hat before any scale: zeros (rows, d, *sides)."""
         return torch.zeros(rows, self.cfg.code_channels, *self.cfg.sides, device=device)
 
-    def add_scale(self, f_hat: torch.Tensor, k: int, codes: torch.Tensor) -> torch.Tensor:
-        """f_hat + phi_k(upsample(lookup(r_k))) for scale k's codes (N, n_k); ids outside the table (a MASK in an
-        intermediate version) count as a zero vector, and a row whose whole map is still MASK adds nothing (phi's bias
-        included). The finest map of base codes gives the latent itself where given."""
-        if k >= self.residual_scales:  # a finest map: its codes at its positions of the grid
-            positions = self.finest_positions()[k - self.residual_scales]
-            grid = codes.new_full((codes.shape[0], math.prod(self.cfg.sides)), -1)
-            grid[:, positions] = codes.to(grid.dtype)
+    def add_scale(self, f_hat: torch.Tensor, k: int, grid: torch.Tensor) -> torch.Tensor:
+        """f_hat + phi_k(upsample(lookup(r_k))) for scale k's codes ``grid`` (N, n_k, its raster order); ids outside the
+        table (not drawn yet, or a MASK in an intermediate version) count as a zero vector, and a row whose whole map
+        is still undrawn adds nothing (phi's bias included). The finest scale of base codes gives the latent itself
+        where given."""
+        if k >= self.residual_scales:  # the finest scale: the base's codes as its latent, f_hat where none is drawn
             return self.base_latent(grid, f_hat)
-        valid = (codes >= 0) & (codes < self.cfg.codebook_size)
+        valid = (grid >= 0) & (grid < self.cfg.codebook_size)
         table = self.codebook.codebook  # (V, d)
-        vectors = F.embedding(torch.where(valid, codes.long(), 0), table) * valid[..., None]
+        vectors = F.embedding(torch.where(valid, grid.long(), 0), table) * valid[..., None]
         drawn = valid.any(1).view(-1, *[1] * (f_hat.dim() - 1))  # (N, 1, ...)
         return f_hat + self.added(k, vectors.to(f_hat.dtype)) * drawn
+
+    def scale_grid(self, units: torch.Tensor, k: int) -> torch.Tensor:
+        """Scale k's codes (N, n_k) in its raster order from the maps in ``units`` (the first maps, or every one):
+        -1 where a map of the scale is not among them."""
+        grid = units.new_full((units.shape[0], math.prod(self.cfg.shapes[k])), -1)
+        for m, (scale, positions) in enumerate(self.maps):
+            if scale == k and units.shape[1] >= self.offsets[m + 1]:
+                grid[:, positions] = units[:, self.offsets[m]:self.offsets[m + 1]]
+        return grid
+
+    def enter(self, m: int, units: torch.Tensor, below: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Before drawing map m, from the codes ``units`` of the maps before it: (f_hat of the scales coarser than
+        m's, what m's positions read). ``below`` is the first as it stood before map m - 1 (a pass adds at most one
+        scale to it); the second adds the maps of m's own scale drawn before it (a checkerboard's first half)."""
+        k = self.map_scale[m]
+        if m and self.map_scale[m - 1] != k:  # a scale finished with the map before
+            below = self.add_scale(below, self.map_scale[m - 1], self.scale_grid(units, self.map_scale[m - 1]))
+        if m and self.map_scale[m - 1] == k:
+            return below, self.add_scale(below, k, self.scale_grid(units, k))
+        return below, below
 
     def base_latent(self, codes: torch.Tensor, f_hat: torch.Tensor) -> torch.Tensor:
         """The base's codes (N, positions) as its latent (N, d, *sides) (its FSQ grid values); a position without a
@@ -317,11 +376,11 @@ class MultiScale(nn.Module):
         z = self.base.fsq.indices_to_codes(torch.where(valid, codes.long(), 0).reshape(n, *sides)).float()
         return torch.where(valid.reshape(n, 1, *sides), z, f_hat)
 
-    def scale_input(self, f_hat: torch.Tensor, k: int) -> torch.Tensor:
-        """What scale k's positions read (VAR's ``idxBl_to_var_input``): f_hat of the scales before it, area-averaged
-        to scale k's shape, per position: (N, n_k, d), or with the checkerboard (N, n_k, 9d) over images and
-        (N, n_k, 3d) over frames, each position's neighbourhood (``MultiScaleConfig.input_channels``)."""
-        shape = self.cfg.shapes[min(k, len(self.cfg.shapes) - 1)]
+    def scale_input(self, f_hat: torch.Tensor, m: int) -> torch.Tensor:
+        """What map m's positions read (VAR's ``idxBl_to_var_input``): f_hat (of the scales before it, ``enter``),
+        area-averaged to its scale's shape, per position: (N, n_m, d), or with the checkerboard (N, n_m, 9d) over
+        images and (N, n_m, 3d) over frames, each position's neighbourhood (``MultiScaleConfig.input_channels``)."""
+        shape = self.cfg.shapes[self.map_scale[m]]
         down = f_hat if shape == self.cfg.sides else F.interpolate(f_hat, size=shape, mode="area")
         if self.cfg.finest == "checkerboard":  # each position's 3 x 3 (3-frame) neighbourhood, zeros past the edge
             flat = down.unsqueeze(2) if down.dim() == 3 else down
@@ -329,29 +388,26 @@ class MultiScale(nn.Module):
             features = F.unfold(flat, kernel, padding=(0, 1) if down.dim() == 3 else 1).transpose(1, 2)
         else:
             features = down.flatten(2).transpose(1, 2)
-        if k >= self.residual_scales:  # a finest map reads its own positions of the grid
-            features = features[:, self.finest_positions()[k - self.residual_scales]]
-        return features
+        return features if self.whole[m] else features[:, self.maps[m][1]]
 
     def accumulated(self, units: torch.Tensor, upto: int | None = None) -> torch.Tensor:
-        """f_hat from the codes of the first ``upto`` scales (all by default); a half-made pyramid decodes as its
-        coarser scales."""
+        """f_hat from the codes of the first ``upto`` maps (all by default); a half-made pyramid decodes as its
+        coarser scales (and the halves drawn of the next)."""
+        units = units if upto is None else units[:, :self.offsets[upto]]
         f_hat = self.empty(units.shape[0], units.device)
-        for k in range(len(self.cfg.lengths) if upto is None else upto):
-            f_hat = self.add_scale(f_hat, k, units[:, sum(self.cfg.lengths[:k]):sum(self.cfg.lengths[:k + 1])])
+        for k in range(len(self.cfg.scales)):
+            f_hat = self.add_scale(f_hat, k, self.scale_grid(units, k))
         return f_hat
 
     def next_scale_inputs(self, units: torch.Tensor, upto: int | None = None) -> torch.Tensor:
-        """Teacher forcing (VAR): every position's ``scale_input`` for the scales up to ``upto`` (all by default),
-        from the codes ``units`` of the scales before: (N, their positions, d); scale 1's positions read zeros (the
+        """Teacher forcing (VAR): every position's ``scale_input`` for the maps up to ``upto`` (all by default), from
+        the codes ``units`` of the maps before: (N, their positions, d); the first map's positions read zeros (the
         condition alone starts the pyramid)."""
-        upto = len(self.cfg.lengths) if upto is None else upto
-        f_hat, inputs = self.empty(units.shape[0], units.device), []
-        for k in range(upto):
-            if k:
-                start = sum(self.cfg.lengths[:k - 1])
-                f_hat = self.add_scale(f_hat, k - 1, units[:, start:start + self.cfg.lengths[k - 1]])
-            inputs.append(self.scale_input(f_hat, k))
+        upto = len(self.maps) if upto is None else upto
+        below, inputs = self.empty(units.shape[0], units.device), []
+        for m in range(upto):
+            below, read = self.enter(m, units[:, :self.offsets[m]], below)
+            inputs.append(self.scale_input(read, m))
         return torch.cat(inputs, 1)
 
     @torch.no_grad()
@@ -359,11 +415,7 @@ class MultiScale(nn.Module):
         """(N, tokens) codes -> objects through the base's decoder. When the finest map is the base's own codes and
         every one is drawn, the coarser scales do not change the latent (``base_latent`` replaces f_hat at every
         position), so they are not summed: the same objects, four fewer upsample-and-convolve steps on MNIST."""
-        finest = units.new_full((units.shape[0], math.prod(self.cfg.sides)), -1)
-        start = sum(self.cfg.lengths[:self.residual_scales])
-        for positions in self.finest_positions():
-            finest[:, positions] = units[:, start:start + len(positions)]
-            start += len(positions)
+        finest = self.scale_grid(units, len(self.cfg.scales) - 1)
         complete = self.residual_scales < len(self.cfg.scales) and bool(
             ((finest >= 0) & (finest < self.cfg.base_config.codebook_size)).all())
         f_hat = self.base_latent(finest, self.empty(units.shape[0], units.device)) if complete else \

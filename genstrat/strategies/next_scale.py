@@ -6,15 +6,16 @@ growing size, one code table). It models
     p(r_1, ..., r_K | c) = prod_k p(r_k | r_1, ..., r_{k-1}, c)          (VAR eq. 6)
 
 and draws every position of r_k at once: K passes where raster-order AR over the same grid makes one pass per code
-(on MNIST's 7 x 7 grid with maps of 2 x 2 and 4 x 4 and the finest grid in two checkerboard halves: 4 passes instead
-of 49).
+(on MNIST's 7 x 7 grid with maps of 2 x 2 and 4 x 4, the 4 x 4 and the finest grid each in two checkerboard halves:
+5 passes instead of 49).
 It is the lecture's coarse-to-fine ("small to large" versions) and AR over versions in one model, in the compressed
 space.
 
 - **Inputs** (VAR's ``idxBl_to_var_input``, teacher forcing from the quantizer's own inputs): a slot of scale k reads
   the accumulated f_hat of scales < k, area-averaged to scale k's shape (``MultiScale.next_scale_inputs``), through a
-  linear map (with the checkerboard finest map: the 3 x 3 neighbourhood of f_hat around it, so the second half sees
-  the codes the first drew beside it), plus a learned embedding of its scale; the backbone adds its learned per-slot
+  linear map (with the checkerboard: the 3 x 3 neighbourhood of f_hat around it, and a map drawn in two halves adds
+  its first half's codes to f_hat before the second reads it, so the second half sees the codes drawn beside it;
+  ``MultiScale.enter``), plus a learned embedding of its map; the backbone adds its learned per-slot
   position (so each slot knows its scale and its place in it). Scale 1's slot reads zeros: the condition, in the
   slot before it (VAR's start token is the class embedding), starts the pyramid.
 - **Attention** is block-causal (VAR sec. 3.2): a slot sees its own scale and every coarser one, the condition slot
@@ -145,13 +146,12 @@ class NextScale(Strategy):
         cache = model.new_cache(rows_cond.shape[0])
         codes = torch.empty(batch, 0, dtype=torch.long, device=cond.device)
         place(self.quantizer, cond.device)
-        f_hat = self.quantizer.empty(batch, cond.device)  # the pyramid so far, as the quantizer sums it
+        below = self.quantizer.empty(batch, cond.device)  # the coarser scales so far, as the quantizer sums them
         for k in range(scales):
             blank = torch.full((batch, self.lengths[k]), model.mask_id, dtype=torch.long, device=cond.device)
-            if k:
-                f_hat = self.quantizer.add_scale(f_hat, k - 1, codes[:, self.offsets[k - 1]:])
+            below, read = self.quantizer.enter(k, codes, below)
             ids = self.slot_scale[self.offsets[k]:self.offsets[k + 1]].to(cond.device)
-            inputs = model.scale_in(self.quantizer.scale_input(f_hat, k), ids)
+            inputs = model.scale_in(self.quantizer.scale_input(read, k), ids)
             if guided:
                 blank, inputs = torch.cat([blank, blank]), torch.cat([inputs, inputs])
             out = model(blank, rows_cond, cache, slot_inputs=inputs)
@@ -159,7 +159,8 @@ class NextScale(Strategy):
             if guided:  # eq. 6 with a ramp (VAR's: the coarsest scale unguided, its conditional rows), the finest at w
                 w = ramped_guidance(opts.guidance, k, scales, opts.guidance_ramp)
                 out = combine_guidance(out, w) if w != 1.0 else out.chunk(2)[0]
-            finest = k >= self.quantizer.residual_scales and opts.finest_temperature != opts.temperature
+            finest = self.quantizer.map_scale[k] >= self.quantizer.residual_scales and \
+                opts.finest_temperature != opts.temperature
             drawn, _ = sample_units(out, SamplingOptions(opts, temperature=opts.finest_temperature) if finest else opts,
                                     generator)
             codes = torch.cat([codes, drawn], 1)
