@@ -567,7 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_training(p, "bench")
         p.add_argument("--throughput-batch", type=positive_int, default=100)
         p.add_argument("--latency-repeats", type=positive_int, default=5,
-                       help="timed batch-1 generations per row (their median is the latency; one warm-up before)")
+                       help="timed batch-1 generations per row, at least (their median is the latency; one warm-up "
+                            "before; calls are repeated for about a second, up to 4x as many)")
         p.add_argument(
             "--judge-steps",
             type=positive_int,

@@ -156,3 +156,16 @@ def test_frechet_distance_properties():
     assert frechet_distance(a, b) < 0.05
     assert abs(frechet_distance(a, a + 3.0) - 36.0) < 0.01  # |mu_a - mu_b|^2 with equal covariances
     assert frechet_distance(a, 2 * b) > 3.0
+
+
+def test_batch_one_latency_repeats_fast_calls_for_a_while_up_to_a_cap():
+    """A fast call's median of five is noisy, so calls are repeated while they have taken less than ``fill_s`` in all,
+    up to ``most``; without ``fill_s``, exactly ``repeats`` (after the warm-up). Counts, not times, are checked."""
+    from genstrat.eval.timing import median_seconds
+
+    calls = []
+    median_seconds(lambda: calls.append(1), repeats=5, warmup=1)
+    assert len(calls) == 6
+    calls.clear()
+    median_seconds(lambda: calls.append(1), repeats=5, warmup=1, fill_s=60.0, most=20)
+    assert len(calls) == 21  # instant calls: repeated up to the cap

@@ -272,12 +272,17 @@ def test_next_scale_errors_in_one_line(tmp_path, stage_ones, digits, capsys):
         (["--quantizer", "multiscale", "--base", str(root / "ms")], "fsq codes"),
         (["--quantizer", "multiscale", "--base", str(tmp_path / "none")], "does not exist"),
         (["--quantizer", "multiscale", "--base", str(root / "fsq"), "--scales", "1,3"], "up to"),
+        (["--split-from", "2"], "--split-from"),  # an fsq stage one has no maps to split
     ]
     for extra, message in cases:
         assert main(["train-autoencoder", "--data", "digits", "--steps", "2", "--out", str(tmp_path / "x"),
                      "--no-progress", *extra]) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (extra, err)
+    with pytest.raises(SystemExit):  # argparse's own one-line usage error
+        main(["train-autoencoder", "--data", "digits", "--steps", "2", "--out", str(tmp_path / "x"), "--quantizer",
+              "multiscale", "--base", str(root / "fsq"), "--split-from", "-1"])
+    assert "--split-from: must be at least 1" in capsys.readouterr().err
     assert main(["train", "--data", "digits", "--strategy", "next-scale", "--steps", "2", "--out",
                  str(tmp_path / "y"), "--no-progress"]) == 2
     assert "two-stage:next-scale" in capsys.readouterr().err

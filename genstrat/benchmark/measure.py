@@ -17,6 +17,9 @@ from genstrat.eval.timing import median_seconds
 from genstrat.nn.decode import compiled_for
 from genstrat.strategies import SamplingOptions, Strategy, SweepPoint
 
+LATENCY_FILL_S = 1.0  # a row's batch-1 calls are repeated for about this long (at most 4x --latency-repeats): a
+#                       fast sampler's median of five moved by up to ~80% between processes
+
 
 @dataclass
 class Job:
@@ -65,7 +68,7 @@ def measure(
         single_nfe.append(strategy.generate(model, one, k, torch.Generator(device).manual_seed(0), options=options).nfe)
         synchronize(device)
 
-    latency = median_seconds(single, repeats=latency_repeats)
+    latency = median_seconds(single, repeats=latency_repeats, fill_s=LATENCY_FILL_S, most=4 * latency_repeats)
     rows_b1 = 1 if options.get("guidance", 1.0) == 1.0 else 2
     batches = conditions.split(throughput_batch)
     full = [s for s, b in zip(batch_seconds, batches) if len(b) == throughput_batch] or batch_seconds
