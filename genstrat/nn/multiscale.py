@@ -92,10 +92,10 @@ def default_split_from(sides: tuple[int, ...]) -> int:
     the finest map's halves), none over frames in time (0).
 
     Measured on MNIST (docs/benchmarks.md, "Coarser maps in halves"; one fsq stage one and one quantizer laid out three
-    ways, each prior 5.6 minutes): the 4 x 4 map in halves read validation Fréchet 11.3 against 12.3 whole (two seeds,
-    n = 1,000 each) and test 9.7 against 10.9, for a pass more (9.1 against 7.9 ms a sample at batch 1); the 2 x 2 map
-    in halves as well read 10.5 on validation but 11.7 on test, at 6 passes and 14.2 ms. Speech was not measured:
-    its four residual maps in halves would take 10 passes."""
+    ways, each prior 5.6 minutes): the 4 x 4 map in halves read validation Fréchet 11.5 against 12.3 whole (four
+    seeds, n = 1,000 each) and test 9.7 against 10.9, for a pass more (9.1 against 7.9 ms a sample at batch 1); the
+    2 x 2 map in halves as well read 11.2 on validation but 11.7 on test, at 6 passes and 14.2 ms. Speech was not
+    measured: its four residual maps in halves would take 10 passes."""
     return 4 if len(sides) == 2 else 0
 
 
