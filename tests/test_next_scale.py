@@ -30,6 +30,19 @@ def stage_ones(tmp_path_factory, digits):
     return base, quantizer, root
 
 
+def assert_cached_passes_equal_one_pass(prior, model, codes, cond):
+    """Map-by-map passes over a KV cache give the logits of one teacher-forced block-causal pass."""
+    with torch.no_grad():
+        full = model(torch.full_like(codes, model.mask_id), cond, attn_mask=prior.block_mask,
+                     slot_inputs=prior.slot_inputs(model, codes))[:, model.cond_slots:]
+        cache, parts = model.new_cache(len(cond)), []
+        for k, n in enumerate(prior.lengths):
+            blank = torch.full((len(cond), n), model.mask_id, dtype=torch.long)
+            out = model(blank, cond, cache, slot_inputs=prior.slot_inputs(model, codes[:, :prior.offsets[k]], k))
+            parts.append(out[:, model.cond_slots:] if k == 0 else out)
+    assert torch.allclose(torch.cat(parts, 1), full, atol=1e-4)
+
+
 def test_scale_schedules_and_config_errors():
     assert default_scales((7, 7)) == [2, 4, 7]  # sides double from 2 x 2, then the grid's own
     assert default_scales((4, 4)) == [2, 4] and default_scales((1, 1)) == [1]
@@ -153,15 +166,7 @@ def test_coarser_maps_split_in_halves_read_the_first_half_and_sample_as_trained(
     torch.manual_seed(0)
     model = build_model(strategy, digits.num_classes, size="tiny").eval()
     cond = torch.tensor([1, 4, 7, 2, 0])
-    with torch.no_grad():
-        full = model(torch.full_like(codes, model.mask_id), cond, attn_mask=prior.block_mask,
-                     slot_inputs=prior.slot_inputs(model, codes))[:, model.cond_slots:]
-        cache, parts = model.new_cache(5), []
-        for k, n in enumerate(prior.lengths):
-            blank = torch.full((5, n), model.mask_id, dtype=torch.long)
-            out = model(blank, cond, cache, slot_inputs=prior.slot_inputs(model, codes[:, :prior.offsets[k]], k))
-            parts.append(out[:, model.cond_slots:] if k == 0 else out)
-    assert torch.allclose(torch.cat(parts, 1), full, atol=1e-4)
+    assert_cached_passes_equal_one_pass(prior, model, codes, cond)
     drawn = strategy.prior.generate(model, cond, None, torch.Generator().manual_seed(1))
     assert drawn.nfe == 4 and drawn.units.shape == codes.shape
 
@@ -186,15 +191,7 @@ def test_cached_scale_by_scale_passes_equal_one_block_causal_pass(stage_ones, di
     model = build_model(strategy, digits.num_classes, size="tiny").eval()
     codes = strategy.training_data(digits).train_units[:3].long()
     cond = torch.tensor([1, 4, 7])
-    with torch.no_grad():
-        full = model(torch.full_like(codes, model.mask_id), cond, attn_mask=prior.block_mask,
-                     slot_inputs=prior.slot_inputs(model, codes))[:, model.cond_slots:]
-        cache, parts = model.new_cache(3), []
-        for k, n in enumerate(prior.lengths):
-            blank = torch.full((3, n), model.mask_id, dtype=torch.long)
-            out = model(blank, cond, cache, slot_inputs=prior.slot_inputs(model, codes[:, :prior.offsets[k]], k))
-            parts.append(out[:, model.cond_slots:] if k == 0 else out)
-    assert torch.allclose(torch.cat(parts, 1), full, atol=1e-4)
+    assert_cached_passes_equal_one_pass(prior, model, codes, cond)
     mask = prior.block_mask
     first, last = 1, 1 + prior.offsets[-2]  # a slot of scale 1, and the first slot of the finest scale
     assert mask[first, :1 + prior.lengths[0]].all() and not mask[first, 1 + prior.lengths[0]:].any()
