@@ -31,17 +31,14 @@ def stage_ones(tmp_path_factory, digits):
 
 
 def assert_cached_passes_equal_one_pass(prior, model, codes, cond):
-    """Map-by-map passes over a KV cache give the logits of one teacher-forced block-causal pass (with one z per
-    object when the prior has a latent)."""
-    z = torch.randn(len(cond), model.cfg.latent_dim) if model.cfg.latent_dim else None
+    """Map-by-map passes over a KV cache give the logits of one teacher-forced block-causal pass."""
     with torch.no_grad():
-        full = model(torch.full_like(codes, model.mask_id), cond, latent=z, attn_mask=prior.block_mask,
+        full = model(torch.full_like(codes, model.mask_id), cond, attn_mask=prior.block_mask,
                      slot_inputs=prior.slot_inputs(model, codes))[:, model.cond_slots:]
         cache, parts = model.new_cache(len(cond)), []
         for k, n in enumerate(prior.lengths):
             blank = torch.full((len(cond), n), model.mask_id, dtype=torch.long)
-            out = model(blank, cond, cache, latent=z,
-                        slot_inputs=prior.slot_inputs(model, codes[:, :prior.offsets[k]], k))
+            out = model(blank, cond, cache, slot_inputs=prior.slot_inputs(model, codes[:, :prior.offsets[k]], k))
             parts.append(out[:, model.cond_slots:] if k == 0 else out)
     assert torch.allclose(torch.cat(parts, 1), full, atol=1e-4)
 
@@ -199,47 +196,6 @@ def test_cached_scale_by_scale_passes_equal_one_block_causal_pass(stage_ones, di
     first, last = 1, 1 + prior.offsets[-2]  # a slot of scale 1, and the first slot of the finest scale
     assert mask[first, :1 + prior.lengths[0]].all() and not mask[first, 1 + prior.lengths[0]:].any()
     assert mask[last].all()
-
-
-def test_a_latent_z_reads_the_coarse_maps_in_training_and_is_drawn_from_the_prior_at_sampling(stage_ones, digits):
-    """With ``latent_dim`` > 0 a posterior q(z | coarse maps, c) gives z in training and the loss adds its KL per code
-    (the negative ELBO); z is drawn from N(0, I) at sampling, one per object, seen by every pass (another z, other
-    logits), from the sampler's generator. A prior saved without a latent builds no posterior and samples without z."""
-    _, quantizer, _ = stage_ones
-    strategy = get_strategy("two-stage:next-scale", digits.units, quantizer)
-    prior = strategy.prior
-    torch.manual_seed(0)
-    model = build_model(strategy, digits.num_classes, size="tiny").eval()
-    assert model.cfg.latent_dim == prior.latent_dim > 0 and hasattr(model, "posterior")
-    assert prior.coarse_length == 4  # the 2 x 2 map; the finest 4 x 4 grid's two halves are not read
-    codes = strategy.training_data(digits).train_units[:6].long()
-    cond = digits.train_labels[:6].long()
-    seen = []
-    handle = model.posterior.register_forward_hook(lambda module, args, out: seen.append(args[0].shape))
-    with torch.no_grad():
-        model.posterior.out.bias.data[prior.latent_dim:] = 2.0  # a wide posterior: a KL well above zero
-        torch.manual_seed(1)
-        with_kl = prior.loss(model, codes, cond)
-        mean, log_var = model.posterior(codes[:, :4], cond)
-        kl = -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum(-1).mean() / codes.shape[1]
-    handle.remove()
-    assert seen[0] == (6, 4) and kl > 0.1 and with_kl > kl
-    assert_cached_passes_equal_one_pass(prior, model, codes, cond)
-    blank = torch.full((6, prior.lengths[0]), model.mask_id)
-    with torch.no_grad():
-        first = [model(blank, cond, latent=torch.randn(6, prior.latent_dim), slot_inputs=prior.slot_inputs(
-            model, codes[:, :0], 0)) for _ in range(2)]
-    assert not torch.allclose(first[0], first[1], atol=1e-3)
-    draws = [prior.generate(model, cond, None, torch.Generator().manual_seed(5)).units for _ in range(2)]
-    assert torch.equal(draws[0], draws[1])
-    prior.latent_dim = 0  # VAR's prior, as checkpoints saved before the latent are built
-    try:
-        plain = build_model(strategy, digits.num_classes, size="tiny").eval()
-    finally:
-        prior.latent_dim = type(prior).latent_dim
-    assert plain.cfg.latent_dim == 0 and not hasattr(plain, "posterior")
-    assert torch.isfinite(prior.loss(plain, codes, cond))
-    assert prior.generate(plain, cond, None, torch.Generator().manual_seed(5)).units.shape == codes.shape
 
 
 def test_next_scale_trains_samples_versions_and_reloads(tmp_path, stage_ones, digits):

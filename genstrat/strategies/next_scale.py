@@ -51,10 +51,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from genstrat.errors import GenstratError
-from genstrat.nn.adapters import init_weights
 from genstrat.nn.placement import place
 from genstrat.strategies.base import TOKEN_OPTIONS, Generation, Option, SamplingOptions, Strategy
-from genstrat.strategies.latent import PosteriorEncoder
 from genstrat.strategies.sampling import combine_guidance, sample_units
 
 FINEST_TEMPERATURE = Option("finest_temperature", 1.0, "softmax temperature of the finest scale's pass alone "
@@ -102,8 +100,6 @@ class NextScale(Strategy):
     options = (*TOKEN_OPTIONS, FINEST_TEMPERATURE, GUIDANCE_RAMP)
     defaults = {"guidance": 1.5, "finest_temperature": 0.3, "guidance_ramp": "every"}
     earlier_defaults = {"guidance_ramp": "var"}  # checkpoints saved before the option sample as VAR ramps
-    latent_dim = 32  # z's size (0: VAR's prior, without one)
-    free_nats = 0.5  # KL below this per dimension of z costs nothing ("free bits", Kingma et al. 2016, appendix C)
 
     def __init__(self, units):
         super().__init__(units)
@@ -118,21 +114,8 @@ class NextScale(Strategy):
         with_condition = torch.cat([torch.tensor([0]), self.slot_scale])  # the condition slot is scale 1's
         self.block_mask = with_condition[None, :] <= with_condition[:, None]  # (S, S): True = may attend
 
-    def backbone_options(self):
-        return {"latent_dim": self.latent_dim}
-
     def parts(self, cfg):
-        parts = {"scale_in": ScaleInput(self.quantizer.cfg.input_channels, len(self.lengths), cfg.d_model)}
-        if cfg.latent_dim:  # q(z | coarse maps, c); checkpoints saved before the latent have none
-            parts["posterior"] = PosteriorEncoder(cfg)
-            parts["posterior"].apply(init_weights)
-        return parts
-
-    @property
-    def coarse_length(self) -> int:
-        """Codes in the maps the posterior reads: every map before the last scale's."""
-        last = len(self.quantizer.cfg.scales) - 1
-        return self.offsets[next(k for k, scale in enumerate(self.quantizer.map_scale) if scale == last)]
+        return {"scale_in": ScaleInput(self.quantizer.cfg.input_channels, len(self.lengths), cfg.d_model)}
 
     def steps_for(self, requested):
         return len(self.lengths)
@@ -149,20 +132,11 @@ class NextScale(Strategy):
         return model.scale_in(features, ids)
 
     def loss(self, model, units, cond):
-        """Cross-entropy on every code given the coarser maps (VAR); with a latent, the negative ELBO per code
-        (Kingma & Welling 2014, eq. 10: z = mu + sigma * eps from q(z | coarse maps, c), the Gaussian KL in closed
-        form, appendix B), as ``latent`` trains its z."""
         units = units.long()
         blank = torch.full_like(units, model.mask_id)
-        z, kl = None, 0.0
-        if model.cfg.latent_dim:
-            mean, log_var = model.posterior(units[:, :self.coarse_length], cond)
-            z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
-            kl = -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).mean(0)  # per dimension of z, over the batch
-            kl = kl.clamp(min=self.free_nats).sum() / units.shape[1]
-        logits = model(blank, cond, latent=z, attn_mask=self.block_mask.to(units.device),
+        logits = model(blank, cond, attn_mask=self.block_mask.to(units.device),
                        slot_inputs=self.slot_inputs(model, units))[:, model.cond_slots:]
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), units.reshape(-1)) + kl
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), units.reshape(-1))
 
     @torch.no_grad()
     def generate(self, model, cond, steps, generator, on_version=None, options=None):
@@ -173,10 +147,6 @@ class NextScale(Strategy):
         codes = torch.empty(batch, 0, dtype=torch.long, device=cond.device)
         place(self.quantizer, cond.device)
         below = self.quantizer.empty(batch, cond.device)  # the coarser scales so far, as the quantizer sums them
-        z = None  # one z ~ N(0, I) per object, seen by every pass (the conditional and unconditional rows alike)
-        if model.cfg.latent_dim:
-            z = torch.randn(batch, model.cfg.latent_dim, generator=generator, device=cond.device)
-            z = torch.cat([z, z]) if guided else z
         for k in range(scales):
             blank = torch.full((batch, self.lengths[k]), model.mask_id, dtype=torch.long, device=cond.device)
             below, read = self.quantizer.enter(k, codes, below)
@@ -184,7 +154,7 @@ class NextScale(Strategy):
             inputs = model.scale_in(self.quantizer.scale_input(read, k), ids)
             if guided:
                 blank, inputs = torch.cat([blank, blank]), torch.cat([inputs, inputs])
-            out = model(blank, rows_cond, cache, latent=z, slot_inputs=inputs)
+            out = model(blank, rows_cond, cache, slot_inputs=inputs)
             out = out[:, model.cond_slots:] if k == 0 else out
             if guided:  # eq. 6 with a ramp (VAR's: the coarsest scale unguided, its conditional rows), the finest at w
                 w = ramped_guidance(opts.guidance, k, scales, opts.guidance_ramp)
