@@ -106,7 +106,6 @@ class MultiScaleConfig:
     finest: str = "checkerboard"    # the last map: the base's own codes in one map ("codes") or in two interleaved
     #                                 halves ("checkerboard"), or VAR's last residual ("residual")
     codebook_size: int = 0          # the residual maps' code table; 0: as many codes as the base has (one vocabulary)
-    finest_parts: int = 2           # the checkerboard finest grid in 2 halves, or 4 quarters (a quadtree partition)
     split_from: int = 0             # residual maps of at least this side (frames) come in two checkerboard halves
     #                                 too (0: none; configs saved before the option read 0)
     rho: float = 0.5                # VAR's quant_resi: a scale adds (1 - rho) h + rho phi(h)
@@ -137,9 +136,6 @@ class MultiScaleConfig:
         if self.split_from < 0 or (self.split_from and self.finest != "checkerboard"):
             raise GenstratError(f"split_from {self.split_from}: coarser maps come in halves with the checkerboard "
                                 "finest map (its neighbourhood inputs), and the side is at least 1 (0: none)")
-        if self.finest_parts not in (2, 4) or (self.finest_parts == 4 and self.finest != "checkerboard"):
-            raise GenstratError(f"finest_parts {self.finest_parts}: the checkerboard finest map comes in 2 halves "
-                                "or 4 quarters")
         if not 2 <= self.codebook_size <= 65536:
             raise GenstratError(f"a multi-scale code table needs 2 to 65,536 codes, got {self.codebook_size}")
 
@@ -169,8 +165,7 @@ class MultiScaleConfig:
             finest = k == len(self.shapes) - 1 and self.finest != "residual"
             halved = self.finest == "checkerboard" and math.prod(shape) > 1 and (
                 finest or (self.split_from and max(shape) >= self.split_from))
-            parts = self.quarters(shape) if finest and self.finest_parts == 4 else self.checkerboard(shape)
-            maps += [(k, part) for part in parts] if halved else [(k, list(range(math.prod(shape))))]
+            maps += [(k, half) for half in self.checkerboard(shape)] if halved else [(k, list(range(math.prod(shape))))]
         return maps
 
     def checkerboard(self, shape: tuple[int, ...] | None = None) -> tuple[list[int], list[int]]:
@@ -182,19 +177,6 @@ class MultiScaleConfig:
         coords = torch.cartesian_prod(*[torch.arange(n) for n in sides]).reshape(-1, len(sides))
         even = coords.sum(-1) % 2 == 0
         return even.nonzero().squeeze(1).tolist(), (~even).nonzero().squeeze(1).tolist()
-
-    def quarters(self, shape: tuple[int, ...]) -> list[list[int]]:
-        """A grid's positions in four parts by the parity of their coordinates: (even, even), (odd, odd), (even, odd),
-        (odd, even) (over frames: every fourth from 0, from 2, from 1, from 3). The first part has no two neighbours;
-        each later one sees, in its 3 x 3 neighbourhood, the codes of the parts before it (the four-step quadtree
-        partition of learned video codecs' entropy models, Li et al. 2023, "DCVC-DC", sec. 3.3)."""
-        coords = torch.cartesian_prod(*[torch.arange(n) for n in shape]).reshape(-1, len(shape))
-        if len(shape) == 2:
-            parity = (coords % 2) @ torch.tensor([2, 1])  # (0, 0) -> 0, (0, 1) -> 1, (1, 0) -> 2, (1, 1) -> 3
-            order = [0, 3, 1, 2]
-        else:
-            parity, order = coords[:, 0] % 4, [0, 2, 1, 3]
-        return [(parity == p).nonzero().squeeze(1).tolist() for p in order]
 
     @property
     def input_channels(self) -> int:
