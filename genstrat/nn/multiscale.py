@@ -36,7 +36,8 @@ theirs (He et al. 2021, "Checkerboard Context Model for Efficient Learned Image 
 coordinates sum to an even number, no two of them neighbours, then the rest, each of whose neighbours the first map
 has drawn. Every position reads the 3 x 3 (over time, 3-frame) neighbourhood of f_hat around it (``scale_input``), so
 the second half sees the codes drawn beside it. One pass more at the finest scale; the scales double
-(``default_scales``) to pay for it.
+(``default_scales``) to pay for it. Four quarters by coordinate parity (7 passes on MNIST) read no lower than the
+halves and were not kept (docs/benchmarks.md, "Three more tries at the one-pass draws").
 
 **Coarser maps in halves too** (``split_from``). The same diagnostic put what was left at the 4 x 4 map: given the
 true 2 x 2 map, drawing its 16 codes in one pass took Fréchet from 7.0 to 10.3. A residual map of at least

@@ -42,6 +42,11 @@ maps at ``temperature`` 1 (0.8: 20.7, 1.15: 17.5 on the 5-pass checkpoint before
 tune.json). On the 5-pass schedule (1, 2, 4, 7) a finest temperature of 0.3 read 13.4 where VAR's plain sampling
 (temperature 1 everywhere) read 19.4 (next-scale-mnist-tune.json): the coarse maps keep their diversity, the finest
 ones take the likeliest detail given them.
+
+Tried on MNIST and not kept (docs/benchmarks.md, "Three more tries at the one-pass draws"): a random latent vector
+per object for the maps drawn in one pass (a posterior over the coarse maps; it collapsed, and with free bits the
+trunk did not read it), and every map weighted alike in the loss (the same validation Fréchet as VAR's uniform
+weight per code).
 """
 
 from __future__ import annotations
