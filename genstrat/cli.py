@@ -336,6 +336,7 @@ def cmd_bench(args, command: str) -> int:
         throughput_batch=args.throughput_batch,
         latency_repeats=args.latency_repeats,
         judge_steps=args.judge_steps,
+        judge_seed=args.judge_seed,
         overrides=sampling_overrides(args),
         ae_budget=bench_autoencoder_budget(args),
         ae_batch_size=args.ae_batch_size,
@@ -575,6 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
             default=2000,
             help="training steps of the judge (images) or reference AR (text)",
         )
+        p.add_argument("--judge-seed", type=int, default=0,
+                       help="the judge's (text: the reference AR's) training seed, apart from --seed: benches of "
+                            "several --seed values are judged by one judge (default 0)")
         ae = p.add_mutually_exclusive_group()
         ae.add_argument(
             "--ae-minutes",

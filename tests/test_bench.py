@@ -169,3 +169,23 @@ def test_batch_one_latency_repeats_fast_calls_for_a_while_up_to_a_cap():
     calls.clear()
     median_seconds(lambda: calls.append(1), repeats=5, warmup=1, fill_s=60.0, most=20)
     assert len(calls) == 21  # instant calls: repeated up to the cap
+
+
+def test_every_seed_of_a_bench_is_judged_by_one_judge(tmp_path, monkeypatch):
+    """``--seed`` changes what is trained and drawn, not the judge: it trains at ``--judge-seed`` (default 0), so the
+    rows of benches at several seeds compare. A folder written before the option (its judge trained at ``--seed``)
+    records no judge seed where the two agree, and so resumes unchanged."""
+    import genstrat.modalities.image as image
+    from genstrat.benchmark.config import BenchConfig
+    from genstrat.training.loop import Budget
+
+    seen, fit = [], image.fit_judge
+    monkeypatch.setattr(image, "fit_judge", lambda data, **kw: seen.append(kw["seed"]) or fit(data, **kw))
+    for k, extra in enumerate(([], ["--judge-seed", "2"])):
+        assert main(["bench", "--data", "digits", "--strategies", "nar", "--steps", "1", "--train-steps", "2", "--size",
+                     "tiny", "--n", "20", "--judge-steps", "20", "--throughput-batch", "10", "--seed", "1", *extra,
+                     "--out", str(tmp_path / f"bench-{k}"), "--no-progress"]) == 0
+    assert seen == [0, 2]
+    settings = json.loads((tmp_path / "bench-0" / "bench.json").read_text())["settings"]
+    assert settings["seed"] == 1 and settings["judge_seed"] == 0
+    assert "judge_seed" not in BenchConfig(data="digits", strategies=("nar",), budget=Budget(steps=1)).settings(10, {})

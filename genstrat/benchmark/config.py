@@ -31,6 +31,7 @@ class BenchConfig:
     throughput_batch: int = 100
     latency_repeats: int = 5
     judge_steps: int = 2000
+    judge_seed: int = 0  # the judge's training seed, apart from ``seed``: several training runs, one judge
     overrides: dict = field(default_factory=dict)  # sampling options given by the user, applied where they apply
     ema: float | None = None
     ae_budget: Budget | None = None
@@ -97,6 +98,8 @@ class BenchConfig:
         for key in ("peers", "autoencoder", "budgets", "trained"):  # folders written before these resume unchanged
             if not fields[key]:
                 fields.pop(key)
+        if self.judge_seed == self.seed:  # folders written before the option trained their judge at ``seed``
+            fields.pop("judge_seed")
         if not any(parse_spec(name).student for name in self.strategies):  # ... and benches with no students
             fields.pop("distill_budget")
             fields.pop("teacher_steps")

@@ -88,7 +88,7 @@ def run_bench(
     evaluator = evaluator_class(
         data,
         n=n,
-        seed=config.seed,
+        seed=config.judge_seed,  # the judge's own: a bench's --seed changes what is trained and drawn, not the judge
         judge_steps=config.judge_steps,
         size=config.size,
         progress=progress,
